@@ -1,0 +1,126 @@
+// Package adapters is the contract between flows and the back-ends that feed
+// them: market prices, health schedules, quizzes, job listings, or any HTTP
+// API. A flow's action node names an adapter and an operation; the engine
+// calls it through this package and branches on the outcome.
+//
+// This package holds only the contract: the Adapter interface, the error
+// kinds every adapter reports, the optional lifecycle interfaces, and the
+// Registry. Each back-end lives in its own package below this one and knows
+// nothing about menus, sessions or transports.
+package adapters
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Adapter is a back-end a flow can call.
+//
+// Call must honour ctx: return promptly (with an error of KindTimeout) once
+// its deadline passes, and leave no work running that outlives the call
+// unless it owns that work (a cache refresh, say). Call must be safe for
+// concurrent use. It must not put secrets (tokens, passwords) in errors.
+type Adapter interface {
+	Call(ctx context.Context, req Request) (Result, error)
+}
+
+// Request is one call of an adapter from a flow.
+type Request struct {
+	// Op is the operation, as the flow names it (e.g. "latest", "list").
+	Op string
+	// Params are the flow's templated parameters, already rendered.
+	Params map[string]string
+}
+
+// Result is the structured data an adapter returns: a JSON-like tree of
+// map[string]any, []any, string, bool, float64, int, or nil. The engine
+// flattens it into flow variables (price.value, jobs.1.title, jobs.count).
+// A nil result, an empty map or an empty list is an "empty" outcome.
+type Result = any
+
+// Kind classifies an adapter failure; flows branch on it.
+type Kind int
+
+// The kinds of failure. Everything an adapter returns that is not one of
+// these classifies as KindUnavailable.
+const (
+	KindNone        Kind = iota // not an error
+	KindNotFound                // nothing matches the request (the flow's "empty" branch)
+	KindInvalid                 // the request itself is wrong (bad parameter)
+	KindUnavailable             // the back-end failed or is down
+	KindTimeout                 // the deadline passed first
+)
+
+var kindNames = [...]string{"none", "not_found", "invalid", "unavailable", "timeout"}
+
+func (k Kind) String() string {
+	if k >= 0 && int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("kind(%d)", int(k))
+}
+
+// Error is an adapter failure with its kind.
+type Error struct {
+	Kind Kind
+	Msg  string // what went wrong, safe to log (no secrets, no PII)
+	Err  error  // the cause, if any
+}
+
+func (e *Error) Error() string {
+	switch {
+	case e.Msg != "" && e.Err != nil:
+		return e.Kind.String() + ": " + e.Msg + ": " + e.Err.Error()
+	case e.Msg != "":
+		return e.Kind.String() + ": " + e.Msg
+	case e.Err != nil:
+		return e.Kind.String() + ": " + e.Err.Error()
+	}
+	return e.Kind.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf returns an *Error of kind k with a formatted message. A %w verb
+// wraps its operand as the cause.
+func Errorf(k Kind, format string, args ...any) error {
+	return &Error{Kind: k, Err: fmt.Errorf(format, args...)}
+}
+
+// ErrNotFound is a ready-made KindNotFound error.
+var ErrNotFound error = &Error{Kind: KindNotFound, Msg: "no match"}
+
+// KindOf classifies err: nil is KindNone; an *Error anywhere in the chain
+// gives its kind; context.DeadlineExceeded is KindTimeout; anything else,
+// including context.Canceled, is KindUnavailable.
+func KindOf(err error) Kind {
+	if err == nil {
+		return KindNone
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return KindTimeout
+	}
+	return KindUnavailable
+}
+
+// Validator is implemented by adapters that can check their configuration
+// and data before the gateway starts serving.
+type Validator interface {
+	Validate() error
+}
+
+// Starter is implemented by adapters that hold resources (files to watch,
+// connections, background refreshes) to set up before serving.
+type Starter interface {
+	Start(ctx context.Context) error
+}
+
+// Stopper is implemented by adapters that must release what Start set up.
+type Stopper interface {
+	Stop(ctx context.Context) error
+}
