@@ -1,0 +1,147 @@
+package ussd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// RedisStore is a Store in Redis: a single node, a Sentinel-managed
+// master, or a Cluster, through go-redis's UniversalClient.
+type RedisStore struct {
+	c      redis.UniversalClient
+	prefix string
+}
+
+var _ Store = (*RedisStore)(nil)
+
+// swapScript is the atomic compare-and-swap behind Swap: it compares the
+// whole current value, so two gateway instances (or a retried request) that
+// loaded the same session can never both write their next state.
+// ARGV: expected ("" = must not exist), new ("" = delete), ttl in ms.
+var swapScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur == false then cur = '' end
+if cur ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then
+  redis.call('DEL', KEYS[1])
+elseif ARGV[3] == '0' then
+  redis.call('SET', KEYS[1], ARGV[2])
+else
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+end
+return 1
+`)
+
+// NewRedisStore returns a store over c whose keys all start with prefix
+// (e.g. "ussdgw:"), so that several deployments can share a Redis.
+func NewRedisStore(c redis.UniversalClient, prefix string) *RedisStore {
+	return &RedisStore{c: c, prefix: prefix}
+}
+
+// Client returns the underlying client.
+func (s *RedisStore) Client() redis.UniversalClient { return s.c }
+
+// Close closes the client.
+func (s *RedisStore) Close() error { return s.c.Close() }
+
+// Get implements Store.
+func (s *RedisStore) Get(ctx context.Context, keys ...string) ([][]byte, error) {
+	out := make([][]byte, len(keys))
+	if len(keys) == 1 {
+		v, err := s.c.Get(ctx, s.prefix+keys[0]).Bytes()
+		if errors.Is(err, redis.Nil) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("redis get: %w", err)
+		}
+		out[0] = v
+		return out, nil
+	}
+	full := make([]string, len(keys))
+	for i, k := range keys {
+		full[i] = s.prefix + k
+	}
+	vals, err := s.c.MGet(ctx, full...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redis mget: %w", err)
+	}
+	for i, v := range vals {
+		if str, ok := v.(string); ok {
+			out[i] = []byte(str)
+		}
+	}
+	return out, nil
+}
+
+// Set implements Store.
+func (s *RedisStore) Set(ctx context.Context, key string, val []byte, ttl time.Duration) error {
+	var err error
+	if val == nil {
+		err = s.c.Del(ctx, s.prefix+key).Err()
+	} else {
+		err = s.c.Set(ctx, s.prefix+key, val, ttl).Err()
+	}
+	if err != nil {
+		return fmt.Errorf("redis set: %w", err)
+	}
+	return nil
+}
+
+// Swap implements Store.
+func (s *RedisStore) Swap(ctx context.Context, key string, old, val []byte, ttl time.Duration) (bool, error) {
+	if len(val) == 0 && val != nil {
+		return false, errors.New("redis swap: empty values cannot be stored")
+	}
+	ms := ttl.Milliseconds()
+	if ttl > 0 && ms == 0 {
+		ms = 1
+	}
+	n, err := swapScript.Run(ctx, s.c, []string{s.prefix + key}, old, val, ms).Int()
+	if err != nil {
+		return false, fmt.Errorf("redis swap: %w", err)
+	}
+	return n == 1, nil
+}
+
+// NewRedisClient returns a client for a Redis URL:
+//
+//	redis://[user:pass@]host:6379[/db][?options]        a single node
+//	rediss://...                                           the same over TLS
+//	redis://host:26379?master_name=mymaster&addr=h2:26379  Sentinel (master_name given)
+//	redis+cluster://host:7000?addr=host2:7000              Cluster (also rediss+cluster)
+//
+// Options are go-redis's (dial_timeout=3s, pool_size=20, ...).
+func NewRedisClient(rawURL string) (redis.UniversalClient, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("parsing redis url: %w", err)
+	}
+	switch {
+	case strings.HasSuffix(u.Scheme, "+cluster"):
+		u.Scheme = strings.TrimSuffix(u.Scheme, "+cluster")
+		o, err := redis.ParseClusterURL(u.String())
+		if err != nil {
+			return nil, fmt.Errorf("parsing redis cluster url: %w", err)
+		}
+		return redis.NewClusterClient(o), nil
+	case u.Query().Has("master_name"):
+		o, err := redis.ParseFailoverURL(rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("parsing redis sentinel url: %w", err)
+		}
+		return redis.NewFailoverClient(o), nil
+	default:
+		o, err := redis.ParseURL(rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("parsing redis url: %w", err)
+		}
+		return redis.NewClient(o), nil
+	}
+}
