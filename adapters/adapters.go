@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Adapter is a back-end a flow can call.
@@ -37,6 +38,14 @@ type Request struct {
 // map[string]any, []any, string, bool, float64, int, or nil. The engine
 // flattens it into flow variables (price.value, jobs.1.title, jobs.count).
 // A nil result, an empty map or an empty list is an "empty" outcome.
+//
+// Map keys are lower-case identifiers ([a-z][a-z0-9_]*). The items of a
+// list are all scalars or all maps; a map in a list has at least "id" and
+// "name" (a dynamic menu lists them by name). Strings are short and
+// pre-formatted for a phone screen ("3,200", "2026-11-20", "+4%").
+//
+// A Result is read-only: callers must not modify it, so an adapter may
+// hand the same value to many calls (a pre-built answer, a cache entry).
 type Result = any
 
 // Kind classifies an adapter failure; flows branch on it.
@@ -115,12 +124,44 @@ type Validator interface {
 }
 
 // Starter is implemented by adapters that hold resources (files to watch,
-// connections, background refreshes) to set up before serving.
+// connections, background refreshes) to set up before serving. ctx bounds
+// the start itself (a first fetch, say), not the life of what it starts:
+// background work runs until Stop. Start on a started adapter does nothing.
 type Starter interface {
 	Start(ctx context.Context) error
 }
 
 // Stopper is implemented by adapters that must release what Start set up.
+// Stop waits, within ctx, for the adapter's goroutines to end. Stop on a
+// stopped (or never started) adapter does nothing.
 type Stopper interface {
 	Stop(ctx context.Context) error
+}
+
+// Describer is implemented by adapters that know their operations, so
+// that a flow loader can check an action's op and params statically.
+type Describer interface {
+	Ops() []OpSpec
+}
+
+// OpSpec describes one operation of an adapter.
+type OpSpec struct {
+	Name     string
+	Required []string // params the op cannot do without (KindInvalid if empty)
+	Optional []string // params it reads when present
+}
+
+// KV is the per-user storage some adapters keep (health registrations,
+// quiz progress). The gateway's session store satisfies it. Keys put the
+// user's part in braces ("quiz:{254700000001}:farming") so that one user's
+// keys share a Redis Cluster slot. Implementations are safe for concurrent
+// use.
+type KV interface {
+	// Get returns the values of keys, in order; a missing key gives a nil entry.
+	Get(ctx context.Context, keys ...string) ([][]byte, error)
+	// Set stores val under key for ttl (0: no expiry); a nil val deletes key.
+	Set(ctx context.Context, key string, val []byte, ttl time.Duration) error
+	// Swap stores val under key if its current value is old (nil old: key
+	// must be absent) and reports whether it did.
+	Swap(ctx context.Context, key string, old, val []byte, ttl time.Duration) (bool, error)
 }
