@@ -1,0 +1,212 @@
+package flows
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ussdgw/ussdgw/flows/gsm"
+)
+
+// check runs the whole-flow checks once every node decoded cleanly:
+// variables, reachability, dead ends, loops without a screen, and screens
+// that cannot fit the limit in some language.
+func (c *compiler) check() {
+	for _, n := range c.f.nodes {
+		if n.kind == kindAction {
+			n.resolveDefaults()
+		}
+	}
+	c.checkVars()
+	c.checkGraph()
+	c.checkScreens()
+}
+
+func (c *compiler) defined(name string) bool {
+	if c.defs[name] || c.results[name] {
+		return true
+	}
+	for i := range name {
+		if name[i] == '.' && c.results[name[:i]] {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *compiler) checkVars() {
+	var known []string
+	for k := range c.defs {
+		known = append(known, k)
+	}
+	for k := range c.results {
+		known = append(known, k)
+	}
+	for _, u := range c.uses {
+		if u.name == "item" || strings.HasPrefix(u.name, "item.") {
+			if !u.inItem {
+				c.d.errorf(u.at, u.path, "%s is only defined in the label and set of items", u.name)
+			}
+			continue
+		}
+		if c.defined(u.name) {
+			continue
+		}
+		msg := fmt.Sprintf("undefined variable %q", u.name)
+		if s := suggest(u.name, known); s != "" {
+			msg += fmt.Sprintf("; did you mean %q?", s)
+		} else {
+			msg += " (set it with set:, an input's save: or an action's save:)"
+		}
+		c.d.errorf(u.at, u.path, "%s", msg)
+	}
+}
+
+func (c *compiler) checkGraph() {
+	f := c.f
+	// Reachability from the start node.
+	seen := make([]bool, len(f.nodes))
+	stack := []int{f.start}
+	seen[f.start] = true
+	for len(stack) > 0 {
+		i := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, e := range f.nodes[i].edges() {
+			if e.to >= 0 && !seen[e.to] {
+				seen[e.to] = true
+				stack = append(stack, int(e.to))
+			}
+		}
+	}
+	for i, n := range f.nodes {
+		if !seen[i] {
+			c.d.errorf(c.nodeKeys[i], join("nodes", n.name), "unreachable: no path from the start node %q leads here", f.nodes[f.start].name)
+		}
+	}
+	// Dead ends: no path reaches an end screen. Going back counts as a way
+	// out (the screen before has one); the built-in error screen is an end.
+	canEnd := make([]bool, len(f.nodes))
+	for changed := true; changed; {
+		changed = false
+		for i, n := range f.nodes {
+			if canEnd[i] {
+				continue
+			}
+			ok := n.kind == kindEnd
+			for _, e := range n.edges() {
+				if e.to == toBack || e.to == toUnavailable || (e.to == toHome && canEnd[f.start]) || (e.to >= 0 && canEnd[e.to]) {
+					ok = true
+				}
+			}
+			if ok {
+				canEnd[i], changed = true, true
+			}
+		}
+	}
+	for i, n := range f.nodes {
+		if seen[i] && !canEnd[i] {
+			c.d.errorf(c.nodeKeys[i], join("nodes", n.name), "dead end: no path from here reaches an end node")
+		}
+	}
+	// Routers and actions that loop among themselves would never show a screen.
+	state := make([]int, len(f.nodes)) // 0 new, 1 on stack, 2 done
+	var path []int
+	var visit func(i int) bool
+	visit = func(i int) bool {
+		state[i] = 1
+		path = append(path, i)
+		for _, e := range f.nodes[i].edges() {
+			if e.to < 0 || !f.nodes[e.to].transient() {
+				continue
+			}
+			if state[e.to] == 1 {
+				var names []string
+				for k := len(path) - 1; k >= 0; k-- {
+					names = append([]string{f.nodes[path[k]].name}, names...)
+					if path[k] == int(e.to) {
+						break
+					}
+				}
+				names = append(names, f.nodes[e.to].name)
+				c.d.errorf(c.nodeKeys[e.to], join("nodes", f.nodes[e.to].name), "loop with no screen: %s", strings.Join(names, " → "))
+				return true
+			}
+			if state[e.to] == 0 && visit(int(e.to)) {
+				return true
+			}
+		}
+		path = path[:len(path)-1]
+		state[i] = 2
+		return false
+	}
+	for i, n := range f.nodes {
+		if n.transient() && state[i] == 0 {
+			visit(i)
+		}
+	}
+}
+
+// checkScreens renders every screen whose words are all static, in every
+// language, and reports those that cannot fit the screen limit: an input
+// prompt or end text over it, or a menu option too long to show even alone.
+func (c *compiler) checkScreens() {
+	f := c.f
+	env := &Env{Now: time.Now()}
+	for i, n := range f.nodes {
+		if n.transient() {
+			continue
+		}
+		for li, lang := range f.Languages {
+			st := &State{Node: n.name, Lang: lang, Vars: map[string]string{}, History: []string{"x"}}
+			sc := f.scope(env, st)
+			switch n.kind {
+			case kindMenu:
+				if !n.text.get(li).static() {
+					continue
+				}
+				lay := f.layoutMenu(sc, n, f.staticEntries(n, li), st)
+				if lay.tooBig {
+					c.d.errorf(c.nodeKeys[i], join("nodes", n.name), "in %s an option does not fit on a screen even alone (limit %s)", lang, describe(f.limit))
+				} else if lay.head != n.text.get(li).src {
+					c.d.errorf(c.nodeKeys[i], join("nodes", n.name+".text"), "in %s the menu text leaves no room for an option (limit %s)", lang, describe(f.limit))
+				}
+			case kindInput, kindEnd:
+				t := n.text.get(li)
+				if !t.static() {
+					continue
+				}
+				s := t.src
+				if n.kind == kindInput {
+					back, home := f.navLines(sc, n, false)
+					s += "\n" + back + "\n" + home
+				}
+				if l := gsm.Measure(s); !f.limit.Fits(l) {
+					c.d.errorf(c.nodeKeys[i], join("nodes", n.name+".text"), "in %s the screen is %d characters (%s), over the %d it can hold",
+						lang, l.Units, coding(l.UCS2), f.limit.Max(l.UCS2))
+				}
+			}
+		}
+	}
+}
+
+// staticEntries are a menu's options whose labels have no variables.
+func (f *Flow) staticEntries(n *node, li int) []entry {
+	var out []entry
+	for i, o := range n.options {
+		if t := o.label.get(li); t.static() {
+			out = append(out, entry{label: t.src, option: i})
+		}
+	}
+	return out
+}
+
+func coding(ucs2 bool) string {
+	if ucs2 {
+		return "UCS-2"
+	}
+	return "GSM 7-bit"
+}
+
+func describe(l gsm.Limit) string {
+	return fmt.Sprintf("%d GSM 7-bit or %d UCS-2 characters", l.Max(false), l.Max(true))
+}

@@ -1,0 +1,409 @@
+package flows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+
+	"github.com/ussdgw/ussdgw/adapters"
+)
+
+// ErrStale is returned when a state names a node the flow no longer has
+// (the flow was reloaded with that node removed); the caller starts over.
+var ErrStale = errors.New("flows: the session's node is not in the flow")
+
+// langNode is the built-in language chooser's place in State.Node.
+const langNode = "@language"
+
+// Start puts st at the flow's start and returns the first screen. st.Lang
+// is kept: it is the user's language, remembered beyond the session.
+func (f *Flow) Start(ctx context.Context, env *Env, st *State) (Screen, error) {
+	st.Page = 0
+	st.History = st.History[:0]
+	if st.Vars == nil {
+		st.Vars = map[string]string{}
+	}
+	return f.enter(ctx, env, st, target(f.start))
+}
+
+// Render returns the screen st is on, without changing it: what a
+// retried request or a resumed session shows.
+func (f *Flow) Render(env *Env, st *State) (Screen, error) {
+	if st.Node == langNode {
+		return f.languageScreen(env, st, ""), nil
+	}
+	i, ok := f.byName[st.Node]
+	if !ok || f.nodes[i].transient() {
+		return Screen{}, ErrStale
+	}
+	return f.render(env, st, f.nodes[i], ""), nil
+}
+
+// Step applies one input to st and returns the next screen. It is safe
+// for concurrent use on distinct states; its only I/O is through
+// env.Adapters.
+func (f *Flow) Step(ctx context.Context, env *Env, st *State, input string) (Screen, error) {
+	input = strings.TrimSpace(input)
+	if st.Vars == nil {
+		st.Vars = map[string]string{}
+	}
+	if st.Node == langNode {
+		return f.stepLanguage(env, st, input)
+	}
+	i, ok := f.byName[st.Node]
+	if !ok {
+		return Screen{}, ErrStale
+	}
+	n := f.nodes[i]
+	switch n.kind {
+	case kindEnd:
+		return f.render(env, st, n, ""), nil
+	case kindAction, kindRouter:
+		return f.enter(ctx, env, st, target(i))
+	}
+	if n.nav {
+		switch {
+		case input == f.nav.homeKey && f.nav.home && i != f.start:
+			return f.enter(ctx, env, st, toHome)
+		case input == f.nav.backKey && st.Page > 0:
+			st.Page--
+			return f.render(env, st, n, ""), nil
+		case input == f.nav.backKey && f.nav.back && (i != f.start || len(st.History) > 0):
+			return f.back(ctx, env, st)
+		}
+	}
+	if n.kind == kindInput {
+		val, ok := n.rule.check(input, env.Now)
+		if !ok {
+			hint := f.labels[f.lang(st.Lang)][lInvalidInput]
+			if n.errText != nil {
+				hint = n.errText.get(f.lang(st.Lang)).String(f.scope(env, st))
+			}
+			s := f.render(env, st, n, hint)
+			s.Rejected = true
+			return s, nil
+		}
+		st.Vars[n.save] = val
+		return f.move(ctx, env, st, i, "valid", n.next)
+	}
+	// A menu.
+	sc := f.scope(env, st)
+	entries := f.entries(sc, n)
+	lay := f.layoutMenu(sc, n, entries, st)
+	if input == f.nav.more && st.Page < len(lay.pages)-1 {
+		st.Page++
+		return f.render(env, st, n, ""), nil
+	}
+	k, err := strconv.Atoi(input)
+	pg := lay.pages[min(st.Page, len(lay.pages)-1)]
+	if err != nil || k < pg.from+1 || k > pg.to {
+		s := f.render(env, st, n, f.labels[f.lang(st.Lang)][lInvalidChoice])
+		s.Rejected = true
+		return s, nil
+	}
+	e := entries[k-1]
+	if e.item > 0 {
+		isc := *sc
+		isc.item = n.items.from + "." + strconv.Itoa(e.item) + "."
+		f.assign(&isc, n.items.set)
+		return f.move(ctx, env, st, i, "item", n.items.next)
+	}
+	o := n.options[e.option]
+	f.assign(sc, o.set)
+	return f.move(ctx, env, st, i, "option:"+strconv.Itoa(e.option+1), o.next)
+}
+
+// assign evaluates every value before setting any, so that set: a: "{{b}}",
+// b: "{{a}}" swaps rather than depends on order.
+func (f *Flow) assign(sc *scope, set []assign) {
+	if len(set) == 0 {
+		return
+	}
+	vals := make([]string, len(set))
+	for i, a := range set {
+		vals[i] = a.value.String(sc)
+	}
+	for i, a := range set {
+		sc.st.Vars[a.name] = vals[i]
+	}
+}
+
+// move leaves screen node from by event towards to.
+func (f *Flow) move(ctx context.Context, env *Env, st *State, from int, event string, to target) (Screen, error) {
+	switch to {
+	case toBack:
+		return f.back(ctx, env, st)
+	case toHome, toUnavailable:
+		return f.enter(ctx, env, st, to)
+	case toLanguage:
+		pushHistory(st, f.nodes[from].name)
+		st.Node, st.Page = langNode, 0
+		return f.languageScreen(env, st, ""), nil
+	}
+	next, err := f.fire(from, event)
+	if err != nil {
+		return Screen{}, err
+	}
+	if int(next) != from {
+		pushHistory(st, f.nodes[from].name)
+	}
+	return f.enter(ctx, env, st, next)
+}
+
+// fire asks the state machine where event leads from node i.
+func (f *Flow) fire(i int, event string) (target, error) {
+	dst, err := f.machine.fire(f.nodes[i].name, event)
+	if err != nil {
+		return 0, err
+	}
+	return target(f.byName[dst]), nil
+}
+
+func pushHistory(st *State, name string) {
+	if len(st.History) >= maxHistory {
+		st.History = append(st.History[:0], st.History[1:]...)
+	}
+	st.History = append(st.History, name)
+}
+
+// back returns to the previous screen, or the start when there is none.
+func (f *Flow) back(ctx context.Context, env *Env, st *State) (Screen, error) {
+	for len(st.History) > 0 {
+		name := st.History[len(st.History)-1]
+		st.History = st.History[:len(st.History)-1]
+		if i, ok := f.byName[name]; ok && !f.nodes[i].transient() {
+			st.Node, st.Page = name, 0
+			return f.render(env, st, f.nodes[i], ""), nil
+		}
+	}
+	return f.enter(ctx, env, st, target(f.start))
+}
+
+// enter arrives at t, runs routers and actions until a screen node, and
+// renders it.
+func (f *Flow) enter(ctx context.Context, env *Env, st *State, t target) (Screen, error) {
+	for hops := 0; hops <= len(f.nodes); hops++ {
+		switch t {
+		case toHome:
+			st.History = st.History[:0]
+			t = target(f.start)
+			continue
+		case toBack:
+			return f.back(ctx, env, st)
+		case toUnavailable:
+			return Screen{Text: f.labels[f.lang(st.Lang)][lUnavailable], End: true}, nil
+		case toLanguage:
+			st.Node, st.Page = langNode, 0
+			return f.languageScreen(env, st, ""), nil
+		}
+		n := f.nodes[t]
+		st.Node, st.Page = n.name, 0
+		if !n.transient() {
+			return f.render(env, st, n, ""), nil
+		}
+		var event string
+		var to target
+		if n.kind == kindRouter {
+			event, to = f.route(env, st, n)
+		} else {
+			event, to = f.act(ctx, env, st, n)
+		}
+		if to < 0 {
+			t = to
+			continue
+		}
+		next, err := f.fire(int(t), event)
+		if err != nil {
+			return Screen{}, err
+		}
+		t = next
+	}
+	return Screen{}, fmt.Errorf("flows: %s: too many routers and actions in a row", f.ID)
+}
+
+func (f *Flow) route(env *Env, st *State, n *node) (string, target) {
+	sc := f.scope(env, st)
+	for i, r := range n.routes {
+		if r.when.eval(sc) {
+			return "route:" + strconv.Itoa(i+1), r.next
+		}
+	}
+	return "default", n.def
+}
+
+// act calls the node's adapter and returns the outcome's event.
+func (f *Flow) act(ctx context.Context, env *Env, st *State, n *node) (string, target) {
+	sc := f.scope(env, st)
+	params := make(map[string]string, len(n.params))
+	for _, p := range n.params {
+		params[p.name] = p.value.String(sc)
+	}
+	if n.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, n.timeout)
+		defer cancel()
+	}
+	res, err := f.call(ctx, env, n, params)
+	kind := adapters.KindOf(err)
+	if err != nil && kind != adapters.KindNotFound && ctx.Err() != nil {
+		kind = adapters.KindTimeout
+	}
+	if err == nil && isEmpty(res) {
+		kind = adapters.KindNotFound
+	}
+	if n.saveAs != "" {
+		clearVars(st.Vars, n.saveAs)
+	}
+	switch kind {
+	case adapters.KindNone:
+		if n.saveAs != "" {
+			flatten(st.Vars, n.saveAs, res)
+		}
+		return "ok", n.next
+	case adapters.KindNotFound:
+		return "empty", n.onEmpty
+	case adapters.KindTimeout:
+		f.logger(env).Warn("adapter timed out", "service", f.ID, "node", n.name, "adapter", n.call, "op", n.op)
+		return "timeout", n.onTimeout
+	}
+	f.logger(env).Warn("adapter failed", "service", f.ID, "node", n.name, "adapter", n.call, "op", n.op,
+		"kind", kind.String(), "err", err)
+	return "error", n.onError
+}
+
+// call calls the adapter, turning a panic into an error: a faulty adapter
+// must cost one user one step, not the process.
+func (f *Flow) call(ctx context.Context, env *Env, n *node, params map[string]string) (res adapters.Result, err error) {
+	if env.Adapters == nil {
+		return nil, &adapters.Error{Kind: adapters.KindUnavailable, Msg: "no adapters configured"}
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			res, err = nil, &adapters.Error{Kind: adapters.KindUnavailable, Msg: fmt.Sprintf("adapter panicked: %v", r)}
+		}
+	}()
+	return env.Adapters.Call(ctx, n.call, adapters.Request{Op: n.op, Params: params})
+}
+
+func (f *Flow) logger(env *Env) *slog.Logger {
+	if env.Log != nil {
+		return env.Log
+	}
+	return slog.Default()
+}
+
+func isEmpty(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case map[string]any:
+		return len(x) == 0
+	case []any:
+		return len(x) == 0
+	case []map[string]any:
+		return len(x) == 0
+	case map[string]string:
+		return len(x) == 0
+	case []string:
+		return len(x) == 0
+	}
+	return false
+}
+
+func clearVars(vars map[string]string, name string) {
+	prefix := name + "."
+	for k := range vars {
+		if k == name || strings.HasPrefix(k, prefix) {
+			delete(vars, k)
+		}
+	}
+}
+
+// flatten stores a result tree as variables: maps by key, lists by
+// 1-based index with a count (jobs.1.title, jobs.count).
+func flatten(vars map[string]string, name string, v any) {
+	switch x := v.(type) {
+	case nil:
+	case string:
+		vars[name] = x
+	case bool:
+		vars[name] = strconv.FormatBool(x)
+	case int:
+		vars[name] = strconv.Itoa(x)
+	case int64:
+		vars[name] = strconv.FormatInt(x, 10)
+	case float64:
+		vars[name] = strconv.FormatFloat(x, 'f', -1, 64)
+	case map[string]any:
+		for k, e := range x {
+			flatten(vars, name+"."+k, e)
+		}
+	case map[string]string:
+		for k, e := range x {
+			vars[name+"."+k] = e
+		}
+	case []any:
+		vars[name+".count"] = strconv.Itoa(len(x))
+		for i, e := range x {
+			flatten(vars, name+"."+strconv.Itoa(i+1), e)
+		}
+	case []map[string]any:
+		vars[name+".count"] = strconv.Itoa(len(x))
+		for i, e := range x {
+			flatten(vars, name+"."+strconv.Itoa(i+1), e)
+		}
+	case []string:
+		vars[name+".count"] = strconv.Itoa(len(x))
+		for i, e := range x {
+			vars[name+"."+strconv.Itoa(i+1)] = e
+		}
+	default:
+		vars[name] = fmt.Sprint(x)
+	}
+}
+
+// stepLanguage handles an input on the language chooser.
+func (f *Flow) stepLanguage(env *Env, st *State, input string) (Screen, error) {
+	back := func() (Screen, error) { return f.back(context.Background(), env, st) }
+	switch {
+	case input == f.nav.backKey && st.Page > 0:
+		st.Page--
+		return f.languageScreen(env, st, ""), nil
+	case input == f.nav.backKey:
+		return back()
+	case input == f.nav.homeKey && f.nav.home:
+		return f.enter(context.Background(), env, st, toHome)
+	}
+	sc := f.scope(env, st)
+	entries := f.languageEntries()
+	lay := f.layoutLanguage(sc, entries, st)
+	if input == f.nav.more && st.Page < len(lay.pages)-1 {
+		st.Page++
+		return f.languageScreen(env, st, ""), nil
+	}
+	k, err := strconv.Atoi(input)
+	pg := lay.pages[min(st.Page, len(lay.pages)-1)]
+	if err != nil || k < pg.from+1 || k > pg.to {
+		s := f.languageScreen(env, st, f.labels[f.lang(st.Lang)][lInvalidChoice])
+		s.Rejected = true
+		return s, nil
+	}
+	st.Lang = f.Languages[k-1]
+	return back()
+}
+
+// ResumeScreen is the offer a user gets on dialling again after a session
+// that timed out or was cut: 1 continue, 2 start again.
+func (f *Flow) ResumeScreen(lang string) Screen {
+	l := f.labels[f.lang(lang)]
+	return Screen{Text: l[lResume] + "\n1. " + l[lResumeContinue] + "\n2. " + l[lResumeRestart]}
+}
+
+// Exported label keys for transports that answer outside a flow.
+const (
+	LabelExpired     = lExpired
+	LabelUnavailable = lUnavailable
+)

@@ -1,0 +1,177 @@
+package flows
+
+import (
+	"time"
+
+	"github.com/ussdgw/ussdgw/flows/gsm"
+)
+
+// Flow is one compiled service: its identity and routing (codes,
+// keywords), its languages and its node graph. A Flow is immutable once
+// loaded and safe for concurrent use; per-user progress lives in State.
+type Flow struct {
+	ID          string
+	File        string
+	Version     string   // short hash of the file's bytes
+	Codes       []string // USSD codes that open it, e.g. *384# and *384*1#
+	Keywords    []string // SMS keywords, upper case
+	Languages   []string // the first is not special; DefaultLang is
+	DefaultLang string
+
+	title     text
+	nodes     []*node
+	byName    map[string]int
+	start     int
+	labels    []labels // per language, index as Languages
+	nav       navigation
+	limit     gsm.Limit
+	sensitive map[string]bool
+	machine   *machine
+	langIndex map[string]int
+
+	// Positions kept for the checks across files.
+	idAt   pos
+	codeAt []pos
+	kwAt   []pos
+}
+
+type pos struct{ line, col int }
+
+type navigation struct {
+	back, home             bool
+	backKey, homeKey, more string
+}
+
+type nodeKind uint8
+
+const (
+	kindMenu nodeKind = iota + 1
+	kindInput
+	kindAction
+	kindRouter
+	kindEnd
+)
+
+var kindNames = map[string]nodeKind{"menu": kindMenu, "input": kindInput, "action": kindAction, "router": kindRouter, "end": kindEnd}
+
+func (k nodeKind) String() string {
+	for n, v := range kindNames {
+		if v == k {
+			return n
+		}
+	}
+	return "?"
+}
+
+// target is where a transition goes: a node index, or a built-in place.
+type target int
+
+const (
+	toBack        target = -1 // @back: the previous screen
+	toHome        target = -2 // @home: the start node, history cleared
+	toLanguage    target = -3 // @language: the language chooser
+	toUnavailable target = -4 // the built-in "service unavailable" end screen
+)
+
+var builtinTargets = map[string]target{"@back": toBack, "@home": toHome, "@language": toLanguage}
+
+type node struct {
+	name string
+	kind nodeKind
+	text text
+	nav  bool
+
+	// menu
+	options []option
+	items   *items
+
+	// input
+	save      string
+	rule      *inputRule
+	errText   text
+	sensitive bool
+
+	// input, action: where to go on success
+	next target
+
+	// action
+	call, op  string
+	params    []param
+	saveAs    string
+	timeout   time.Duration
+	onEmpty   target
+	onError   target
+	onTimeout target
+
+	// router
+	routes []route
+	def    target
+}
+
+// transient nodes run without showing a screen.
+func (n *node) transient() bool { return n.kind == kindAction || n.kind == kindRouter }
+
+type option struct {
+	label text
+	next  target
+	set   []assign
+	when  *cond
+}
+
+type items struct {
+	from  string // the list variable saved by an action (jobs → jobs.1.*, jobs.count)
+	label text
+	next  target
+	set   []assign
+	max   int
+}
+
+type assign struct {
+	name  string
+	value *template
+}
+
+type param struct {
+	name  string
+	value *template
+}
+
+type route struct {
+	when *cond
+	next target
+}
+
+// Title returns the service's title in lang (or its default language).
+func (f *Flow) Title(lang string) string {
+	return f.title.get(f.lang(lang)).String(nil)
+}
+
+// Sensitive reports whether variable name holds input marked sensitive,
+// which must never be logged.
+func (f *Flow) Sensitive(name string) bool { return f.sensitive[name] }
+
+// HasLanguage reports whether the flow declares lang.
+func (f *Flow) HasLanguage(lang string) bool { _, ok := f.langIndex[lang]; return ok }
+
+// lang returns the index of lang, or of the default language.
+func (f *Flow) lang(lang string) int {
+	if i, ok := f.langIndex[lang]; ok {
+		return i
+	}
+	return f.langIndex[f.DefaultLang]
+}
+
+// Label returns one of the engine's words (back, expired, unavailable...)
+// in lang, for transports that answer outside a flow.
+func (f *Flow) Label(key, lang string) string {
+	return f.labels[f.lang(lang)][key]
+}
+
+// StartNode returns the name of the start node.
+func (f *Flow) StartNode() string { return f.nodes[f.start].name }
+
+// HasNode reports whether the flow has a node called name.
+func (f *Flow) HasNode(name string) bool {
+	_, ok := f.byName[name]
+	return ok || name == langNode
+}

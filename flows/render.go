@@ -1,0 +1,363 @@
+package flows
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/ussdgw/ussdgw/flows/gsm"
+)
+
+// scope resolves template variables for one render or step.
+type scope struct {
+	f    *Flow
+	st   *State
+	env  *Env
+	item string // "jobs.3." while a dynamic menu item is in scope
+}
+
+func (f *Flow) scope(env *Env, st *State) *scope {
+	return &scope{f: f, st: st, env: env}
+}
+
+func (s *scope) lookup(name string) string {
+	if s == nil {
+		return ""
+	}
+	if s.item != "" && strings.HasPrefix(name, "item.") {
+		name = s.item + name[len("item."):]
+	}
+	if v, ok := s.st.Vars[name]; ok {
+		return v
+	}
+	switch name {
+	case "msisdn":
+		return s.env.MSISDN
+	case "lang":
+		return s.st.Lang
+	case "service":
+		return s.f.ID
+	case "today":
+		return s.env.Now.Format("2006-01-02")
+	}
+	return ""
+}
+
+func (f *Flow) limitFor(env *Env) gsm.Limit {
+	if env != nil && env.Limit.Octets > 0 {
+		return env.Limit
+	}
+	return f.limit
+}
+
+// entry is one numbered line of a menu: a static option or a list item.
+type entry struct {
+	label  string
+	option int // index into node.options, when item == 0
+	item   int // 1-based index into the items list, or 0
+}
+
+// entries lists the menu's visible choices in order: list items first,
+// then the static options whose when: holds.
+func (f *Flow) entries(sc *scope, n *node) []entry {
+	li := f.lang(sc.st.Lang)
+	var out []entry
+	if it := n.items; it != nil {
+		count, _ := strconv.Atoi(sc.st.Vars[it.from+".count"])
+		count = min(count, it.max)
+		isc := *sc
+		for j := 1; j <= count; j++ {
+			isc.item = it.from + "." + strconv.Itoa(j) + "."
+			out = append(out, entry{label: it.label.get(li).String(&isc), item: j})
+		}
+	}
+	for i, o := range n.options {
+		if o.when != nil && !o.when.eval(sc) {
+			continue
+		}
+		out = append(out, entry{label: o.label.get(li).String(sc), option: i})
+	}
+	return out
+}
+
+// page is a range of entries shown together: entries[from:to].
+type page struct{ from, to int }
+
+// layout is a paginated menu-like screen.
+type layout struct {
+	head  string
+	lines []string // "3. Beans", numbered from 1 across pages
+	pages []page
+	more  string // "98. More"
+	back  string // "0. Back", or "" when there is nowhere to go back to on page 0
+	home  string // "00. Main menu", or ""
+	// backLater is the back line of pages after the first, where back
+	// always works: it goes to the page before.
+	backLater string
+	limit     gsm.Limit
+	tooBig    bool // some page is over the limit even alone
+}
+
+func (f *Flow) navLines(sc *scope, n *node, isStart bool) (back, home string) {
+	l := f.labels[f.lang(sc.st.Lang)]
+	if n == nil || n.nav {
+		if f.nav.back && (!isStart || len(sc.st.History) > 0) {
+			back = f.nav.backKey + ". " + l[lBack]
+		}
+		if f.nav.home && !isStart {
+			home = f.nav.homeKey + ". " + l[lHome]
+		}
+	}
+	return back, home
+}
+
+func (f *Flow) layoutMenu(sc *scope, n *node, entries []entry, st *State) *layout {
+	isStart := f.byName[n.name] == f.start
+	lay := &layout{head: n.text.get(f.lang(st.Lang)).String(sc), limit: f.limitFor(sc.env)}
+	lay.back, lay.home = f.navLines(sc, n, isStart)
+	lay.lines = make([]string, len(entries))
+	for i, e := range entries {
+		lay.lines[i] = strconv.Itoa(i+1) + ". " + e.label
+	}
+	f.paginate(lay, sc)
+	return lay
+}
+
+func (f *Flow) paginate(lay *layout, sc *scope) {
+	l := f.labels[f.lang(sc.st.Lang)]
+	lay.more = f.nav.more + ". " + l[lMore]
+	lay.backLater = f.nav.backKey + ". " + l[lBack]
+	lay.pages = lay.pages[:0]
+	i := 0
+	for first := true; first || i < len(lay.lines); first = false {
+		base := meter{}
+		if first {
+			base.line(lay.head)
+			base.line(lay.back)
+		} else {
+			base.line(lay.backLater)
+		}
+		base.line(lay.home)
+		// Everything left fits without "More": last page.
+		m, j := base, i
+		for j < len(lay.lines) && m.try(lay.lines[j], lay.limit) {
+			j++
+		}
+		if j == len(lay.lines) && m.fits(lay.limit) {
+			lay.pages = append(lay.pages, page{i, j})
+			break
+		}
+		m, j = base, i
+		m.line(lay.more)
+		for j < len(lay.lines) && m.try(lay.lines[j], lay.limit) {
+			j++
+		}
+		if j == i {
+			if first && lay.head != "" && i < len(lay.lines) {
+				// Cut the menu text rather than an option label.
+				room := base
+				room.line(lay.more)
+				room.line(lay.lines[i])
+				lay.head = cutToFit(lay.head, room, lay.limit)
+				if lay.head != "" {
+					lay.pages = lay.pages[:0]
+					i = 0
+					first = true
+					continue
+				}
+			}
+			lay.tooBig = true
+			j = i + 1 // the label alone is over the limit: never cut, show it alone
+		}
+		if j == len(lay.lines) {
+			lay.pages = append(lay.pages, page{i, j})
+			break
+		}
+		lay.pages = append(lay.pages, page{i, j})
+		i = j
+	}
+}
+
+// text renders page p with an optional hint line on top (dropped when it
+// would not fit).
+func (lay *layout) text(p int, hint string) string {
+	p = min(max(p, 0), len(lay.pages)-1)
+	pg := lay.pages[p]
+	var b strings.Builder
+	lines := make([]string, 0, pg.to-pg.from+5)
+	if hint != "" {
+		lines = append(lines, hint)
+	}
+	if p == 0 && lay.head != "" {
+		lines = append(lines, lay.head)
+	}
+	lines = append(lines, lay.lines[pg.from:pg.to]...)
+	if p < len(lay.pages)-1 {
+		lines = append(lines, lay.more)
+	}
+	if p == 0 {
+		if lay.back != "" {
+			lines = append(lines, lay.back)
+		}
+	} else {
+		lines = append(lines, lay.backLater)
+	}
+	if lay.home != "" {
+		lines = append(lines, lay.home)
+	}
+	s := joinLines(&b, lines)
+	if hint != "" && !lay.limit.Fits(gsm.Measure(s)) {
+		b.Reset()
+		return joinLines(&b, lines[1:])
+	}
+	return s
+}
+
+func joinLines(b *strings.Builder, lines []string) string {
+	for i, l := range lines {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(l)
+	}
+	return b.String()
+}
+
+// meter measures a screen as lines are added, in the coding it will need.
+type meter struct {
+	septets, units int
+	ucs2           bool
+	lines          int
+}
+
+func (m *meter) line(s string) {
+	if s == "" {
+		return
+	}
+	if m.lines > 0 {
+		m.septets++
+		m.units++
+	}
+	m.lines++
+	n, ok := gsm.Septets(s)
+	if !ok {
+		m.ucs2 = true
+	}
+	m.septets += n
+	m.units += gsm.UCS2Units(s)
+}
+
+func (m meter) fits(lim gsm.Limit) bool {
+	if m.ucs2 {
+		return m.units <= lim.Max(true)
+	}
+	return m.septets <= lim.Max(false)
+}
+
+// try adds s if the result still fits.
+func (m *meter) try(s string, lim gsm.Limit) bool {
+	c := *m
+	c.line(s)
+	if !c.fits(lim) {
+		return false
+	}
+	*m = c
+	return true
+}
+
+// cutToFit shortens head (ending it with "...") so that it fits in the
+// room the other lines of m leave, or returns "" when nothing fits.
+func cutToFit(head string, others meter, lim gsm.Limit) string {
+	runes := []rune(head)
+	for n := len(runes) - 1; n > 0; n-- {
+		s := strings.TrimSpace(string(runes[:n])) + "..."
+		m := others
+		m.line(s)
+		if m.fits(lim) {
+			return s
+		}
+	}
+	return ""
+}
+
+// render shows node n's screen for st, with an optional hint on top.
+func (f *Flow) render(env *Env, st *State, n *node, hint string) Screen {
+	sc := f.scope(env, st)
+	li := f.lang(st.Lang)
+	lim := f.limitFor(env)
+	switch n.kind {
+	case kindEnd:
+		return Screen{Text: fitText(n.text.get(li).String(sc), lim), End: true}
+	case kindInput:
+		back, home := f.navLines(sc, n, f.byName[n.name] == f.start)
+		prompt := n.text.get(li).String(sc)
+		lines := []string{prompt}
+		if back != "" {
+			lines = append(lines, back)
+		}
+		if home != "" {
+			lines = append(lines, home)
+		}
+		var b strings.Builder
+		s := joinLines(&b, lines)
+		if hint != "" {
+			withHint := hint + "\n" + s
+			if lim.Fits(gsm.Measure(withHint)) {
+				return Screen{Text: withHint}
+			}
+		}
+		if !lim.Fits(gsm.Measure(s)) {
+			others := meter{}
+			for _, l := range lines[1:] {
+				others.line(l)
+			}
+			if cut := cutToFit(prompt, others, lim); cut != "" {
+				lines[0] = cut
+				b.Reset()
+				s = joinLines(&b, lines)
+			}
+		}
+		return Screen{Text: s}
+	}
+	entries := f.entries(sc, n)
+	lay := f.layoutMenu(sc, n, entries, st)
+	st.Page = min(st.Page, len(lay.pages)-1)
+	return Screen{Text: lay.text(st.Page, hint)}
+}
+
+// fitText cuts a final text that is over the limit.
+func fitText(s string, lim gsm.Limit) string {
+	if lim.Fits(gsm.Measure(s)) {
+		return s
+	}
+	if cut := cutToFit(s, meter{}, lim); cut != "" {
+		return cut
+	}
+	return s
+}
+
+func (f *Flow) languageEntries() []entry {
+	out := make([]entry, len(f.Languages))
+	for i := range f.Languages {
+		out[i] = entry{label: f.labels[i][lName], option: i}
+	}
+	return out
+}
+
+func (f *Flow) layoutLanguage(sc *scope, entries []entry, st *State) *layout {
+	l := f.labels[f.lang(st.Lang)]
+	lay := &layout{head: l[lLanguage], limit: f.limitFor(sc.env)}
+	lay.back = f.nav.backKey + ". " + l[lBack]
+	lay.lines = make([]string, len(entries))
+	for i, e := range entries {
+		lay.lines[i] = strconv.Itoa(i+1) + ". " + e.label
+	}
+	f.paginate(lay, sc)
+	return lay
+}
+
+func (f *Flow) languageScreen(env *Env, st *State, hint string) Screen {
+	sc := f.scope(env, st)
+	lay := f.layoutLanguage(sc, f.languageEntries(), st)
+	st.Page = min(st.Page, len(lay.pages)-1)
+	return Screen{Text: lay.text(st.Page, hint)}
+}

@@ -1,0 +1,52 @@
+package flows
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/ussdgw/ussdgw/adapters"
+	"github.com/ussdgw/ussdgw/flows/gsm"
+)
+
+// State is one user's progress in a flow: all a step needs, and what a
+// session store keeps between steps. Node names (not indexes) are kept so
+// that a session survives a reload of its flow that leaves its node in
+// place.
+type State struct {
+	Node    string            // current node, or "@language"
+	Page    int               // page of the current menu, from 0
+	Lang    string            // the user's language
+	Vars    map[string]string // variables set by choices, inputs and actions
+	History []string          // screens to go back to, most recent last
+}
+
+// maxHistory bounds the back stack, and with it the session's size.
+const maxHistory = 12
+
+// Caller calls adapters by name; *adapters.Registry is one.
+type Caller interface {
+	Call(ctx context.Context, name string, req adapters.Request) (adapters.Result, error)
+}
+
+// Env is what a step may use beyond the state: the adapters (its only
+// I/O), the user's MSISDN (the msisdn variable), the time and the screen
+// limit of the transport.
+type Env struct {
+	Adapters Caller
+	MSISDN   string
+	Now      time.Time
+	// Limit overrides the flow's screen limit when set (an SMS dialogue
+	// has more room than a USSD screen).
+	Limit gsm.Limit
+	Log   *slog.Logger
+}
+
+// Screen is what a step shows the user.
+type Screen struct {
+	Text string
+	End  bool // the session ends with this screen
+	// Rejected is set when the input was not accepted (an invalid choice
+	// or entry) and the same screen is shown again with a hint.
+	Rejected bool
+}
