@@ -94,8 +94,8 @@ type market struct {
 	id       string
 	currency string
 	region   *region
-	item   map[string]map[string]any // lang → {id, name, region, region_id, currency}
-	name   i18n.Text
+	item     map[string]map[string]any // lang → {id, name, region, region_id, currency}
+	name     i18n.Text
 }
 
 type region struct {
