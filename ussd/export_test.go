@@ -1,5 +1,11 @@
 package ussd_test
 
-import "fmt"
+import (
+	"fmt"
+	"io"
+	"log/slog"
+)
 
 func typeName(v any) string { return fmt.Sprintf("%T", v) }
+
+func newTextLogger(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// settings are the gateway's options. Each has one name used three ways:
+// a flag (-redis-url), an environment variable (USSDGW_REDIS_URL) and a key
+// in the optional config file (redis_url). A flag beats the environment,
+// which beats the file, which beats the default.
+type settings struct {
+	Config         string
+	Listen         string
+	Flows          string
+	RedisURL       string
+	RedisPrefix    string
+	SessionTimeout time.Duration
+	ResumeWindow   time.Duration
+	StepBudget     time.Duration
+	LogLevel       string
+	LogFormat      string
+
+	// Sections of the config file that other packages decode.
+	adapters *yaml.Node
+	file     string
+}
+
+type option struct {
+	name  string
+	usage string
+	str   *string
+	dur   *time.Duration
+}
+
+func (s *settings) options() []option {
+	return []option{
+		{name: "config", usage: "gateway config file (YAML) with adapters and the settings below", str: &s.Config},
+		{name: "listen", usage: "HTTP listen address", str: &s.Listen},
+		{name: "flows", usage: "directory of flow files (*.yaml)", str: &s.Flows},
+		{name: "redis-url", usage: "Redis URL for sessions; empty keeps them in memory (one instance only)", str: &s.RedisURL},
+		{name: "redis-prefix", usage: "prefix of every Redis key", str: &s.RedisPrefix},
+		{name: "session-timeout", usage: "how long a USSD session lives without a step", dur: &s.SessionTimeout},
+		{name: "resume-window", usage: "how long after a cut session the next dial offers to resume it (0 disables)", dur: &s.ResumeWindow},
+		{name: "step-budget", usage: "time allowed for one USSD step, adapter calls included", dur: &s.StepBudget},
+		{name: "log-level", usage: "debug, info, warn or error", str: &s.LogLevel},
+		{name: "log-format", usage: "text or json", str: &s.LogFormat},
+	}
+}
+
+func defaults() *settings {
+	return &settings{
+		Listen:         "127.0.0.1:8080",
+		Flows:          "./flows-examples",
+		RedisPrefix:    "ussdgw:",
+		SessionTimeout: 180 * time.Second,
+		ResumeWindow:   5 * time.Minute,
+		StepBudget:     4 * time.Second,
+		LogLevel:       "info",
+		LogFormat:      "text",
+	}
+}
+
+func envName(flagName string) string {
+	return "USSDGW_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func fileKey(flagName string) string { return strings.ReplaceAll(flagName, "-", "_") }
+
+// parseSettings reads flags, then the environment, then the config file.
+func parseSettings(name string, args []string, getenv func(string) string, stderr io.Writer) (*settings, error) {
+	s := defaults()
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	opts := s.options()
+	for _, o := range opts {
+		usage := fmt.Sprintf("%s (env %s)", o.usage, envName(o.name))
+		if o.str != nil {
+			fs.StringVar(o.str, o.name, *o.str, usage)
+		} else {
+			fs.DurationVar(o.dur, o.name, *o.dur, usage)
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	fromEnv := map[string]bool{}
+	for _, o := range opts {
+		if set[o.name] {
+			continue
+		}
+		v, ok := lookup(getenv, envName(o.name))
+		if !ok {
+			continue
+		}
+		if err := o.assign(v); err != nil {
+			return nil, fmt.Errorf("%s: %w", envName(o.name), err)
+		}
+		fromEnv[o.name] = true
+	}
+	if s.Config != "" {
+		if err := s.readFile(opts, func(n string) bool { return set[n] || fromEnv[n] }); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func lookup(getenv func(string) string, name string) (string, bool) {
+	v := getenv(name)
+	return v, v != ""
+}
+
+func (o option) assign(v string) error {
+	if o.str != nil {
+		*o.str = v
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration like 180s or 5m", v)
+	}
+	*o.dur = d
+	return nil
+}
+
+// readFile applies the config file's settings that neither a flag nor the
+// environment gave, and keeps its sections for the packages that own them.
+func (s *settings) readFile(opts []option, given func(string) bool) error {
+	data, err := os.ReadFile(s.Config)
+	if err != nil {
+		return fmt.Errorf("reading config: %w", err)
+	}
+	s.file = s.Config
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return fmt.Errorf("%s: %w", s.Config, err)
+	}
+	if len(doc.Content) == 0 {
+		return nil
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return fmt.Errorf("%s:%d:%d: the config must be a mapping", s.Config, root.Line, root.Column)
+	}
+	var problems []string
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		if k.Value == "adapters" {
+			s.adapters = v
+			continue
+		}
+		var opt *option
+		for j := range opts {
+			if fileKey(opts[j].name) == k.Value && opts[j].name != "config" {
+				opt = &opts[j]
+			}
+		}
+		if opt == nil {
+			problems = append(problems, fmt.Sprintf("%s:%d:%d: %s: unknown setting", s.Config, k.Line, k.Column, k.Value))
+			continue
+		}
+		if given(opt.name) {
+			continue
+		}
+		if v.Kind != yaml.ScalarNode {
+			problems = append(problems, fmt.Sprintf("%s:%d:%d: %s: expected a value", s.Config, v.Line, v.Column, k.Value))
+			continue
+		}
+		if err := opt.assign(v.Value); err != nil {
+			problems = append(problems, fmt.Sprintf("%s:%d:%d: %s: %v", s.Config, v.Line, v.Column, k.Value, err))
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%s", strings.Join(problems, "\n"))
+	}
+	return nil
+}

@@ -1,0 +1,219 @@
+// Command ussdgw runs the SMS/USSD gateway: it loads the flows, keeps
+// sessions in Redis (or in memory), and serves the USSD callback, health
+// and the rest of the HTTP side.
+//
+//	ussdgw [flags]           run the gateway
+//	ussdgw lint [dir|file]   check flow files and exit 1 on any problem
+//
+// Every flag also reads from USSDGW_<NAME> and the -config file; run
+// ussdgw -h for the list.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ussdgw/ussdgw/adapters"
+	"github.com/ussdgw/ussdgw/flows"
+	"github.com/ussdgw/ussdgw/gateway"
+	"github.com/ussdgw/ussdgw/ussd"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, nil); err != nil {
+		if !errors.Is(err, errUsage) {
+			fmt.Fprintln(os.Stderr, "ussdgw:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage")
+
+// run is main without the process: tests call it. ready, when not nil,
+// receives the listening address once the gateway serves.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready chan<- string) error {
+	if len(args) > 0 && args[0] == "lint" {
+		return lint(args[1:], stdout)
+	}
+	s, err := parseSettings("ussdgw", args, getenv, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	log, err := newLogger(s, stderr)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, s, log, ready)
+}
+
+func newLogger(s *settings, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(s.LogLevel)); err != nil {
+		return nil, fmt.Errorf("log level %q: use debug, info, warn or error", s.LogLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch s.LogFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("log format %q: use text or json", s.LogFormat)
+}
+
+// serve starts everything in order and stops it in reverse: adapters, the
+// store, the flows, the HTTP server; on a signal, stop taking requests,
+// finish those in flight, stop adapters, close the store.
+func serve(ctx context.Context, s *settings, log *slog.Logger, ready chan<- string) error {
+	reg, err := buildAdapters(s)
+	if err != nil {
+		return err
+	}
+	set, err := flows.Load(s.Flows, flows.Options{Adapters: reg.Names()})
+	if err != nil {
+		return fmt.Errorf("loading flows from %s:\n%w", s.Flows, err)
+	}
+	store, storeName, readyFn, closeStore, err := openStore(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	if err := reg.Start(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := reg.Stop(sctx); err != nil {
+			log.Error("stopping adapters", "err", err)
+		}
+	}()
+	resume := s.ResumeWindow
+	if resume == 0 {
+		resume = -1 // the manager reads 0 as "default"
+	}
+	m := ussd.NewManager(ussd.Config{
+		Store: store, Flows: set, Adapters: reg,
+		SessionTimeout: s.SessionTimeout, ResumeWindow: resume, StepBudget: s.StepBudget,
+		Log: log,
+	})
+	for _, f := range set.Flows() {
+		log.Info("serving service", "service", f.ID, "file", f.File, "codes", strings.Join(f.Codes, " "),
+			"keywords", strings.Join(f.Keywords, " "), "languages", strings.Join(f.Languages, " "), "version", f.Version)
+	}
+	srv := &http.Server{
+		Handler:           gateway.New(gateway.Config{Manager: m, Log: log, Ready: readyFn}),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      s.StepBudget + 5*time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+	ln, err := net.Listen("tcp", s.Listen)
+	if err != nil {
+		return fmt.Errorf("listening: %w", err)
+	}
+	log.Info("gateway listening", "addr", "http://"+ln.Addr().String(), "store", storeName,
+		"session_timeout", s.SessionTimeout, "resume_window", s.ResumeWindow, "adapters", strings.Join(reg.Names(), " "))
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving http: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Error("http shutdown", "err", err)
+	}
+	return nil
+}
+
+// openStore opens Redis when a URL is given, else an in-memory store.
+func openStore(ctx context.Context, s *settings) (ussd.Store, string, func(context.Context) error, func(), error) {
+	if s.RedisURL == "" {
+		ms := ussd.NewMemoryStore()
+		return ms, "memory (single instance; set -redis-url to share sessions)", nil, func() { ms.Close() }, nil
+	}
+	c, err := ussd.NewRedisClient(s.RedisURL)
+	if err != nil {
+		return nil, "", nil, nil, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := c.Ping(pctx).Err(); err != nil {
+		c.Close()
+		return nil, "", nil, nil, fmt.Errorf("redis at %s does not answer: %w", redactURL(s.RedisURL), err)
+	}
+	ready := func(ctx context.Context) error { return c.Ping(ctx).Err() }
+	return ussd.NewRedisStore(c, s.RedisPrefix), "redis " + redactURL(s.RedisURL), ready, func() { c.Close() }, nil
+}
+
+// redactURL hides a password in a URL for logs.
+func redactURL(u string) string {
+	at := strings.LastIndex(u, "@")
+	scheme := strings.Index(u, "://")
+	if at < 0 || scheme < 0 || at < scheme {
+		return u
+	}
+	return u[:scheme+3] + "***" + u[at:]
+}
+
+func buildAdapters(s *settings) (*adapters.Registry, error) {
+	if s.adapters == nil {
+		return adapters.NewRegistry(), nil
+	}
+	return adapters.Build(builtinKinds(), s.file, s.adapters, adapters.Deps{})
+}
+
+func builtinKinds() adapters.Kinds { return adapters.Kinds{} }
+
+// lint checks flow files and prints every problem.
+func lint(args []string, stdout io.Writer) error {
+	dir := "./flows-examples"
+	if len(args) > 0 {
+		dir = args[0]
+	}
+	var err error
+	if st, serr := os.Stat(dir); serr == nil && !st.IsDir() {
+		var data []byte
+		if data, err = os.ReadFile(dir); err == nil {
+			_, err = flows.Parse(dir, data, flows.Options{})
+		}
+	} else {
+		_, err = flows.Load(dir, flows.Options{})
+	}
+	if err != nil {
+		if errs := flows.Errors(err); len(errs) > 0 {
+			for _, e := range errs {
+				fmt.Fprintln(stdout, e)
+			}
+			fmt.Fprintf(stdout, "%d problem(s)\n", len(errs))
+			return errUsage
+		}
+		return err
+	}
+	fmt.Fprintln(stdout, "ok")
+	return nil
+}

@@ -1,0 +1,415 @@
+// Package ussd runs USSD sessions: it turns a transport's request (a
+// dialled code, a reply) into a step of the right flow, with the session
+// loaded from and saved to a Store so that any gateway instance can serve
+// the next step. It knows no transport: gateway/ (HTTP) and smpp/ call it.
+//
+// A session is keyed by the subscriber's MSISDN (a phone has one USSD
+// dialogue at a time) and carries the transport's session id, so a message
+// of an older dialogue is told apart. Steps are atomic: the new state is
+// written only if the stored state is still the one the step started from,
+// so two instances, or a retried request, never both advance a session.
+package ussd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/ussdgw/ussdgw/flows"
+)
+
+// Config configures a Manager. Zero durations take the defaults.
+type Config struct {
+	Store    Store
+	Flows    *flows.Set
+	Adapters flows.Caller
+	// SessionTimeout is how long a session lives without a step (180 s).
+	SessionTimeout time.Duration
+	// ResumeWindow is how long after a session timed out or was cut the
+	// next dial offers to continue it (5 min); negative disables resume.
+	ResumeWindow time.Duration
+	// StepBudget bounds one step, adapter calls included (4 s); a slower
+	// adapter takes its flow's timeout branch.
+	StepBudget time.Duration
+	// ProfileTTL is how long a user's language is remembered (365 days).
+	ProfileTTL time.Duration
+	// UnknownService is the answer to a code no service has.
+	UnknownService string
+	Now            func() time.Time
+	Log            *slog.Logger
+}
+
+// Defaults.
+const (
+	DefaultSessionTimeout = 180 * time.Second
+	DefaultResumeWindow   = 5 * time.Minute
+	DefaultStepBudget     = 4 * time.Second
+	DefaultProfileTTL     = 365 * 24 * time.Hour
+	// endedTTL keeps an ended session so that a retried last step is
+	// answered the same.
+	endedTTL = time.Minute
+)
+
+// Manager runs steps of USSD sessions. It is safe for concurrent use.
+type Manager struct {
+	cfg   Config
+	flows atomic.Pointer[flows.Set]
+	log   *slog.Logger
+}
+
+// NewManager returns a Manager; cfg.Store and cfg.Flows are required.
+func NewManager(cfg Config) *Manager {
+	if cfg.SessionTimeout <= 0 {
+		cfg.SessionTimeout = DefaultSessionTimeout
+	}
+	if cfg.ResumeWindow < 0 {
+		cfg.ResumeWindow = 0
+	} else if cfg.ResumeWindow == 0 {
+		cfg.ResumeWindow = DefaultResumeWindow
+	}
+	if cfg.StepBudget <= 0 {
+		cfg.StepBudget = DefaultStepBudget
+	}
+	if cfg.ProfileTTL <= 0 {
+		cfg.ProfileTTL = DefaultProfileTTL
+	}
+	if cfg.UnknownService == "" {
+		cfg.UnknownService = "Unknown service code. Please check the number and dial again."
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	m := &Manager{cfg: cfg, log: cfg.Log.With("comp", "ussd")}
+	m.flows.Store(cfg.Flows)
+	return m
+}
+
+// Flows returns the services being served.
+func (m *Manager) Flows() *flows.Set { return m.flows.Load() }
+
+// SetFlows swaps in a new set of services (a reload). Sessions in progress
+// continue where their node still exists and start over where it does not.
+func (m *Manager) SetFlows(s *flows.Set) { m.flows.Store(s) }
+
+// Request is one message of a USSD dialogue from a transport.
+type Request struct {
+	SessionID string // the transport's id of the dialogue
+	MSISDN    MSISDN
+	// Dialled is the string the user dialled (*384*1*2#): required on the
+	// first message; HTTP aggregators send it on every message.
+	Dialled string
+	// New marks the first message of a dialogue when the transport knows
+	// it (SMPP's PSSR indication). Otherwise an unknown SessionID is new.
+	New bool
+	// Input is the user's reply, for transports that send one reply per
+	// message (SMPP).
+	Input string
+	// Text is the cumulative text of aggregators such as Africa's Talking:
+	// every input so far joined by "*". Set Cumulative to use it.
+	Text       string
+	Cumulative bool
+}
+
+// Response is what to show the user.
+type Response struct {
+	Text    string
+	End     bool
+	Service string // the flow id, when known
+	Lang    string
+}
+
+func sessionKey(msisdn MSISDN) string { return "s:{" + string(msisdn) + "}" }
+func profileKey(msisdn MSISDN) string { return "p:{" + string(msisdn) + "}" }
+func resumeKey(msisdn MSISDN, service string) string {
+	return "r:{" + string(msisdn) + "}:" + service
+}
+
+// Handle runs one step. On a failure of the store it still returns a
+// Response to show (an apology that ends the session) with the error.
+func (m *Manager) Handle(ctx context.Context, req Request) (Response, error) {
+	if req.MSISDN == "" || req.SessionID == "" {
+		return Response{Text: m.cfg.UnknownService, End: true}, errors.New("ussd: request without msisdn or session id")
+	}
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.StepBudget)
+	defer cancel()
+	set := m.flows.Load()
+	var routed *flows.Flow
+	var shortcut []string
+	if req.Dialled != "" {
+		routed, shortcut, _ = set.Route(req.Dialled)
+	}
+	keys := []string{sessionKey(req.MSISDN), profileKey(req.MSISDN)}
+	if routed != nil {
+		keys = append(keys, resumeKey(req.MSISDN, routed.ID))
+	}
+	vals, err := m.cfg.Store.Get(ctx, keys...)
+	if err != nil {
+		return m.unavailable(routed, ""), fmt.Errorf("loading session: %w", err)
+	}
+	var cur *Session
+	if vals[0] != nil {
+		if cur, err = decodeSession(vals[0]); err != nil {
+			m.log.Warn("dropping an unreadable session", "msisdn", req.MSISDN, "err", err)
+			cur = nil
+		}
+	}
+	if cur != nil && cur.ID == req.SessionID && !req.New {
+		return m.continueSession(ctx, set, req, cur, vals[0])
+	}
+	if routed == nil {
+		return Response{Text: m.cfg.UnknownService, End: true}, nil
+	}
+	var resume []byte
+	if len(vals) > 2 {
+		resume = vals[2]
+	}
+	return m.begin(ctx, req, routed, shortcut, cur, vals[0], string(vals[1]), resume)
+}
+
+func (m *Manager) env(req Request, now time.Time) *flows.Env {
+	return &flows.Env{Adapters: m.cfg.Adapters, MSISDN: string(req.MSISDN), Now: now, Log: m.log}
+}
+
+func (m *Manager) unavailable(f *flows.Flow, lang string) Response {
+	if f == nil {
+		return Response{Text: "Sorry, the service is not available right now. Please try again later.", End: true}
+	}
+	return Response{Text: f.Label(flows.LabelUnavailable, lang), End: true, Service: f.ID, Lang: lang}
+}
+
+// resumable reports whether old, a session of flow f, may be continued:
+// not ended by the flow, its node still there, and cut or timed out less
+// than the resume window ago.
+func (m *Manager) resumable(old *Session, f *flows.Flow, now time.Time) bool {
+	if old == nil || old.Service != f.ID || old.Status == StatusEnded || !f.HasNode(old.Node) || m.cfg.ResumeWindow == 0 {
+		return false
+	}
+	ended := time.UnixMilli(old.Updated)
+	if old.Status != StatusAborted {
+		ended = ended.Add(m.cfg.SessionTimeout)
+	}
+	return now.Sub(ended) < m.cfg.ResumeWindow
+}
+
+// begin starts a new dialogue with flow f: a resume offer when the last
+// one was cut short, else the flow's start with any shortcut inputs.
+func (m *Manager) begin(ctx context.Context, req Request, f *flows.Flow, shortcut []string,
+	cur *Session, curRaw []byte, profileLang string, resumeRaw []byte) (Response, error) {
+	now := m.cfg.Now()
+	s := &Session{ID: req.SessionID, Service: f.ID, Version: f.Version, Started: now.Unix(), Updated: now.UnixMilli()}
+	s.Lang = profileLang
+	if s.Lang == "" {
+		s.Lang = f.DefaultLang
+	}
+	s.Vars = map[string]string{}
+	if req.Cumulative {
+		s.TextLen, s.TextSum = len(req.Text), textSum(req.Text)
+	}
+	// A cut-short session of this flow: the one just displaced, or one
+	// kept aside when the user went to another service in between.
+	var old *Session
+	fromAside := false
+	if m.resumable(cur, f, now) {
+		old = cur
+	} else if resumeRaw != nil {
+		if o, err := decodeSession(resumeRaw); err == nil && m.resumable(o, f, now) {
+			old, fromAside = o, true
+		}
+	}
+	var screen flows.Screen
+	var err error
+	if old != nil && len(shortcut) == 0 {
+		s.State = old.State
+		s.Status = StatusOffered
+		screen = f.ResumeScreen(s.Lang)
+	} else {
+		screen, err = f.Start(ctx, m.env(req, now), &s.State)
+		for _, in := range shortcut {
+			if err != nil || screen.End || screen.Rejected {
+				break
+			}
+			screen, err = f.Step(ctx, m.env(req, now), &s.State, in)
+		}
+		if err != nil {
+			return m.unavailable(f, s.Lang), fmt.Errorf("starting %s: %w", f.ID, err)
+		}
+	}
+	// Keep a displaced, resumable session of another service aside.
+	if cur != nil && cur.Service != f.ID {
+		if of, ok := m.flows.Load().Flow(cur.Service); ok && m.resumable(cur, of, now) {
+			if err := m.cfg.Store.Set(ctx, resumeKey(req.MSISDN, cur.Service), curRaw, m.cfg.ResumeWindow+m.cfg.SessionTimeout); err != nil {
+				m.log.Warn("keeping a session aside for resume", "err", err)
+			}
+		}
+	}
+	if fromAside || (old == nil && resumeRaw != nil) {
+		if err := m.cfg.Store.Set(ctx, resumeKey(req.MSISDN, f.ID), nil, 0); err != nil {
+			m.log.Warn("dropping a resume record", "err", err)
+		}
+	}
+	return m.save(ctx, req, f, s, curRaw, screen, profileLang)
+}
+
+// continueSession applies one input to a session in progress.
+func (m *Manager) continueSession(ctx context.Context, set *flows.Set, req Request, cur *Session, raw []byte) (Response, error) {
+	now := m.cfg.Now()
+	f, ok := set.Flow(cur.Service)
+	if !ok {
+		return m.unavailable(nil, cur.Lang), fmt.Errorf("session of %q: the service is no longer loaded", cur.Service)
+	}
+	switch cur.Status {
+	case StatusEnded:
+		return m.show(f, req, cur, now) // a retry of the last step
+	case StatusAborted:
+		return Response{Text: f.Label(flows.LabelExpired, cur.Lang), End: true, Service: f.ID, Lang: cur.Lang}, nil
+	}
+	if now.Sub(time.UnixMilli(cur.Updated)) > m.cfg.SessionTimeout {
+		// Left as it is, so that the next dial offers to resume it.
+		return Response{Text: f.Label(flows.LabelExpired, cur.Lang), End: true, Service: f.ID, Lang: cur.Lang}, nil
+	}
+	input, dup := req.Input, false
+	if req.Cumulative {
+		input, dup = deriveInput(cur, req.Text)
+	}
+	if dup {
+		return m.show(f, req, cur, now)
+	}
+	s := cur.clone()
+	s.Hops++
+	s.Updated = now.UnixMilli()
+	if req.Cumulative {
+		s.TextLen, s.TextSum = len(req.Text), textSum(req.Text)
+	}
+	env := m.env(req, now)
+	var screen flows.Screen
+	var err error
+	if s.Status == StatusOffered {
+		switch strings.TrimSpace(input) {
+		case "1":
+			s.Status = StatusActive
+			screen, err = f.Render(env, &s.State)
+		case "2":
+			s.Status = StatusActive
+			s.State = flows.State{Lang: s.Lang, Vars: map[string]string{}}
+			screen, err = f.Start(ctx, env, &s.State)
+		default:
+			screen = f.ResumeScreen(s.Lang)
+		}
+	} else {
+		screen, err = f.Step(ctx, env, &s.State, input)
+	}
+	if errors.Is(err, flows.ErrStale) {
+		s.Status = StatusActive
+		s.State = flows.State{Lang: s.Lang, Vars: map[string]string{}}
+		screen, err = f.Start(ctx, env, &s.State)
+	}
+	if err != nil {
+		return m.unavailable(f, s.Lang), fmt.Errorf("step of %s: %w", f.ID, err)
+	}
+	return m.save(ctx, req, f, s, raw, screen, cur.Lang)
+}
+
+// save writes the session's next state if nobody else has advanced it
+// meanwhile; if somebody has, it answers with the state they wrote. The
+// user's language is remembered when the step changed it from prevLang.
+func (m *Manager) save(ctx context.Context, req Request, f *flows.Flow, s *Session, curRaw []byte, screen flows.Screen, prevLang string) (Response, error) {
+	ttl := m.cfg.SessionTimeout + m.cfg.ResumeWindow
+	if screen.End {
+		s.Status = StatusEnded
+		ttl = endedTTL
+	}
+	ok, err := m.cfg.Store.Swap(ctx, sessionKey(req.MSISDN), curRaw, s.encode(), ttl)
+	if err != nil {
+		return m.unavailable(f, s.Lang), fmt.Errorf("saving session: %w", err)
+	}
+	if !ok {
+		return m.lostRace(ctx, req, f)
+	}
+	if s.Lang != prevLang && (prevLang != "" || s.Lang != f.DefaultLang) {
+		if err := m.cfg.Store.Set(ctx, profileKey(req.MSISDN), []byte(s.Lang), m.cfg.ProfileTTL); err != nil {
+			m.log.Warn("saving the language", "err", err)
+		}
+	}
+	return Response{Text: screen.Text, End: screen.End, Service: f.ID, Lang: s.Lang}, nil
+}
+
+// lostRace answers a request whose step another instance (or a retry of
+// the same request) applied first: it shows the state that won.
+func (m *Manager) lostRace(ctx context.Context, req Request, f *flows.Flow) (Response, error) {
+	vals, err := m.cfg.Store.Get(ctx, sessionKey(req.MSISDN))
+	if err != nil {
+		return m.unavailable(f, ""), fmt.Errorf("reloading session after a concurrent step: %w", err)
+	}
+	if vals[0] != nil {
+		if won, err := decodeSession(vals[0]); err == nil && won.ID == req.SessionID {
+			if wf, ok := m.flows.Load().Flow(won.Service); ok {
+				return m.show(wf, req, won, m.cfg.Now())
+			}
+		}
+	}
+	return m.unavailable(f, ""), errors.New("ussd: session replaced by a concurrent dialogue")
+}
+
+// show renders the screen a session is on, without changing it.
+func (m *Manager) show(f *flows.Flow, req Request, s *Session, now time.Time) (Response, error) {
+	if s.Status == StatusOffered {
+		return Response{Text: f.ResumeScreen(s.Lang).Text, Service: f.ID, Lang: s.Lang}, nil
+	}
+	st := s.State
+	screen, err := f.Render(m.env(req, now), &st)
+	if err != nil {
+		return m.unavailable(f, s.Lang), fmt.Errorf("showing %s: %w", f.ID, err)
+	}
+	return Response{Text: screen.Text, End: screen.End || s.Status == StatusEnded, Service: f.ID, Lang: s.Lang}, nil
+}
+
+// deriveInput finds the newest input in an aggregator's cumulative text:
+// what follows the text already applied and a "*". A text equal to the one
+// applied is a retry. When the text does not extend the one applied (an
+// aggregator that resets it), the last "*"-separated part is the input.
+func deriveInput(s *Session, text string) (input string, dup bool) {
+	n := s.TextLen
+	if len(text) == n && textSum(text) == s.TextSum {
+		return "", true
+	}
+	if n == 0 && textSum("") == s.TextSum {
+		return text, false
+	}
+	if len(text) > n && text[n] == '*' && textSum(text[:n]) == s.TextSum {
+		return text[n+1:], false
+	}
+	if i := strings.LastIndexByte(text, '*'); i >= 0 {
+		return text[i+1:], false
+	}
+	return text, false
+}
+
+// Abort marks a dialogue as cut by the network, so that the next dial
+// offers to resume it. An unknown or already finished dialogue is ignored.
+func (m *Manager) Abort(ctx context.Context, msisdn MSISDN, sessionID string) error {
+	key := sessionKey(msisdn)
+	vals, err := m.cfg.Store.Get(ctx, key)
+	if err != nil {
+		return fmt.Errorf("loading session to abort: %w", err)
+	}
+	if vals[0] == nil {
+		return nil
+	}
+	s, err := decodeSession(vals[0])
+	if err != nil || s.ID != sessionID || s.Status == StatusEnded || s.Status == StatusAborted {
+		return nil
+	}
+	s.Status = StatusAborted
+	s.Updated = m.cfg.Now().UnixMilli()
+	if _, err := m.cfg.Store.Swap(ctx, key, vals[0], s.encode(), m.cfg.ResumeWindow); err != nil {
+		return fmt.Errorf("saving aborted session: %w", err)
+	}
+	return nil
+}
