@@ -1,0 +1,74 @@
+package smpp
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// UnmarshalYAML decodes a Config on top of Defaults(). Unknown keys are
+// errors with their line and column, even though yaml's KnownFields does
+// not reach into custom unmarshalers.
+func (c *Config) UnmarshalYAML(n *yaml.Node) error {
+	var errs []error
+	checkKnown(n, reflect.TypeFor[Config](), "", &errs)
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	type plain Config
+	p := plain(Defaults())
+	if err := n.Decode(&p); err != nil {
+		return err
+	}
+	*c = Config(p)
+	return nil
+}
+
+// checkKnown reports mapping keys that no yaml tag of t names, recursing
+// into structs and slices.
+func checkKnown(n *yaml.Node, t reflect.Type, path string, errs *[]error) {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
+		fields := map[string]reflect.Type{}
+		for f := range t.Fields() {
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if name == "-" || !f.IsExported() {
+				continue
+			}
+			if name == "" {
+				name = strings.ToLower(f.Name)
+			}
+			fields[name] = f.Type
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			ft, ok := fields[k.Value]
+			p := join(path, k.Value)
+			if !ok {
+				*errs = append(*errs, fmt.Errorf("line %d:%d: %s: unknown field", k.Line, k.Column, p))
+				continue
+			}
+			checkKnown(v, ft, p, errs)
+		}
+	case t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode:
+		for i, v := range n.Content {
+			checkKnown(v, t.Elem(), fmt.Sprintf("%s[%d]", path, i), errs)
+		}
+	}
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}

@@ -1,0 +1,168 @@
+package smpp
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// KV is the narrow key-value store a KVStore needs; the team's Redis store
+// has these methods. Get returns one value per key, nil for a missing key.
+// Swap sets key to val only if its current value is old (old nil: only if
+// the key is missing) and reports whether it did.
+type KV interface {
+	Get(ctx context.Context, keys ...string) ([][]byte, error)
+	Set(ctx context.Context, key string, val []byte, ttl time.Duration) error
+	Swap(ctx context.Context, key string, old, val []byte, ttl time.Duration) (bool, error)
+}
+
+// KVStore is a StatusStore on a KV (Redis in production), so that any
+// gateway instance can match a receipt that arrives on any bind. Keys:
+// <prefix>msg:<ref> holds the MessageStatus as JSON; <prefix>id:<id> the
+// message and part an SMSC id belongs to; <prefix>orphan:<id> a receipt
+// that came before its message was recorded.
+type KVStore struct {
+	kv     KV
+	prefix string
+	ttl    time.Duration
+	now    func() time.Time
+}
+
+var _ StatusStore = (*KVStore)(nil)
+
+// NewKVStore returns a KVStore whose keys start with prefix and live ttl.
+func NewKVStore(kv KV, prefix string, ttl time.Duration) *KVStore {
+	return &KVStore{kv: kv, prefix: prefix, ttl: ttl, now: time.Now}
+}
+
+// casAttempts bounds the compare-and-swap loop of an update.
+const casAttempts = 16
+
+// Sent implements StatusStore. It writes the ids before it looks for
+// orphans, and Apply writes an orphan before it looks again for the id, so
+// a receipt racing with Sent is applied by one of them (maybe both, which
+// is harmless).
+func (s *KVStore) Sent(ctx context.Context, ref string, ids []string) error {
+	st := newMessageStatus(ref, ids, s.now())
+	b, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("recording message %s: %w", ref, err)
+	}
+	if err := s.kv.Set(ctx, s.prefix+"msg:"+ref, b, s.ttl); err != nil {
+		return fmt.Errorf("recording message %s: %w", ref, err)
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		pr, _ := json.Marshal(partRef{Ref: ref, Part: i})
+		if err := s.kv.Set(ctx, s.prefix+"id:"+idKey(id), pr, s.ttl); err != nil {
+			return fmt.Errorf("recording message %s: %w", ref, err)
+		}
+		keys[i] = s.prefix + "orphan:" + idKey(id)
+	}
+	orphans, err := s.kv.Get(ctx, keys...)
+	if err != nil {
+		return fmt.Errorf("looking for early receipts of %s: %w", ref, err)
+	}
+	for i, o := range orphans {
+		if o == nil {
+			continue
+		}
+		var r Receipt
+		if json.Unmarshal(o, &r) != nil {
+			continue
+		}
+		if _, err := s.update(ctx, ref, i, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Apply implements StatusStore.
+func (s *KVStore) Apply(ctx context.Context, r Receipt) (MessageStatus, bool, error) {
+	st, ok, err := s.applyKnown(ctx, r)
+	if err != nil || ok {
+		return st, ok, err
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return MessageStatus{}, false, fmt.Errorf("keeping receipt %s: %w", r.ID, err)
+	}
+	for _, f := range idForms(r.ID) {
+		if err := s.kv.Set(ctx, s.prefix+"orphan:"+f, b, s.ttl); err != nil {
+			return MessageStatus{}, false, fmt.Errorf("keeping receipt %s: %w", r.ID, err)
+		}
+	}
+	return s.applyKnown(ctx, r) // Sent may have run in between
+}
+
+func (s *KVStore) applyKnown(ctx context.Context, r Receipt) (MessageStatus, bool, error) {
+	forms := idForms(r.ID)
+	keys := make([]string, len(forms))
+	for i, f := range forms {
+		keys[i] = s.prefix + "id:" + f
+	}
+	vals, err := s.kv.Get(ctx, keys...)
+	if err != nil {
+		return MessageStatus{}, false, fmt.Errorf("matching receipt %s: %w", r.ID, err)
+	}
+	for _, v := range vals {
+		var pr partRef
+		if v == nil || json.Unmarshal(v, &pr) != nil {
+			continue
+		}
+		st, err := s.update(ctx, pr.Ref, pr.Part, r)
+		return st, err == nil, err
+	}
+	return MessageStatus{}, false, nil
+}
+
+// update applies r to part i of message ref with compare-and-swap.
+func (s *KVStore) update(ctx context.Context, ref string, i int, r Receipt) (MessageStatus, error) {
+	key := s.prefix + "msg:" + ref
+	for range casAttempts {
+		vals, err := s.kv.Get(ctx, key)
+		if err != nil {
+			return MessageStatus{}, fmt.Errorf("updating message %s: %w", ref, err)
+		}
+		if len(vals) != 1 || vals[0] == nil {
+			return MessageStatus{}, fmt.Errorf("updating message %s: gone", ref)
+		}
+		var st MessageStatus
+		if err := json.Unmarshal(vals[0], &st); err != nil {
+			return MessageStatus{}, fmt.Errorf("updating message %s: %w", ref, err)
+		}
+		if !st.apply(i, r, s.now()) {
+			return st, nil
+		}
+		b, err := json.Marshal(st)
+		if err != nil {
+			return MessageStatus{}, fmt.Errorf("updating message %s: %w", ref, err)
+		}
+		ok, err := s.kv.Swap(ctx, key, vals[0], b, s.ttl)
+		if err != nil {
+			return MessageStatus{}, fmt.Errorf("updating message %s: %w", ref, err)
+		}
+		if ok {
+			return st, nil
+		}
+	}
+	return MessageStatus{}, fmt.Errorf("updating message %s: too much contention", ref)
+}
+
+// Lookup implements StatusStore.
+func (s *KVStore) Lookup(ctx context.Context, ref string) (MessageStatus, bool, error) {
+	vals, err := s.kv.Get(ctx, s.prefix+"msg:"+ref)
+	if err != nil {
+		return MessageStatus{}, false, fmt.Errorf("looking up message %s: %w", ref, err)
+	}
+	if len(vals) != 1 || vals[0] == nil {
+		return MessageStatus{}, false, nil
+	}
+	var st MessageStatus
+	if err := json.Unmarshal(vals[0], &st); err != nil {
+		return MessageStatus{}, false, fmt.Errorf("looking up message %s: %w", ref, err)
+	}
+	return st, true, nil
+}

@@ -1,0 +1,143 @@
+package smpp
+
+import (
+	"container/list"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// MO is a mobile-originated SMS, reassembled from its parts.
+type MO struct {
+	Source, Dest Addr
+	DataCoding   uint8
+	Raw          []byte // the user data of all parts, UDH removed, in order
+	Text         string // Raw decoded; empty when Decoded is false
+	Decoded      bool   // false for binary or unknown codings: use Raw
+	Parts        int
+	First        *Inbound // the first part, for service_type and TLVs
+}
+
+// Reassembler joins the parts of concatenated MO SMS: UDH with an 8-bit
+// (IEI 0x00) or 16-bit (IEI 0x08) reference, or SAR TLVs. Parts are keyed
+// by sender, recipient, reference and part count. Memory is bounded: an
+// incomplete message is dropped after the timeout, and when maxPending
+// messages are incomplete the oldest is dropped for a new one. It is safe
+// for concurrent use.
+type Reassembler struct {
+	timeout    time.Duration
+	maxPending int
+	now        func() time.Time
+
+	mu      sync.Mutex
+	pending map[moKey]*list.Element
+	order   *list.List // of *partial, oldest first
+	dropped int
+}
+
+type moKey struct {
+	src, dst string
+	ref      uint16
+	total    uint8
+}
+
+type partial struct {
+	key     moKey
+	started time.Time
+	parts   [][]byte
+	first   *Inbound
+	have    int
+}
+
+// NewReassembler returns a Reassembler that drops an incomplete message
+// after timeout and holds at most maxPending of them.
+func NewReassembler(timeout time.Duration, maxPending int) *Reassembler {
+	return &Reassembler{timeout: timeout, maxPending: max(maxPending, 1), now: time.Now,
+		pending: map[moKey]*list.Element{}, order: list.New()}
+}
+
+// Dropped returns how many incomplete messages were dropped so far.
+func (r *Reassembler) Dropped() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.dropped
+}
+
+// Add takes one deliver_sm or data_sm. It returns the whole message once
+// its last part is in (at once for a message of one part), or nil. A
+// repeated part replaces the earlier copy. It fails on a malformed UDH.
+func (r *Reassembler) Add(in *Inbound) (*MO, error) {
+	udh, ud, err := in.UserData()
+	if err != nil {
+		return nil, fmt.Errorf("reassembling mo: %w", err)
+	}
+	ref, total, seq, ok := udh.Concat()
+	if !ok {
+		ref, total, seq, ok = sarInfo(in.TLVs)
+	}
+	if !ok || total == 1 {
+		return r.complete(in, [][]byte{ud}), nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	r.expire(now)
+	k := moKey{src: in.Source.Addr, dst: in.Dest.Addr, ref: ref, total: total}
+	var p *partial
+	if e, ok := r.pending[k]; ok {
+		p = e.Value.(*partial)
+	} else {
+		for len(r.pending) >= r.maxPending {
+			r.drop(r.order.Front())
+		}
+		p = &partial{key: k, started: now, parts: make([][]byte, total)}
+		r.pending[k] = r.order.PushBack(p)
+	}
+	if p.parts[seq-1] == nil {
+		p.have++
+	}
+	p.parts[seq-1] = append([]byte{}, ud...)
+	if seq == 1 || p.first == nil {
+		p.first = in
+	}
+	if p.have < int(total) {
+		return nil, nil
+	}
+	r.order.Remove(r.pending[k])
+	delete(r.pending, k)
+	return r.complete(p.first, p.parts), nil
+}
+
+// expire drops incomplete messages older than the timeout.
+func (r *Reassembler) expire(now time.Time) {
+	for e := r.order.Front(); e != nil; e = r.order.Front() {
+		if now.Sub(e.Value.(*partial).started) < r.timeout {
+			return
+		}
+		r.drop(e)
+	}
+}
+
+func (r *Reassembler) drop(e *list.Element) {
+	p := r.order.Remove(e).(*partial)
+	delete(r.pending, p.key)
+	r.dropped++
+}
+
+func (r *Reassembler) complete(first *Inbound, parts [][]byte) *MO {
+	var raw []byte
+	for _, p := range parts {
+		raw = append(raw, p...)
+	}
+	m := &MO{Source: first.Source, Dest: first.Dest, DataCoding: first.DataCoding, Raw: raw, Parts: len(parts), First: first}
+	m.Text, m.Decoded = DecodeText(first.DataCoding, raw)
+	return m
+}
+
+// sarInfo reads the SAR TLVs.
+func sarInfo(t TLVs) (ref uint16, total, seq uint8, ok bool) {
+	ref, ok1 := t.Uint16(TagSarMsgRefNum)
+	total, ok2 := t.Uint8(TagSarTotalSegments)
+	seq, ok3 := t.Uint8(TagSarSegmentSeqnum)
+	return ref, total, seq, ok1 && ok2 && ok3 && total > 0 && seq > 0 && seq <= total
+}
