@@ -17,7 +17,6 @@ func (c *compiler) check() {
 			n.resolveDefaults()
 		}
 	}
-	c.checkVars()
 	c.checkGraph()
 	c.checkScreens()
 }

@@ -2,21 +2,30 @@ package flows
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ussdgw/ussdgw/adapters"
+	"github.com/ussdgw/ussdgw/flows/gsm"
 )
 
 type fakeCaller struct {
 	res   adapters.Result
 	err   error
 	delay time.Duration
+	panic bool
+	got   adapters.Request
 }
 
 func (c *fakeCaller) Call(ctx context.Context, name string, req adapters.Request) (adapters.Result, error) {
+	c.got = req
+	if c.panic {
+		panic("boom")
+	}
 	if c.delay > 0 {
 		select {
 		case <-time.After(c.delay):
@@ -27,7 +36,7 @@ func (c *fakeCaller) Call(ctx context.Context, name string, req adapters.Request
 	return c.res, c.err
 }
 
-func loadDemo(t *testing.T) *Flow {
+func loadDemo(t testing.TB) *Flow {
 	t.Helper()
 	data, err := os.ReadFile("testdata/demo.yaml")
 	if err != nil {
@@ -40,34 +49,393 @@ func loadDemo(t *testing.T) *Flow {
 	return f
 }
 
-func TestDemoTranscript(t *testing.T) {
-	f := loadDemo(t)
-	items := []any{map[string]any{"id": "a1", "name": "Alpha"}, map[string]any{"id": "b2", "name": "Beta"}}
-	env := &Env{Adapters: &fakeCaller{res: items}, MSISDN: "254700000001", Now: time.Now()}
-	st := &State{Lang: "en"}
+// play starts f and applies inputs, returning the last screen.
+func play(t *testing.T, f *Flow, env *Env, st *State, inputs ...string) Screen {
+	t.Helper()
 	s, err := f.Start(context.Background(), env, st)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%q", s.Text)
-	for _, in := range []string{"9", "1", "0", "2", "abc", "30", } {
-		s, err = f.Step(context.Background(), env, st, in)
-		if err != nil {
-			t.Fatal(err)
+	for _, in := range inputs {
+		if s, err = f.Step(context.Background(), env, st, in); err != nil {
+			t.Fatalf("input %q: %v", in, err)
 		}
-		t.Logf("> %s\n%s (end=%v)", in, s.Text, s.End)
 	}
-	st = &State{Lang: "en"}
-	f.Start(context.Background(), env, st)
-	for _, in := range []string{"3", "2"} {
-		s, _ = f.Step(context.Background(), env, st, in)
-		t.Logf("> %s\n%s (end=%v)", in, s.Text, s.End)
+	return s
+}
+
+func TestActionOutcomes(t *testing.T) {
+	f := loadDemo(t)
+	items := []any{map[string]any{"id": "a1", "name": "Alpha"}, map[string]any{"id": "b2", "name": "Beta"}}
+	tests := []struct {
+		name   string
+		caller *fakeCaller
+		want   string
+		end    bool
+	}{
+		{"ok lists items", &fakeCaller{res: items}, "Results\n1. Alpha\n2. Beta\n0. Back\n00. Main menu", false},
+		{"empty list", &fakeCaller{res: []any{}}, "Nothing found", true},
+		{"not found", &fakeCaller{err: adapters.ErrNotFound}, "Nothing found", true},
+		{"timeout branch", &fakeCaller{delay: time.Second}, "We will SMS you", true},
+		{"error without branch", &fakeCaller{err: errors.New("down")}, "Sorry, the service is not available right now. Please try again later.", true},
+		{"panic is an error", &fakeCaller{panic: true}, "Sorry, the service is not available right now. Please try again later.", true},
 	}
-	st = &State{Lang: "en"}
-	f.Start(context.Background(), env, st)
-	for _, in := range []string{"4", "2", "1", "3"} {
-		s, _ = f.Step(context.Background(), env, st, in)
-		t.Logf("> %s\n%s (end=%v) st=%+v", in, s.Text, s.End, st)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			defer cancel()
+			env := &Env{Adapters: tt.caller, MSISDN: "254700000001", Now: time.Now()}
+			st := &State{Lang: "en"}
+			if _, err := f.Start(ctx, env, st); err != nil {
+				t.Fatal(err)
+			}
+			s, err := f.Step(ctx, env, st, "3")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Text != tt.want || s.End != tt.end {
+				t.Errorf("got %q end=%v, want %q end=%v", s.Text, s.End, tt.want, tt.end)
+			}
+			if tt.caller.got.Op != "list" || tt.caller.got.Params["q"] != "254700000001" {
+				t.Errorf("adapter got %+v", tt.caller.got)
+			}
+		})
 	}
-	_ = strings.TrimSpace
+}
+
+func TestItemsSetAndStaleResultsCleared(t *testing.T) {
+	f := loadDemo(t)
+	c := &fakeCaller{res: []any{map[string]any{"id": "a1", "name": "Alpha"}, map[string]any{"id": "b2", "name": "Beta"}}}
+	env := &Env{Adapters: c, Now: time.Now()}
+	st := &State{Lang: "en"}
+	if s := play(t, f, env, st, "3", "2"); s.Text != "Item b2" || !s.End {
+		t.Fatalf("got %+v", s)
+	}
+	if st.Vars["res.count"] != "2" || st.Vars["res.2.name"] != "Beta" {
+		t.Fatalf("vars %v", st.Vars)
+	}
+	// A shorter result must not leave the old second item behind.
+	c.res = []any{map[string]any{"id": "z9", "name": "Zed"}}
+	st2 := &State{Lang: "en", Vars: st.Vars}
+	s := play(t, f, env, st2, "3")
+	if s.Text != "Results\n1. Zed\n0. Back\n00. Main menu" {
+		t.Fatalf("got %q", s.Text)
+	}
+	if _, ok := st2.Vars["res.2.name"]; ok {
+		t.Fatalf("stale item kept: %v", st2.Vars)
+	}
+}
+
+func TestRouterAndValidation(t *testing.T) {
+	f := loadDemo(t)
+	env := &Env{Now: time.Now()}
+	for _, tt := range []struct {
+		inputs []string
+		want   string
+	}{
+		{[]string{"2", "17"}, "Under 18: 17"},
+		{[]string{"2", "18"}, "Adult: 18"},
+		{[]string{"2", " 42 "}, "Adult: 42"},
+		{[]string{"2", "0x10"}, "Age must be 1 to 120.\nEnter your age\n0. Back\n00. Main menu"},
+		{[]string{"2", "121"}, "Age must be 1 to 120.\nEnter your age\n0. Back\n00. Main menu"},
+		{[]string{"2", "121", "5"}, "Under 18: 5"},
+	} {
+		st := &State{Lang: "en"}
+		if s := play(t, f, env, st, tt.inputs...); s.Text != tt.want {
+			t.Errorf("%v: got %q, want %q", tt.inputs, s.Text, tt.want)
+		}
+	}
+}
+
+func TestLanguageChooser(t *testing.T) {
+	f := loadDemo(t)
+	env := &Env{Now: time.Now(), MSISDN: "2547"}
+	st := &State{Lang: "en"}
+	s := play(t, f, env, st, "4")
+	if s.Text != "Choose your language\n1. English\n2. Français\n0. Back" {
+		t.Fatalf("chooser: %q", s.Text)
+	}
+	s = play(t, f, env, st, "4", "2")
+	if st.Lang != "fr" || !strings.HasPrefix(s.Text, "Bienvenue\n") {
+		t.Fatalf("after choosing: lang %s, %q", st.Lang, s.Text)
+	}
+	// A language the flow lacks falls back to the default.
+	st = &State{Lang: "sw"}
+	if s := play(t, f, env, st); !strings.HasPrefix(s.Text, "Welcome 2547") {
+		t.Fatalf("fallback: %q", s.Text)
+	}
+}
+
+func TestHistoryBounded(t *testing.T) {
+	f := loadDemo(t)
+	env := &Env{Now: time.Now()}
+	st := &State{Lang: "en"}
+	play(t, f, env, st)
+	for range 50 {
+		f.Step(context.Background(), env, st, "1") // into fruits
+		f.Step(context.Background(), env, st, "0") // and back
+		f.Step(context.Background(), env, st, "1")
+	}
+	if len(st.History) > maxHistory {
+		t.Fatalf("history grew to %d", len(st.History))
+	}
+}
+
+// pagedFlow has a menu of n options with the given label pattern.
+func pagedFlow(t *testing.T, lang string, labels []string) *Flow {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "id: paged\nlanguages: [%s]\nnodes:\n  main:\n    type: menu\n    text: \"%s\"\n    options:\n", lang, labels[0])
+	for _, l := range labels[1:] {
+		fmt.Fprintf(&b, "      - {label: \"%s\", next: done}\n", l)
+	}
+	b.WriteString("  done: {type: end, text: Done}\n")
+	f, err := Parse("paged.yaml", []byte(b.String()), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// checkPages walks every page with 98 and checks each fits the limit, no
+// label is cut, every option appears once, and 0 walks back.
+func checkPages(t *testing.T, f *Flow, labels []string) []string {
+	t.Helper()
+	env := &Env{Now: time.Now()}
+	st := &State{}
+	s := play(t, f, env, st)
+	var pages []string
+	seen := map[string]bool{}
+	for {
+		pages = append(pages, s.Text)
+		if l := gsm.Measure(s.Text); !DefaultLimit.Fits(l) {
+			t.Fatalf("page %d is %d units (ucs2=%v):\n%s", len(pages), l.Units, l.UCS2, s.Text)
+		}
+		for _, line := range strings.Split(s.Text, "\n") {
+			num, label, ok := strings.Cut(line, ". ")
+			if !ok || num == "98" || num == "0" || num == "00" {
+				continue
+			}
+			seen[label] = true
+		}
+		if !strings.Contains(s.Text, "\n98. ") {
+			break
+		}
+		s, _ = f.Step(context.Background(), env, st, "98")
+		if len(pages) > 50 {
+			t.Fatal("too many pages")
+		}
+	}
+	for _, l := range labels[1:] {
+		if !seen[l] {
+			t.Errorf("label %q never shown whole", l)
+		}
+	}
+	for i := len(pages) - 2; i >= 0; i-- {
+		s, _ = f.Step(context.Background(), env, st, "0")
+		if s.Text != pages[i] {
+			t.Fatalf("back to page %d:\n%s\nwant:\n%s", i+1, s.Text, pages[i])
+		}
+	}
+	return pages
+}
+
+func TestPaginationGSM(t *testing.T) {
+	labels := []string{"Choose a market"}
+	for i := 1; i <= 14; i++ {
+		labels = append(labels, fmt.Sprintf("Market number %d {in town}", i))
+	}
+	f := pagedFlow(t, "en", labels)
+	pages := checkPages(t, f, labels)
+	if len(pages) < 2 {
+		t.Fatalf("expected several pages, got %d", len(pages))
+	}
+	want := "Choose a market\n1. Market number 1 {in town}\n2. Market number 2 {in town}\n3. Market number 3 {in town}\n4. Market number 4 {in town}\n5. Market number 5 {in town}\n98. More"
+	if pages[0] != want {
+		t.Errorf("first page:\n%s\nwant:\n%s", pages[0], want)
+	}
+	// Numbers go on across pages, and only the shown ones are accepted.
+	env := &Env{Now: time.Now()}
+	st := &State{}
+	play(t, f, env, st, "98")
+	if s, _ := f.Step(context.Background(), env, st, "1"); !s.Rejected {
+		t.Errorf("option 1 accepted on page 2: %q", s.Text)
+	}
+	if s, _ := f.Step(context.Background(), env, st, "6"); s.Text != "Done" {
+		t.Errorf("option 6 on page 2: %q", s.Text)
+	}
+}
+
+func TestPaginationUCS2(t *testing.T) {
+	// Amharic needs UCS-2: 80 characters a screen instead of 182.
+	labels := []string{"ገበያ ይምረጡ"}
+	for i := 1; i <= 8; i++ {
+		labels = append(labels, fmt.Sprintf("የአዲስ አበባ ገበያ %d", i))
+	}
+	f := pagedFlow(t, "am", labels)
+	pages := checkPages(t, f, labels)
+	// The same menu in GSM text fits on one screen; in UCS-2 it does not.
+	if len(pages) < 3 {
+		t.Fatalf("want at least 3 UCS-2 pages, got %d", len(pages))
+	}
+	if !strings.HasSuffix(pages[0], "\n98. ተጨማሪ") {
+		t.Errorf("first page should end with the Amharic More:\n%s", pages[0])
+	}
+}
+
+func TestLongMenuTextIsCutNotLabels(t *testing.T) {
+	src := `id: cut
+languages: [en]
+nodes:
+  main:
+    type: menu
+    text: "{{long}}"
+    options:
+      - {label: Go, next: set}
+      - {label: Bye, next: bye}
+  bye: {type: end, text: Bye}
+  set:
+    type: menu
+    text: "x"
+    options:
+      - {label: Fill, next: main, set: {long: "` + strings.Repeat("word ", 60) + `"}}
+`
+	f, err := Parse("cut.yaml", []byte(src), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &Env{Now: time.Now()}
+	st := &State{}
+	s := play(t, f, env, st, "1", "1")
+	if !DefaultLimit.Fits(gsm.Measure(s.Text)) || !strings.Contains(s.Text, "...\n1. Go\n2. Bye") {
+		t.Fatalf("got %d chars:\n%s", len(s.Text), s.Text)
+	}
+}
+
+func TestStaleNode(t *testing.T) {
+	f := loadDemo(t)
+	st := &State{Node: "gone"}
+	if _, err := f.Step(context.Background(), &Env{}, st, "1"); !errors.Is(err, ErrStale) {
+		t.Fatalf("err = %v, want ErrStale", err)
+	}
+}
+
+func TestConditions(t *testing.T) {
+	vars := map[string]string{"qty": "12", "crop": "Maize", "empty": ""}
+	sc := &scope{st: &State{Vars: vars}, env: &Env{}}
+	for _, tt := range []struct {
+		src  string
+		want bool
+	}{
+		{"qty > 10", true},
+		{"qty >= 12 and qty <= 12", true},
+		{"qty < 10", false},
+		{"qty == 12.0", true},
+		{"crop == maize", true},
+		{"crop != 'Maize'", false},
+		{"crop in (beans, maize)", true},
+		{"crop not in (beans, rice)", true},
+		{"empty is empty and crop is set", true},
+		{"missing is set", false},
+		{"qty < 5 or crop == maize", true},
+		{"qty < 5 or crop == rice and qty > 1", false},
+		{"crop > 3", false},
+	} {
+		c, err := parseCond(tt.src)
+		if err != nil {
+			t.Errorf("%q: %v", tt.src, err)
+			continue
+		}
+		if got := c.eval(sc); got != tt.want {
+			t.Errorf("%q = %v, want %v", tt.src, got, tt.want)
+		}
+	}
+	for _, bad := range []string{"", "qty", "qty >", "qty = 1", "1 == qty", "qty > abc", "crop in maize", "crop in (a,", "qty is big", "qty == 1 xor x", "'q' == 1"} {
+		if _, err := parseCond(bad); err == nil {
+			t.Errorf("%q: want an error", bad)
+		}
+	}
+}
+
+func TestInputRules(t *testing.T) {
+	now := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
+	one, hundred := 1.0, 100.0
+	for _, tt := range []struct {
+		rule inputRule
+		in   string
+		want string
+		ok   bool
+	}{
+		{inputRule{kind: "text"}, "Arusha", "Arusha", true},
+		{inputRule{kind: "text"}, "", "", false},
+		{inputRule{kind: "number", min: &one, max: &hundred}, "2,5", "2.5", true},
+		{inputRule{kind: "number", min: &one, max: &hundred}, "100.5", "", false},
+		{inputRule{kind: "integer"}, "2.5", "", false},
+		{inputRule{kind: "date"}, "5/3/2026", "2026-03-05", true},
+		{inputRule{kind: "date"}, "05032026", "2026-03-05", true},
+		{inputRule{kind: "date"}, "31/02/2026", "", false},
+		{inputRule{kind: "date", notFuture: true}, "01/01/2027", "", false},
+		{inputRule{kind: "text", oneOf: []string{"Yes", "No"}}, "yes", "Yes", true},
+		{inputRule{kind: "text", minLen: 2, maxLen: 3}, "ሰላምታ", "", false}, // 4 characters, 12 bytes
+		{inputRule{kind: "text", maxLen: 4}, "ሰላምታ", "ሰላምታ", true},
+	} {
+		got, ok := tt.rule.check(tt.in, now)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("%+v %q: got %q %v, want %q %v", tt.rule, tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestFlatten(t *testing.T) {
+	vars := map[string]string{}
+	flatten(vars, "p", map[string]any{"price": 3200.0, "unit": "bag", "ok": true,
+		"markets": []any{map[string]any{"name": "Eldoret"}, "Kisumu"}})
+	want := map[string]string{"p.price": "3200", "p.unit": "bag", "p.ok": "true",
+		"p.markets.count": "2", "p.markets.1.name": "Eldoret", "p.markets.2": "Kisumu"}
+	if fmt.Sprint(vars) != fmt.Sprint(want) {
+		t.Errorf("got %v\nwant %v", vars, want)
+	}
+}
+
+func TestRouteShortcuts(t *testing.T) {
+	data, _ := os.ReadFile("testdata/demo.yaml")
+	set, err := Compile(map[string][]byte{"demo.yaml": data}, Options{Adapters: []string{"fake"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		dial string
+		ok   bool
+		rest string
+	}{
+		{"*100#", true, ""},
+		{"*100*1*2#", true, "1,2"},
+		{"*100*5*1#", true, "1"}, // *100*5# is a code of its own
+		{"*100*5", true, ""},
+		{" *100# ", true, ""},
+		{"*101#", false, ""},
+		{"100", false, ""},
+		{"*", false, ""},
+		{"", false, ""},
+	} {
+		f, rest, ok := set.Route(tt.dial)
+		if ok != tt.ok || strings.Join(rest, ",") != tt.rest || (ok && f.ID != "demo") {
+			t.Errorf("Route(%q) = %v %q %v", tt.dial, f != nil, rest, ok)
+		}
+	}
+	if f, ok := set.Keyword(" Demo "); !ok || f.ID != "demo" {
+		t.Error("keyword lookup")
+	}
+}
+
+func BenchmarkStep(b *testing.B) {
+	f := loadDemo(b)
+	env := &Env{Now: time.Now(), MSISDN: "254700000001"}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		st := &State{Lang: "en", Vars: map[string]string{}}
+		f.Start(ctx, env, st)
+		f.Step(ctx, env, st, "1")
+	}
 }

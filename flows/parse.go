@@ -78,13 +78,7 @@ func Parse(file string, data []byte, opts Options) (*Flow, error) {
 	d := &decoder{file: file}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		line := 1
-		if m := regexp.MustCompile(`line (\d+)`).FindStringSubmatch(err.Error()); m != nil {
-			line, _ = strconv.Atoi(m[1])
-		}
-		msg := strings.TrimPrefix(err.Error(), "yaml: ")
-		msg = regexp.MustCompile(`^line \d+: `).ReplaceAllString(msg, "")
-		d.errs = append(d.errs, &Error{File: file, Line: line, Col: 1, Msg: "YAML syntax: " + msg})
+		d.errs = append(d.errs, syntaxError(file, err))
 		return nil, joinErrors(d.errs)
 	}
 	if len(doc.Content) == 0 {
@@ -99,6 +93,7 @@ func Parse(file string, data []byte, opts Options) (*Flow, error) {
 		c.defs[b] = true
 	}
 	c.service(doc.Content[0])
+	c.checkVars()
 	if len(d.errs) == 0 {
 		c.check()
 	}
@@ -331,8 +326,11 @@ func (c *compiler) nodes(s fields) {
 // node decodes one node; its kind decides which keys are allowed.
 func (c *compiler) node(n *node, y *yaml.Node, path string) {
 	d := c.d
-	probe, ok := d.mapping(y, path, nil)
+	// A first look for the type, which decides the allowed keys; problems
+	// are reported by the second, full decoding.
+	probe, ok := (&decoder{file: d.file}).mapping(y, path, nil)
 	if !ok {
+		d.mapping(y, path, nil)
 		return
 	}
 	kindName := probe.str("type")
@@ -627,3 +625,26 @@ func item(n *yaml.Node, i int) *yaml.Node {
 }
 
 func posOf(n *yaml.Node) pos { return pos{n.Line, n.Column} }
+
+var (
+	yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): `)
+)
+
+// syntaxError positions a YAML syntax error. yaml.v3 reports the line of
+// what it was parsing when it gave up; for "did not find expected ..."
+// errors that line is counted from 0, so it is shifted to count from 1.
+func syntaxError(file string, err error) *Error {
+	msg := err.Error()
+	line := 1
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = msg[len(m[0]):]
+		if strings.HasPrefix(msg, "did not find expected") {
+			line++
+			msg += " (in what starts on this line)"
+		}
+	} else {
+		msg = strings.TrimPrefix(msg, "yaml: ")
+	}
+	return &Error{File: file, Line: line, Col: 1, Msg: "YAML syntax: " + msg}
+}

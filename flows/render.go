@@ -127,50 +127,46 @@ func (f *Flow) paginate(lay *layout, sc *scope) {
 	lay.more = f.nav.more + ". " + l[lMore]
 	lay.backLater = f.nav.backKey + ". " + l[lBack]
 	lay.pages = lay.pages[:0]
-	i := 0
-	for first := true; first || i < len(lay.lines); first = false {
+	for i, first := 0, true; first || i < len(lay.lines); first = false {
 		base := meter{}
 		if first {
-			base.line(lay.head)
 			base.line(lay.back)
 		} else {
 			base.line(lay.backLater)
 		}
 		base.line(lay.home)
-		// Everything left fits without "More": last page.
+		if first && lay.head != "" {
+			// The menu text must leave room for the first option (and
+			// More, when others follow): cut the text, never a label.
+			need := base
+			if len(lay.lines) > 0 {
+				need.line(lay.lines[0])
+			}
+			if len(lay.lines) > 1 {
+				need.line(lay.more)
+			}
+			with := need
+			with.line(lay.head)
+			if !with.fits(lay.limit) {
+				lay.head = cutToFit(lay.head, need, lay.limit)
+			}
+			base.line(lay.head)
+		}
+		// Everything left fits without "More": the last page.
 		m, j := base, i
 		for j < len(lay.lines) && m.try(lay.lines[j], lay.limit) {
 			j++
 		}
-		if j == len(lay.lines) && m.fits(lay.limit) {
-			lay.pages = append(lay.pages, page{i, j})
-			break
-		}
-		m, j = base, i
-		m.line(lay.more)
-		for j < len(lay.lines) && m.try(lay.lines[j], lay.limit) {
-			j++
-		}
-		if j == i {
-			if first && lay.head != "" && i < len(lay.lines) {
-				// Cut the menu text rather than an option label.
-				room := base
-				room.line(lay.more)
-				room.line(lay.lines[i])
-				lay.head = cutToFit(lay.head, room, lay.limit)
-				if lay.head != "" {
-					lay.pages = lay.pages[:0]
-					i = 0
-					first = true
-					continue
-				}
+		if j < len(lay.lines) || !m.fits(lay.limit) {
+			m, j = base, i
+			m.line(lay.more)
+			for j < len(lay.lines) && m.try(lay.lines[j], lay.limit) {
+				j++
 			}
-			lay.tooBig = true
-			j = i + 1 // the label alone is over the limit: never cut, show it alone
-		}
-		if j == len(lay.lines) {
-			lay.pages = append(lay.pages, page{i, j})
-			break
+			if j == i && i < len(lay.lines) {
+				lay.tooBig = true
+				j = i + 1 // a label alone over the limit: shown alone, never cut
+			}
 		}
 		lay.pages = append(lay.pages, page{i, j})
 		i = j
