@@ -101,3 +101,27 @@ func Invalid(name, format string, args ...any) error {
 func NotFound(format string, args ...any) error {
 	return &adapters.Error{Kind: adapters.KindNotFound, Msg: fmt.Sprintf(format, args...)}
 }
+
+// StoreErr classifies err from a KV call made doing what: KindTimeout once
+// ctx's deadline has passed, else KindUnavailable. The text of err is kept
+// as the cause, with hide (the caller's MSISDN) masked out of it.
+func StoreErr(ctx context.Context, what string, err error, hide string) error {
+	kind := adapters.KindUnavailable
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		kind = adapters.KindTimeout
+	}
+	msg := err.Error()
+	if hide != "" {
+		msg = strings.ReplaceAll(msg, hide, Mask(hide))
+	}
+	return &adapters.Error{Kind: kind, Msg: what, Err: errors.New(msg)}
+}
+
+// Mask returns an MSISDN with all but its first 3 and last 2 digits
+// hidden ("254*******01"), for the rare log line or error that names one.
+func Mask(msisdn string) string {
+	if len(msisdn) <= 5 {
+		return strings.Repeat("*", len(msisdn))
+	}
+	return msisdn[:3] + strings.Repeat("*", len(msisdn)-5) + msisdn[len(msisdn)-2:]
+}
