@@ -2,6 +2,7 @@ package smpp
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"testing"
 	"time"
@@ -95,3 +96,5 @@ func (b *inbox) next(t testing.TB, d time.Duration) *Inbound {
 		return nil
 	}
 }
+
+func asError(err error, e **Error) bool { return errors.As(err, e) }

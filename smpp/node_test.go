@@ -183,6 +183,7 @@ func TestNodeDropMidBatch(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	smsc.sync()
 	smsc.waitFor(0, time.Second, "dropping", isEv("dropping"))
 	seen := map[string]int{}
 	for _, e := range smsc.filter(0, isEv("submit_sm")) {
@@ -222,6 +223,7 @@ func TestNodeThrottle(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	smsc.sync()
 	ok := map[string]int{}
 	byseq := map[int]string{}
 	for _, e := range smsc.filter(0, isEv("submit_sm")) {

@@ -164,6 +164,11 @@ func (s *nodeSMSC) stats() event {
 	return s.waitFor(from, 10*time.Second, "stats", func(e event) bool { return e.str("ev") == "stats" })
 }
 
+// sync returns once every event the SMSC emitted before it has been read:
+// the SMSC writes events in order, so after the answer to a command all
+// earlier events are in.
+func (s *nodeSMSC) sync() { s.stats() }
+
 // waitFor waits for the first event at index from or later that matches.
 func (s *nodeSMSC) waitFor(from int, timeout time.Duration, what string, match func(event) bool) event {
 	s.t.Helper()

@@ -10,7 +10,9 @@ import (
 // (it will not parse better the next time) and logged; a store error is
 // answered ESME_RX_T_APPN so the SMSC delivers the receipt again. A
 // receipt that matches no message yet is kept by the store and accepted.
-// onReceipt, if not nil, is called after a receipt matched a message.
+// onReceipt, if not nil, is called after a receipt matched a message
+// already recorded; a receipt that came first is applied by the store's
+// Sent and shows in Lookup without a call.
 func Receipts(store StatusStore, onReceipt func(context.Context, Receipt, MessageStatus), next Handler) Handler {
 	return HandlerFunc(func(ctx context.Context, in *Inbound) CommandStatus {
 		if !in.IsReceipt() {

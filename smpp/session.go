@@ -58,6 +58,7 @@ type session struct {
 	state   BindState
 	since   time.Time
 	lastErr string
+	errAt   time.Time
 	binds   int64
 	drops   int64
 }
@@ -163,13 +164,14 @@ func (s *session) setState(st BindState) {
 func (s *session) failed(err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.state, s.since, s.lastErr = StateDisconnected, time.Now(), err.Error()
+	s.state, s.since = StateDisconnected, time.Now()
+	s.lastErr, s.errAt = err.Error(), s.since
 }
 
 func (s *session) bound(c *conn) {
 	s.mu.Lock()
 	s.cur = c
-	s.state, s.since, s.lastErr = StateBound, time.Now(), ""
+	s.state, s.since = StateBound, time.Now()
 	s.binds++
 	close(s.ready)
 	s.mu.Unlock()
@@ -189,7 +191,7 @@ func (s *session) lost(c *conn) {
 	s.state, s.since = StateDisconnected, time.Now()
 	s.drops++
 	if err := c.err(); err != nil {
-		s.lastErr = err.Error()
+		s.lastErr, s.errAt = err.Error(), s.since
 	}
 	s.mu.Unlock()
 	s.log.Warn("connection lost", "err", c.err())
@@ -248,7 +250,8 @@ type SessionStatus struct {
 	Role      string    // trx, tx or rx
 	State     BindState // connecting, bound, disconnected, closed
 	Since     time.Time // when State was entered
-	LastError string    // the last bind failure or disconnect reason
+	LastError string    // the last bind failure or disconnect reason, kept after a rebind
+	ErrorAt   time.Time // when LastError happened
 	Binds     int64     // successful binds
 	Drops     int64     // bound connections lost
 	InFlight  int       // requests outstanding in the window
@@ -257,7 +260,7 @@ type SessionStatus struct {
 func (s *session) status() SessionStatus {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := SessionStatus{Role: s.role.String(), State: s.state, Since: s.since, LastError: s.lastErr, Binds: s.binds, Drops: s.drops}
+	st := SessionStatus{Role: s.role.String(), State: s.state, Since: s.since, LastError: s.lastErr, ErrorAt: s.errAt, Binds: s.binds, Drops: s.drops}
 	if s.cur != nil {
 		st.InFlight = s.cur.inFlight()
 	}
