@@ -1,0 +1,5 @@
+package gateway_test
+
+import "context"
+
+type contextT = context.Context
