@@ -214,3 +214,38 @@ func TestFieldErrors(t *testing.T) {
 		t.Errorf("fieldErrors = %v", got)
 	}
 }
+
+// FuzzBuild feeds Build arbitrary sections: it never panics, and every
+// problem it reports is a *Problem placed in the file.
+func FuzzBuild(f *testing.F) {
+	f.Add("a: {kind: echo, url: \"https://x/${T}\", timeout: 2s, retry: {backoff: 1s}}\n")
+	f.Add("a: {kind: echo, headers: {X: $$${T}}, retries: ${N}}\nb: {kind: picky}\n")
+	f.Add("a: &x {kind: echo}\nb: *x\n")
+	f.Add("a: {kind: nope}\nB: 1\nc: [1]\n")
+	f.Add("a: {kind: echo, url: ${\n")
+	f.Fuzz(func(t *testing.T, src string) {
+		var doc yaml.Node
+		if yaml.Unmarshal([]byte(src), &doc) != nil {
+			return
+		}
+		reg, err := Build(testKinds(), "f.yaml", &doc, Deps{LookupEnv: env(map[string]string{"T": "secret-T", "N": "3"})})
+		if err == nil {
+			if reg == nil {
+				t.Fatal("no registry and no error")
+			}
+			return
+		}
+		if reg != nil {
+			t.Fatal("a registry with problems")
+		}
+		for _, e := range flatten(err) {
+			var p *Problem
+			if !errors.As(e, &p) || p.File != "f.yaml" {
+				t.Fatalf("not a placed *Problem: %v", e)
+			}
+		}
+		if strings.Contains(err.Error(), "secret-T") {
+			t.Fatalf("a secret in %v", err)
+		}
+	})
+}
