@@ -33,6 +33,54 @@ func (c *compiler) defined(name string) bool {
 	return false
 }
 
+// resultFields records, for each name an action saves a result under,
+// which of its flattened fields the flow reads (list indexes as #), so that
+// a step keeps only those in the session: a list of ten markets with five
+// fields each would otherwise cost the session hundreds of bytes.
+func (c *compiler) resultFields() {
+	keep := map[string]map[string]bool{}
+	add := func(name string) {
+		for r := range c.results {
+			if name == r || strings.HasPrefix(name, r+".") {
+				if keep[r] == nil {
+					keep[r] = map[string]bool{}
+				}
+				keep[r][wildcardIndexes(name)] = true
+			}
+		}
+	}
+	for _, u := range c.uses {
+		switch {
+		case u.inItem && strings.HasPrefix(u.name, "item."):
+			add(u.itemFrom + ".#." + u.name[len("item."):])
+			add(u.itemFrom + ".count")
+		case u.inItem && u.name == "item":
+			add(u.itemFrom + ".#")
+			add(u.itemFrom + ".count")
+		default:
+			add(u.name)
+		}
+	}
+	for _, n := range c.f.nodes {
+		if n.items != nil {
+			add(n.items.from + ".count")
+		}
+	}
+	c.f.keep = keep
+}
+
+// wildcardIndexes writes the all-digit parts of a dotted name as #:
+// jobs.2.title → jobs.#.title.
+func wildcardIndexes(name string) string {
+	parts := strings.Split(name, ".")
+	for i, p := range parts {
+		if p != "" && strings.Trim(p, "0123456789") == "" {
+			parts[i] = "#"
+		}
+	}
+	return strings.Join(parts, ".")
+}
+
 func (c *compiler) checkVars() {
 	var known []string
 	for k := range c.defs {

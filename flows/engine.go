@@ -206,9 +206,12 @@ func (f *Flow) enter(ctx context.Context, env *Env, st *State, t target) (Screen
 		}
 		var event string
 		var to target
-		if n.kind == kindRouter {
+		switch n.kind {
+		case kindRouter:
 			event, to = f.route(env, st, n)
-		} else {
+		case kindSMS:
+			event, to = f.sendSMS(ctx, env, st, n)
+		default:
 			event, to = f.act(ctx, env, st, n)
 		}
 		if to < 0 {
@@ -260,18 +263,64 @@ func (f *Flow) act(ctx context.Context, env *Env, st *State, n *node) (string, t
 	switch kind {
 	case adapters.KindNone:
 		if n.saveAs != "" {
-			flatten(st.Vars, n.saveAs, res)
+			keep := f.keep[n.saveAs]
+			flatten(st.Vars, n.saveAs, res, func(name string) bool { return keep[wildcardIndexes(name)] })
 		}
 		return "ok", n.next
 	case adapters.KindNotFound:
 		return "empty", n.onEmpty
 	case adapters.KindTimeout:
 		f.logger(env).Warn("adapter timed out", "service", f.ID, "node", n.name, "adapter", n.call, "op", n.op)
+		if n.lateSMS != nil && env.SMS != nil && env.Later != nil {
+			f.later(env, st, n, params)
+		}
 		return "timeout", n.onTimeout
 	}
 	f.logger(env).Warn("adapter failed", "service", f.ID, "node", n.name, "adapter", n.call, "op", n.op,
 		"kind", kind.String(), "err", err)
 	return "error", n.onError
+}
+
+// later calls the adapter again after the step has answered, without the
+// step's deadline, and sends the node's late_sms with the result: the
+// "we will send the answer by SMS" promise of a timeout branch.
+func (f *Flow) later(env *Env, st *State, n *node, params map[string]string) {
+	vars := make(map[string]string, len(st.Vars))
+	for k, v := range st.Vars {
+		vars[k] = v
+	}
+	late := &State{Lang: st.Lang, Vars: vars}
+	lenv := *env
+	env.Later(func(ctx context.Context) {
+		res, err := f.call(ctx, &lenv, n, params)
+		if err != nil || isEmpty(res) {
+			f.logger(&lenv).Warn("late adapter result did not come", "service", f.ID, "node", n.name,
+				"kind", adapters.KindOf(err).String())
+			return
+		}
+		if n.saveAs != "" {
+			clearVars(late.Vars, n.saveAs)
+			flatten(late.Vars, n.saveAs, res, func(string) bool { return true })
+		}
+		text := n.lateSMS.get(f.lang(late.Lang)).String(f.scope(&lenv, late))
+		if err := lenv.SMS.Send(ctx, lenv.MSISDN, text); err != nil {
+			f.logger(&lenv).Error("sending a late result by SMS", "service", f.ID, "node", n.name, "err", err)
+		}
+	})
+}
+
+// sendSMS queues the node's text as an SMS to the user.
+func (f *Flow) sendSMS(ctx context.Context, env *Env, st *State, n *node) (string, target) {
+	if env.SMS == nil {
+		f.logger(env).Warn("sms node without an SMS route", "service", f.ID, "node", n.name)
+		return "error", n.onError
+	}
+	text := n.text.get(f.lang(st.Lang)).String(f.scope(env, st))
+	if err := env.SMS.Send(ctx, env.MSISDN, text); err != nil {
+		f.logger(env).Error("sending an SMS", "service", f.ID, "node", n.name, "err", err)
+		return "error", n.onError
+	}
+	return "sent", n.next
 }
 
 // call calls the adapter, turning a panic into an error: a faulty adapter
@@ -323,45 +372,51 @@ func clearVars(vars map[string]string, name string) {
 }
 
 // flatten stores a result tree as variables: maps by key, lists by
-// 1-based index with a count (jobs.1.title, jobs.count).
-func flatten(vars map[string]string, name string, v any) {
+// 1-based index with a count (jobs.1.title, jobs.count). Only the names
+// keep accepts are stored.
+func flatten(vars map[string]string, name string, v any, keep func(string) bool) {
+	set := func(k, val string) {
+		if keep(k) {
+			vars[k] = val
+		}
+	}
 	switch x := v.(type) {
 	case nil:
 	case string:
-		vars[name] = x
+		set(name, x)
 	case bool:
-		vars[name] = strconv.FormatBool(x)
+		set(name, strconv.FormatBool(x))
 	case int:
-		vars[name] = strconv.Itoa(x)
+		set(name, strconv.Itoa(x))
 	case int64:
-		vars[name] = strconv.FormatInt(x, 10)
+		set(name, strconv.FormatInt(x, 10))
 	case float64:
-		vars[name] = strconv.FormatFloat(x, 'f', -1, 64)
+		set(name, strconv.FormatFloat(x, 'f', -1, 64))
 	case map[string]any:
 		for k, e := range x {
-			flatten(vars, name+"."+k, e)
+			flatten(vars, name+"."+k, e, keep)
 		}
 	case map[string]string:
 		for k, e := range x {
-			vars[name+"."+k] = e
+			set(name+"."+k, e)
 		}
 	case []any:
-		vars[name+".count"] = strconv.Itoa(len(x))
+		set(name+".count", strconv.Itoa(len(x)))
 		for i, e := range x {
-			flatten(vars, name+"."+strconv.Itoa(i+1), e)
+			flatten(vars, name+"."+strconv.Itoa(i+1), e, keep)
 		}
 	case []map[string]any:
-		vars[name+".count"] = strconv.Itoa(len(x))
+		set(name+".count", strconv.Itoa(len(x)))
 		for i, e := range x {
-			flatten(vars, name+"."+strconv.Itoa(i+1), e)
+			flatten(vars, name+"."+strconv.Itoa(i+1), e, keep)
 		}
 	case []string:
-		vars[name+".count"] = strconv.Itoa(len(x))
+		set(name+".count", strconv.Itoa(len(x)))
 		for i, e := range x {
-			vars[name+"."+strconv.Itoa(i+1)] = e
+			set(name+"."+strconv.Itoa(i+1), e)
 		}
 	default:
-		vars[name] = fmt.Sprint(x)
+		set(name, fmt.Sprint(x))
 	}
 }
 

@@ -103,12 +103,62 @@ func TestActionOutcomes(t *testing.T) {
 	}
 }
 
+type smsBox struct{ to, text []string }
+
+func (b *smsBox) Send(_ context.Context, msisdn, text string) error {
+	b.to = append(b.to, msisdn)
+	b.text = append(b.text, text)
+	return nil
+}
+
+func TestSMSNode(t *testing.T) {
+	f := loadDemo(t)
+	c := &fakeCaller{res: []any{map[string]any{"id": "a1", "name": "Alpha"}}}
+	box := &smsBox{}
+	env := &Env{Adapters: c, MSISDN: "254700000001", Now: time.Now(), SMS: box}
+	if s := play(t, f, env, &State{Lang: "en"}, "3", "1", "1"); s.Text != "Sent. Check your messages." {
+		t.Fatalf("got %q", s.Text)
+	}
+	if len(box.text) != 1 || box.text[0] != "Item a1 as asked." || box.to[0] != "254700000001" {
+		t.Fatalf("sent %v to %v", box.text, box.to)
+	}
+	// Without an SMS route the node takes its error branch.
+	env.SMS = nil
+	if s := play(t, f, env, &State{Lang: "en"}, "3", "1", "1"); !strings.HasPrefix(s.Text, "Sorry, the service is not available") {
+		t.Fatalf("no route: %q", s.Text)
+	}
+}
+
+func TestLateResultBySMS(t *testing.T) {
+	f := loadDemo(t)
+	c := &fakeCaller{res: []any{map[string]any{"id": "a1", "name": "Alpha"}}, delay: 80 * time.Millisecond}
+	box := &smsBox{}
+	var work []func(context.Context)
+	env := &Env{Adapters: c, MSISDN: "254700000001", Now: time.Now(), SMS: box,
+		Later: func(w func(context.Context)) { work = append(work, w) }}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	st := &State{Lang: "en"}
+	f.Start(ctx, env, st)
+	s, err := f.Step(ctx, env, st, "3")
+	if err != nil || s.Text != "We will SMS you" || !s.End {
+		t.Fatalf("step: %q %v", s.Text, err)
+	}
+	if len(work) != 1 || len(box.text) != 0 {
+		t.Fatalf("work %d, sent %d before the late call", len(work), len(box.text))
+	}
+	work[0](context.Background())
+	if len(box.text) != 1 || box.text[0] != "Your results: Alpha" {
+		t.Fatalf("late SMS %v", box.text)
+	}
+}
+
 func TestItemsSetAndStaleResultsCleared(t *testing.T) {
 	f := loadDemo(t)
 	c := &fakeCaller{res: []any{map[string]any{"id": "a1", "name": "Alpha"}, map[string]any{"id": "b2", "name": "Beta"}}}
 	env := &Env{Adapters: c, Now: time.Now()}
 	st := &State{Lang: "en"}
-	if s := play(t, f, env, st, "3", "2"); s.Text != "Item b2" || !s.End {
+	if s := play(t, f, env, st, "3", "2", "2"); s.Text != "Item b2" || !s.End {
 		t.Fatalf("got %+v", s)
 	}
 	if st.Vars["res.count"] != "2" || st.Vars["res.2.name"] != "Beta" {
@@ -389,11 +439,24 @@ func TestInputRules(t *testing.T) {
 func TestFlatten(t *testing.T) {
 	vars := map[string]string{}
 	flatten(vars, "p", map[string]any{"price": 3200.0, "unit": "bag", "ok": true,
-		"markets": []any{map[string]any{"name": "Eldoret"}, "Kisumu"}})
+		"markets": []any{map[string]any{"name": "Eldoret"}, "Kisumu"}}, func(string) bool { return true })
 	want := map[string]string{"p.price": "3200", "p.unit": "bag", "p.ok": "true",
 		"p.markets.count": "2", "p.markets.1.name": "Eldoret", "p.markets.2": "Kisumu"}
 	if fmt.Sprint(vars) != fmt.Sprint(want) {
 		t.Errorf("got %v\nwant %v", vars, want)
+	}
+}
+
+func TestOnlyUsedResultFieldsKept(t *testing.T) {
+	f := loadDemo(t)
+	c := &fakeCaller{res: []any{
+		map[string]any{"id": "a1", "name": "Alpha", "notes": "long text the flow never shows", "extra": map[string]any{"x": 1.0}},
+	}}
+	st := &State{Lang: "en"}
+	play(t, f, &Env{Adapters: c, Now: time.Now()}, st, "3")
+	want := map[string]string{"res.count": "1", "res.1.id": "a1", "res.1.name": "Alpha"}
+	if fmt.Sprint(st.Vars) != fmt.Sprint(want) {
+		t.Fatalf("vars %v, want %v", st.Vars, want)
 	}
 }
 

@@ -28,6 +28,9 @@ type Flow struct {
 	sensitive map[string]bool
 	machine   *machine
 	langIndex map[string]int
+	// keep lists, per result name, the flattened fields the flow reads;
+	// the others are not stored.
+	keep map[string]map[string]bool
 
 	// Positions kept for the checks across files.
 	idAt   pos
@@ -50,9 +53,10 @@ const (
 	kindAction
 	kindRouter
 	kindEnd
+	kindSMS
 )
 
-var kindNames = map[string]nodeKind{"menu": kindMenu, "input": kindInput, "action": kindAction, "router": kindRouter, "end": kindEnd}
+var kindNames = map[string]nodeKind{"menu": kindMenu, "input": kindInput, "action": kindAction, "router": kindRouter, "end": kindEnd, "sms": kindSMS}
 
 func (k nodeKind) String() string {
 	for n, v := range kindNames {
@@ -102,6 +106,7 @@ type node struct {
 	onEmpty   target
 	onError   target
 	onTimeout target
+	lateSMS   text // action: sent with the result when it comes after a timeout
 
 	// router
 	routes []route
@@ -109,7 +114,9 @@ type node struct {
 }
 
 // transient nodes run without showing a screen.
-func (n *node) transient() bool { return n.kind == kindAction || n.kind == kindRouter }
+func (n *node) transient() bool {
+	return n.kind == kindAction || n.kind == kindRouter || n.kind == kindSMS
+}
 
 type option struct {
 	label text

@@ -70,7 +70,7 @@ func TestLoaderErrors(t *testing.T) {
 		{
 			name: "unknown node type",
 			old:  "type: end", new: "type: finish",
-			want: []string{`shop.yaml:21:11: nodes.done.type: unknown node type "finish" (menu, input, action, router or end)`},
+			want: []string{`shop.yaml:21:11: nodes.done.type: unknown node type "finish" (menu, input, action, router, sms or end)`},
 		},
 		{
 			name: "text missing for a declared language",

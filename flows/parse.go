@@ -35,7 +35,8 @@ var (
 	nodeKeys = map[nodeKind][]string{
 		kindMenu:   {"type", "text", "options", "items", "nav"},
 		kindInput:  {"type", "text", "save", "validate", "error", "sensitive", "next", "nav"},
-		kindAction: {"type", "call", "op", "params", "save", "timeout", "next", "on_empty", "on_error", "on_timeout"},
+		kindAction: {"type", "call", "op", "params", "save", "timeout", "next", "on_empty", "on_error", "on_timeout", "late_sms"},
+		kindSMS:    {"type", "text", "next", "on_error"},
 		kindRouter: {"type", "routes", "default"},
 		kindEnd:    {"type", "text"},
 	}
@@ -56,6 +57,7 @@ type compiler struct {
 	defs     map[string]bool // variables set by set:, input save: or built in
 	results  map[string]bool // names actions save results under (price → price.*)
 	nodeKeys []*yaml.Node    // position of each node's key, by index
+	itemFrom string          // while decoding items: the list they read
 }
 
 type pendingTarget struct {
@@ -66,10 +68,11 @@ type pendingTarget struct {
 }
 
 type varUse struct {
-	name   string
-	at     *yaml.Node
-	path   string
-	inItem bool
+	name     string
+	at       *yaml.Node
+	path     string
+	inItem   bool
+	itemFrom string // the list an item.* use reads from
 }
 
 // Parse compiles one flow file. The error lists every problem found, each
@@ -96,6 +99,7 @@ func Parse(file string, data []byte, opts Options) (*Flow, error) {
 	c.checkVars()
 	if len(d.errs) == 0 {
 		c.check()
+		c.resultFields()
 	}
 	if len(d.errs) > 0 {
 		return nil, joinErrors(d.errs)
@@ -336,11 +340,11 @@ func (c *compiler) node(n *node, y *yaml.Node, path string) {
 	kindName := probe.str("type")
 	kind, known := kindNames[kindName]
 	if !probe.has("type") {
-		d.errorf(probe.node, join(path, "type"), "required field is missing (menu, input, action, router or end)")
+		d.errorf(probe.node, join(path, "type"), "required field is missing (menu, input, action, router, sms or end)")
 		return
 	}
 	if !known {
-		d.errorf(probe.val("type"), join(path, "type"), "unknown node type %q (menu, input, action, router or end)", kindName)
+		d.errorf(probe.val("type"), join(path, "type"), "unknown node type %q (menu, input, action, router, sms or end)", kindName)
 		return
 	}
 	n.kind = kind
@@ -385,6 +389,12 @@ func (c *compiler) node(n *node, y *yaml.Node, path string) {
 	case kindEnd:
 		f.require("text")
 		n.text = c.text(f.val("text"), join(path, "text"), false)
+	case kindSMS:
+		f.require("text", "next")
+		n.text = c.text(f.val("text"), join(path, "text"), false)
+		c.target(f, "next", &n.next)
+		n.onError = toUnavailable
+		c.target(f, "on_error", &n.onError)
 	}
 }
 
@@ -421,8 +431,10 @@ func (c *compiler) menu(n *node, f fields) {
 		if it.from != "" {
 			c.uses = append(c.uses, varUse{name: it.from, at: itf.val("from"), path: join(ip, "from")})
 		}
+		c.itemFrom = it.from
 		it.label = c.text(itf.val("label"), join(ip, "label"), true)
 		it.set = c.assigns(itf, true)
+		c.itemFrom = ""
 		if m, ok := itf.integer("max"); ok {
 			if m < 1 || m > 50 {
 				d.errorf(itf.val("max"), join(ip, "max"), "%d is out of range (1 to 50)", m)
@@ -465,6 +477,9 @@ func (c *compiler) action(n *node, f fields) {
 		c.results[n.saveAs] = true
 	}
 	n.timeout = f.duration("timeout")
+	if f.has("late_sms") {
+		n.lateSMS = c.text(f.val("late_sms"), join(f.path, "late_sms"), false)
+	}
 	c.target(f, "next", &n.next)
 	n.onEmpty, n.onError, n.onTimeout = -100, toUnavailable, -100
 	c.target(f, "on_empty", &n.onEmpty)
@@ -552,7 +567,7 @@ func (c *compiler) template(n *yaml.Node, path string, inItem bool) *template {
 		return nil
 	}
 	for _, v := range t.vars() {
-		c.uses = append(c.uses, varUse{name: v, at: n, path: path, inItem: inItem})
+		c.uses = append(c.uses, varUse{name: v, at: n, path: path, inItem: inItem, itemFrom: c.itemFrom})
 	}
 	return t
 }

@@ -40,6 +40,18 @@ type Env struct {
 	// has more room than a USSD screen).
 	Limit gsm.Limit
 	Log   *slog.Logger
+	// SMS sends messages to the user (sms nodes, late_sms); nil means the
+	// gateway has no SMS route and those take their error branch.
+	SMS Messenger
+	// Later runs work after the step has answered (a late adapter result
+	// to send by SMS). The caller owns its lifetime; nil disables late_sms.
+	Later func(work func(ctx context.Context))
+}
+
+// Messenger sends an SMS. Send must not wait for delivery: it returns once
+// the message is accepted for sending (queued), or with an error.
+type Messenger interface {
+	Send(ctx context.Context, msisdn, text string) error
 }
 
 // Screen is what a step shows the user.

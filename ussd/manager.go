@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -39,6 +40,11 @@ type Config struct {
 	ProfileTTL time.Duration
 	// UnknownService is the answer to a code no service has.
 	UnknownService string
+	// SMS sends flows' messages (sms nodes, late results); nil: none.
+	SMS flows.Messenger
+	// LateTimeout bounds a late adapter call whose result goes by SMS
+	// after its step timed out (60 s).
+	LateTimeout time.Duration
 	Now            func() time.Time
 	Log            *slog.Logger
 }
@@ -59,7 +65,14 @@ type Manager struct {
 	cfg   Config
 	flows atomic.Pointer[flows.Set]
 	log   *slog.Logger
+	late  sync.WaitGroup
+	slots chan struct{} // bounds late work in flight
 }
+
+// maxLate bounds the late adapter calls in flight: past it a late result
+// is given up (and logged) rather than letting goroutines pile up behind a
+// dead back-end.
+const maxLate = 1024
 
 // NewManager returns a Manager; cfg.Store and cfg.Flows are required.
 func NewManager(cfg Config) *Manager {
@@ -86,7 +99,10 @@ func NewManager(cfg Config) *Manager {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	m := &Manager{cfg: cfg, log: cfg.Log.With("comp", "ussd")}
+	if cfg.LateTimeout <= 0 {
+		cfg.LateTimeout = time.Minute
+	}
+	m := &Manager{cfg: cfg, log: cfg.Log.With("comp", "ussd"), slots: make(chan struct{}, maxLate)}
 	m.flows.Store(cfg.Flows)
 	return m
 }
@@ -174,7 +190,38 @@ func (m *Manager) Handle(ctx context.Context, req Request) (Response, error) {
 }
 
 func (m *Manager) env(req Request, now time.Time) *flows.Env {
-	return &flows.Env{Adapters: m.cfg.Adapters, MSISDN: string(req.MSISDN), Now: now, Log: m.log}
+	return &flows.Env{Adapters: m.cfg.Adapters, MSISDN: string(req.MSISDN), Now: now, Log: m.log,
+		SMS: m.cfg.SMS, Later: m.later}
+}
+
+// later runs work after the step, with its own deadline, tracked so that
+// Close can wait for it.
+func (m *Manager) later(work func(ctx context.Context)) {
+	select {
+	case m.slots <- struct{}{}:
+	default:
+		m.log.Error("too many late results in flight; one is given up")
+		return
+	}
+	m.late.Add(1)
+	go func() {
+		defer func() { <-m.slots; m.late.Done() }()
+		ctx, cancel := context.WithTimeout(context.Background(), m.cfg.LateTimeout)
+		defer cancel()
+		work(ctx)
+	}()
+}
+
+// Close waits (until ctx ends) for late results still being fetched.
+func (m *Manager) Close(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { m.late.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for late results: %w", ctx.Err())
+	}
 }
 
 func (m *Manager) unavailable(f *flows.Flow, lang string) Response {
