@@ -140,7 +140,7 @@ var receiptKeys = map[string][]string{
 // digits, unknown stat values kept in Stat with State MsgUnknown. It needs
 // an id.
 func ParseReceiptText(s string) (Receipt, error) {
-	lower := strings.ToLower(s)
+	lower := asciiLower(s) // same length as s, so indexes carry over
 	if i := keyIndex(lower, "text"); i >= 0 {
 		lower, s = lower[:i], s[:i]
 	}
@@ -185,6 +185,18 @@ func ParseReceiptText(s string) (Receipt, error) {
 		r.Err = v
 	}
 	return r, nil
+}
+
+// asciiLower lower-cases A-Z only; unlike strings.ToLower it never
+// changes the length (invalid UTF-8 stays as it is).
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // keyIndex finds "key:" at the start of s or after a space, tab or

@@ -1,0 +1,149 @@
+package smpp
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// memKV is the KV contract in memory, as the team's Redis store behaves.
+type memKV struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+func (k *memKV) Get(_ context.Context, keys ...string) ([][]byte, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	out := make([][]byte, len(keys))
+	for i, key := range keys {
+		if v, ok := k.m[key]; ok {
+			out[i] = append([]byte(nil), v...)
+		}
+	}
+	return out, nil
+}
+
+func (k *memKV) Set(_ context.Context, key string, val []byte, _ time.Duration) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.m[key] = append([]byte(nil), val...)
+	return nil
+}
+
+func (k *memKV) Swap(_ context.Context, key string, old, val []byte, _ time.Duration) (bool, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	cur, ok := k.m[key]
+	if (old == nil && ok) || (old != nil && (!ok || !bytes.Equal(cur, old))) {
+		return false, nil
+	}
+	k.m[key] = append([]byte(nil), val...)
+	return true, nil
+}
+
+func storeKinds() map[string]func() StatusStore {
+	return map[string]func() StatusStore{
+		"memory": func() StatusStore { return NewMemoryStore(time.Hour) },
+		"kv":     func() StatusStore { return NewKVStore(&memKV{m: map[string][]byte{}}, "t:", time.Hour) },
+	}
+}
+
+// TestStatusStore is the contract every StatusStore meets.
+func TestStatusStore(t *testing.T) {
+	for name, newStore := range storeKinds() {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			s := newStore()
+			if err := s.Sent(ctx, "m1", []string{"1F0000", "1F0001"}); err != nil {
+				t.Fatal(err)
+			}
+			st, ok, err := s.Apply(ctx, Receipt{ID: "2031616", State: MsgDelivered}) // decimal of 0x1F0000
+			if err != nil || !ok || st.Delivery() != DeliveryPending || !st.Parts[0].Receipt {
+				t.Fatalf("first part: %+v %v %v", st, ok, err)
+			}
+			if _, ok, _ := s.Apply(ctx, Receipt{ID: "2031617", State: MsgEnroute}); !ok {
+				t.Fatal("intermediate receipt not matched")
+			}
+			st, _, _ = s.Apply(ctx, Receipt{ID: "2031617", State: MsgDelivered})
+			if st.Delivery() != DeliveryDelivered {
+				t.Fatalf("both parts delivered: %+v", st)
+			}
+			st, _, _ = s.Apply(ctx, Receipt{ID: "1f0001", State: MsgEnroute}) // late intermediate
+			if st.Parts[1].State != MsgDelivered {
+				t.Error("an intermediate receipt replaced a final state")
+			}
+
+			// A receipt before Sent is kept and applied by Sent.
+			if _, ok, err := s.Apply(ctx, Receipt{ID: "99", State: MsgUndeliverable, Err: "034"}); ok || err != nil {
+				t.Fatalf("orphan: %v %v", ok, err)
+			}
+			if err := s.Sent(ctx, "m2", []string{"63"}); err != nil { // 0x63 = 99
+				t.Fatal(err)
+			}
+			st, ok, err = s.Lookup(ctx, "m2")
+			if err != nil || !ok || st.Delivery() != DeliveryFailed || st.Parts[0].Err != "034" {
+				t.Fatalf("orphan not applied: %+v %v %v", st, ok, err)
+			}
+			if _, ok, _ := s.Lookup(ctx, "nope"); ok {
+				t.Error("unknown ref found")
+			}
+		})
+	}
+}
+
+// TestStatusStoreRace applies receipts while Sent runs: none may be lost.
+func TestStatusStoreRace(t *testing.T) {
+	for name, newStore := range storeKinds() {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			s := newStore()
+			const n = 50
+			var wg sync.WaitGroup
+			for i := range n {
+				ref, id := fmt.Sprintf("r%d", i), fmt.Sprintf("%d", 1000+i)
+				wg.Go(func() {
+					if err := s.Sent(ctx, ref, []string{id}); err != nil {
+						t.Error(err)
+					}
+				})
+				wg.Go(func() {
+					if _, _, err := s.Apply(ctx, Receipt{ID: id, State: MsgDelivered}); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+			wg.Wait()
+			for i := range n {
+				st, ok, _ := s.Lookup(ctx, fmt.Sprintf("r%d", i))
+				if !ok || st.Delivery() != DeliveryDelivered {
+					t.Errorf("r%d: %+v", i, st)
+				}
+			}
+		})
+	}
+}
+
+func TestDelivery(t *testing.T) {
+	p := func(receipt bool, s MessageState) PartStatus { return PartStatus{Receipt: receipt, State: s} }
+	tests := []struct {
+		parts []PartStatus
+		want  Delivery
+	}{
+		{nil, DeliveryPending},
+		{[]PartStatus{p(false, 0)}, DeliveryPending},
+		{[]PartStatus{p(true, MsgDelivered), p(true, MsgEnroute)}, DeliveryPending},
+		{[]PartStatus{p(true, MsgDelivered), p(true, MsgDelivered)}, DeliveryDelivered},
+		{[]PartStatus{p(true, MsgDelivered), p(true, MsgExpired)}, DeliveryFailed},
+		{[]PartStatus{p(false, 0), p(true, MsgRejected)}, DeliveryFailed},
+		{[]PartStatus{p(true, MsgDelivered), p(true, MsgUnknown)}, DeliveryUnknown},
+	}
+	for _, tt := range tests {
+		if got := (MessageStatus{Parts: tt.parts}).Delivery(); got != tt.want {
+			t.Errorf("%+v: %s, want %s", tt.parts, got, tt.want)
+		}
+	}
+}
