@@ -26,6 +26,7 @@ type settings struct {
 	StepBudget     time.Duration
 	LogLevel       string
 	LogFormat      string
+	DebugListen    string
 
 	// Sections of the config file that other packages decode.
 	adapters *yaml.Node
@@ -51,6 +52,7 @@ func (s *settings) options() []option {
 		{name: "step-budget", usage: "time allowed for one USSD step, adapter calls included", dur: &s.StepBudget},
 		{name: "log-level", usage: "debug, info, warn or error", str: &s.LogLevel},
 		{name: "log-format", usage: "text or json", str: &s.LogFormat},
+		{name: "debug-listen", usage: "address for Go's /debug/pprof profiler (empty: off; keep it on localhost)", str: &s.DebugListen},
 	}
 }
 

@@ -18,13 +18,18 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/ussdgw/ussdgw/adapters"
+	"github.com/ussdgw/ussdgw/adapters/builtin"
 	"github.com/ussdgw/ussdgw/flows"
 	"github.com/ussdgw/ussdgw/gateway"
 	"github.com/ussdgw/ussdgw/ussd"
@@ -78,48 +83,94 @@ func newLogger(s *settings, w io.Writer) (*slog.Logger, error) {
 	return nil, fmt.Errorf("log format %q: use text or json", s.LogFormat)
 }
 
-// serve starts everything in order and stops it in reverse: adapters, the
-// store, the flows, the HTTP server; on a signal, stop taking requests,
-// finish those in flight, stop adapters, close the store.
-func serve(ctx context.Context, s *settings, log *slog.Logger, ready chan<- string) error {
-	reg, err := buildAdapters(s)
-	if err != nil {
-		return err
-	}
-	set, err := flows.Load(s.Flows, flows.Options{Adapters: reg.Names()})
-	if err != nil {
-		return fmt.Errorf("loading flows from %s:\n%w", s.Flows, err)
-	}
-	store, storeName, readyFn, closeStore, err := openStore(ctx, s)
-	if err != nil {
-		return err
-	}
-	defer closeStore()
-	if err := reg.Start(ctx); err != nil {
-		return err
-	}
+// app is the wired gateway: what serve runs and what tests drive.
+type app struct {
+	set      *flows.Set
+	store    ussd.Store
+	reg      *adapters.Registry
+	manager  *ussd.Manager
+	handler  http.Handler
+	storeStr string
+	closers  []func() // in the order to call them
+}
+
+// wire builds the gateway from its settings, in dependency order: store,
+// adapters (which keep per-user data in the store), flows (checked against
+// the adapters), the session manager and the HTTP handler. On failure what
+// was opened is closed again.
+func wire(ctx context.Context, s *settings, log *slog.Logger) (a *app, err error) {
+	a = &app{}
 	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := reg.Stop(sctx); err != nil {
-			log.Error("stopping adapters", "err", err)
+		if err != nil {
+			a.close()
 		}
 	}()
+	store, storeName, readyFn, closeStore, err := openStore(ctx, s)
+	if err != nil {
+		return a, err
+	}
+	a.store, a.storeStr = store, storeName
+	a.closers = append(a.closers, closeStore)
+	a.reg, err = buildAdapters(s, store, log)
+	if err != nil {
+		return a, err
+	}
+	a.set, err = flows.Load(s.Flows, flows.Options{Adapters: a.reg.Names()})
+	if err != nil {
+		return a, fmt.Errorf("loading flows from %s:\n%w", s.Flows, err)
+	}
+	if err := a.reg.Start(ctx); err != nil {
+		return a, err
+	}
+	a.closers = append([]func(){func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := a.reg.Stop(sctx); err != nil {
+			log.Error("stopping adapters", "err", err)
+		}
+	}}, a.closers...)
 	resume := s.ResumeWindow
 	if resume == 0 {
 		resume = -1 // the manager reads 0 as "default"
 	}
-	m := ussd.NewManager(ussd.Config{
-		Store: store, Flows: set, Adapters: reg,
+	a.manager = ussd.NewManager(ussd.Config{
+		Store: store, Flows: a.set, Adapters: a.reg,
 		SessionTimeout: s.SessionTimeout, ResumeWindow: resume, StepBudget: s.StepBudget,
 		Log: log,
 	})
-	for _, f := range set.Flows() {
+	a.closers = append([]func(){func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := a.manager.Close(sctx); err != nil {
+			log.Error("stopping sessions", "err", err)
+		}
+	}}, a.closers...)
+	a.handler = gateway.New(gateway.Config{Manager: a.manager, Log: log, Ready: readyFn})
+	return a, nil
+}
+
+func (a *app) close() {
+	for _, c := range a.closers {
+		c()
+	}
+	a.closers = nil
+}
+
+// serve runs the wired gateway until ctx ends, then stops it in reverse
+// order: stop taking requests and finish those in flight, wait for late
+// results, stop adapters, close the store.
+func serve(ctx context.Context, s *settings, log *slog.Logger, ready chan<- string) error {
+	a, err := wire(ctx, s, log)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	for _, f := range a.set.Flows() {
 		log.Info("serving service", "service", f.ID, "file", f.File, "codes", strings.Join(f.Codes, " "),
 			"keywords", strings.Join(f.Keywords, " "), "languages", strings.Join(f.Languages, " "), "version", f.Version)
 	}
 	srv := &http.Server{
-		Handler:           gateway.New(gateway.Config{Manager: m, Log: log, Ready: readyFn}),
+		Handler:           a.handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      s.StepBudget + 5*time.Second,
@@ -129,8 +180,17 @@ func serve(ctx context.Context, s *settings, log *slog.Logger, ready chan<- stri
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
 	}
-	log.Info("gateway listening", "addr", "http://"+ln.Addr().String(), "store", storeName,
-		"session_timeout", s.SessionTimeout, "resume_window", s.ResumeWindow, "adapters", strings.Join(reg.Names(), " "))
+	log.Info("gateway listening", "addr", "http://"+ln.Addr().String(), "store", a.storeStr,
+		"session_timeout", s.SessionTimeout, "resume_window", s.ResumeWindow, "adapters", strings.Join(a.reg.Names(), " "))
+	if s.DebugListen != "" {
+		go func() {
+			// net/http/pprof registers on the default mux, which nothing else uses.
+			log.Info("profiler listening", "addr", "http://"+s.DebugListen+"/debug/pprof/")
+			if err := http.ListenAndServe(s.DebugListen, http.DefaultServeMux); err != nil {
+				log.Error("profiler", "err", err)
+			}
+		}()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	if ready != nil {
@@ -180,14 +240,46 @@ func redactURL(u string) string {
 	return u[:scheme+3] + "***" + u[at:]
 }
 
-func buildAdapters(s *settings) (*adapters.Registry, error) {
-	if s.adapters == nil {
-		return adapters.NewRegistry(), nil
+// buildAdapters builds the adapters of the config file, or without one
+// the built-in defaults over the data files shipped beside the flows.
+func buildAdapters(s *settings, store ussd.Store, log *slog.Logger) (*adapters.Registry, error) {
+	deps := adapters.Deps{KV: store, Logger: log}
+	section, file := s.adapters, s.file
+	if file != "" {
+		deps.Dir = filepath.Dir(file)
 	}
-	return adapters.Build(builtinKinds(), s.file, s.adapters, adapters.Deps{})
+	if section == nil {
+		if s.file != "" {
+			return adapters.NewRegistry(), nil // a config file without adapters
+		}
+		section, file = defaultAdapters(s.Flows), "(built-in defaults)"
+		deps.Dir = s.Flows
+		if section == nil {
+			return adapters.NewRegistry(), nil
+		}
+	}
+	return adapters.Build(builtin.Kinds(), file, section, deps)
 }
 
-func builtinKinds() adapters.Kinds { return adapters.Kinds{} }
+// defaultAdapters are used when there is no config file: one adapter of
+// each domain kind over its demo data in <flows>/data, for the data files
+// that exist there.
+func defaultAdapters(flowsDir string) *yaml.Node {
+	var b strings.Builder
+	for _, name := range []string{"prices", "health", "quiz", "jobs"} {
+		if _, err := os.Stat(filepath.Join(flowsDir, "data", name+".yaml")); err == nil {
+			fmt.Fprintf(&b, "%s: {kind: %s, file: data/%s.yaml}\n", name, name, name)
+		}
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(b.String()), &doc); err != nil {
+		panic(err) // built here from constants
+	}
+	return doc.Content[0]
+}
 
 // lint checks flow files and prints every problem.
 func lint(args []string, stdout io.Writer) error {
