@@ -61,12 +61,30 @@ func (c *compiler) resultFields() {
 			add(u.name)
 		}
 	}
+	readers := map[string]int{} // list → items menus reading it
 	for _, n := range c.f.nodes {
 		if n.items != nil {
 			add(n.items.from + ".count")
+			readers[n.items.from]++
 		}
 	}
 	c.f.keep = keep
+	// A list is scoped to its menu when nothing but that menu's items read it.
+	outside := map[string]bool{}
+	for _, u := range c.uses {
+		if !u.listOf && (!u.inItem || !(u.name == "item" || strings.HasPrefix(u.name, "item."))) {
+			for r := range c.results {
+				if u.name == r || strings.HasPrefix(u.name, r+".") {
+					outside[r] = true
+				}
+			}
+		}
+	}
+	for _, n := range c.f.nodes {
+		if it := n.items; it != nil && readers[it.from] == 1 && !outside[it.from] && c.results[it.from] {
+			it.scoped = true
+		}
+	}
 }
 
 // wildcardIndexes writes the all-digit parts of a dotted name as #:

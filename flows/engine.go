@@ -139,7 +139,7 @@ func (f *Flow) move(ctx context.Context, env *Env, st *State, from int, event st
 	case toHome, toUnavailable:
 		return f.enter(ctx, env, st, to)
 	case toLanguage:
-		pushHistory(st, f.nodes[from].name)
+		f.leave(st, from)
 		st.Node, st.Page = langNode, 0
 		return f.languageScreen(env, st, ""), nil
 	}
@@ -148,9 +148,23 @@ func (f *Flow) move(ctx context.Context, env *Env, st *State, from int, event st
 		return Screen{}, err
 	}
 	if int(next) != from {
-		pushHistory(st, f.nodes[from].name)
+		f.leave(st, from)
 	}
 	return f.enter(ctx, env, st, next)
+}
+
+// leave records screen node i in the history as the user moves on from it.
+// A screen showing a list only it reads is recorded by the action that
+// made it, and the list is dropped from the session.
+func (f *Flow) leave(st *State, i int) {
+	n := f.nodes[i]
+	if st.Entry != "" && n.items != nil && n.items.scoped {
+		clearVars(st.Vars, n.items.from)
+		pushHistory(st, st.Entry)
+	} else {
+		pushHistory(st, n.name)
+	}
+	st.Entry = ""
 }
 
 // fire asks the state machine where event leads from node i.
@@ -174,10 +188,15 @@ func (f *Flow) back(ctx context.Context, env *Env, st *State) (Screen, error) {
 	for len(st.History) > 0 {
 		name := st.History[len(st.History)-1]
 		st.History = st.History[:len(st.History)-1]
-		if i, ok := f.byName[name]; ok && !f.nodes[i].transient() {
-			st.Node, st.Page = name, 0
-			return f.render(env, st, f.nodes[i], ""), nil
+		i, ok := f.byName[name]
+		if !ok {
+			continue
 		}
+		if f.nodes[i].transient() {
+			return f.enter(ctx, env, st, target(i)) // fetch the list again
+		}
+		st.Node, st.Page, st.Entry = name, 0, ""
+		return f.render(env, st, f.nodes[i], ""), nil
 	}
 	return f.enter(ctx, env, st, target(f.start))
 }
@@ -185,6 +204,7 @@ func (f *Flow) back(ctx context.Context, env *Env, st *State) (Screen, error) {
 // enter arrives at t, runs routers and actions until a screen node, and
 // renders it.
 func (f *Flow) enter(ctx context.Context, env *Env, st *State, t target) (Screen, error) {
+	via := ""
 	for hops := 0; hops <= len(f.nodes); hops++ {
 		switch t {
 		case toHome:
@@ -200,9 +220,15 @@ func (f *Flow) enter(ctx context.Context, env *Env, st *State, t target) (Screen
 			return f.languageScreen(env, st, ""), nil
 		}
 		n := f.nodes[t]
-		st.Node, st.Page = n.name, 0
+		st.Node, st.Page, st.Entry = n.name, 0, ""
 		if !n.transient() {
+			if n.items != nil && n.items.scoped {
+				st.Entry = via
+			}
 			return f.render(env, st, n, ""), nil
+		}
+		if via == "" {
+			via = n.name
 		}
 		var event string
 		var to target

@@ -460,6 +460,67 @@ func TestOnlyUsedResultFieldsKept(t *testing.T) {
 	}
 }
 
+type countingCaller struct {
+	calls int
+	res   adapters.Result
+}
+
+func (c *countingCaller) Call(context.Context, string, adapters.Request) (adapters.Result, error) {
+	c.calls++
+	return c.res, nil
+}
+
+// A list only its menu reads leaves the session once an item is chosen;
+// going back fetches it again.
+func TestScopedListDroppedAndRefetched(t *testing.T) {
+	src := `id: jobs
+languages: [en]
+nodes:
+  main:
+    type: menu
+    text: Jobs
+    options:
+      - {label: Browse, next: load}
+  load:
+    type: action
+    call: jobs
+    save: list
+    next: pick
+  pick:
+    type: menu
+    text: Pick a job
+    items: {from: list, label: "{{item.title}}", set: {job: "{{item.id}}"}, next: detail}
+  detail:
+    type: menu
+    text: "Job {{job}}"
+    options:
+      - {label: Done, next: bye}
+  bye: {type: end, text: Bye}
+`
+	f, err := Parse("jobs.yaml", []byte(src), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &countingCaller{res: []any{map[string]any{"id": "j1", "title": "Driver"}, map[string]any{"id": "j2", "title": "Nurse"}}}
+	env := &Env{Adapters: c, Now: time.Now()}
+	st := &State{}
+	s := play(t, f, env, st, "1")
+	if s.Text != "Pick a job\n1. Driver\n2. Nurse\n0. Back\n00. Main menu" || st.Entry != "load" {
+		t.Fatalf("list: %q entry %q", s.Text, st.Entry)
+	}
+	s, _ = f.Step(context.Background(), env, st, "2")
+	if s.Text != "Job j2\n1. Done\n0. Back\n00. Main menu" {
+		t.Fatalf("detail: %q", s.Text)
+	}
+	if fmt.Sprint(st.Vars) != "map[job:j2]" || fmt.Sprint(st.History) != "[main load]" {
+		t.Fatalf("after choosing: vars %v history %v", st.Vars, st.History)
+	}
+	s, _ = f.Step(context.Background(), env, st, "0")
+	if s.Text != "Pick a job\n1. Driver\n2. Nurse\n0. Back\n00. Main menu" || c.calls != 2 {
+		t.Fatalf("back: %q after %d calls", s.Text, c.calls)
+	}
+}
+
 func TestRouteShortcuts(t *testing.T) {
 	data, _ := os.ReadFile("testdata/demo.yaml")
 	set, err := Compile(map[string][]byte{"demo.yaml": data}, Options{Adapters: []string{"fake"}})

@@ -131,6 +131,10 @@ type items struct {
 	next  target
 	set   []assign
 	max   int
+	// scoped is set when the list is read by this menu only: the session
+	// drops it when the user moves on, and going back re-runs the action
+	// that made it, so a session carries at most the list on screen.
+	scoped bool
 }
 
 type assign struct {

@@ -73,6 +73,7 @@ type varUse struct {
 	path     string
 	inItem   bool
 	itemFrom string // the list an item.* use reads from
+	listOf   bool   // the from: of items itself
 }
 
 // Parse compiles one flow file. The error lists every problem found, each
@@ -429,7 +430,7 @@ func (c *compiler) menu(n *node, f fields) {
 		itf.require("from", "label", "next")
 		it := &items{from: itf.str("from"), max: 20}
 		if it.from != "" {
-			c.uses = append(c.uses, varUse{name: it.from, at: itf.val("from"), path: join(ip, "from")})
+			c.uses = append(c.uses, varUse{name: it.from, at: itf.val("from"), path: join(ip, "from"), listOf: true})
 		}
 		c.itemFrom = it.from
 		it.label = c.text(itf.val("label"), join(ip, "label"), true)

@@ -19,6 +19,10 @@ type State struct {
 	Lang    string            // the user's language
 	Vars    map[string]string // variables set by choices, inputs and actions
 	History []string          // screens to go back to, most recent last
+	// Entry is the action or router the current screen was reached
+	// through, when the screen shows a list only it reads: going back to
+	// the screen goes through Entry again, to fetch the list anew.
+	Entry string
 }
 
 // maxHistory bounds the back stack, and with it the session's size.

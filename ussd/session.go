@@ -51,7 +51,7 @@ func (s *Session) encode() []byte {
 	b = binary.AppendUvarint(b, uint64(s.Page))
 	b = binary.AppendVarint(b, s.Started)
 	b = binary.AppendVarint(b, s.Updated)
-	for _, str := range [...]string{s.ID, s.Service, s.Version, s.Node, s.Lang} {
+	for _, str := range [...]string{s.ID, s.Service, s.Version, s.Node, s.Lang, s.Entry} {
 		b = appendString(b, str)
 	}
 	b = binary.AppendUvarint(b, uint64(len(s.History)))
@@ -94,7 +94,7 @@ func decodeSession(b []byte) (*Session, error) {
 	s.Page = int(r.uvarint())
 	s.Started = r.varint()
 	s.Updated = r.varint()
-	s.ID, s.Service, s.Version, s.Node, s.Lang = r.str(), r.str(), r.str(), r.str(), r.str()
+	s.ID, s.Service, s.Version, s.Node, s.Lang, s.Entry = r.str(), r.str(), r.str(), r.str(), r.str(), r.str()
 	n := r.count()
 	if n > 0 {
 		s.History = make([]string, n)

@@ -9,7 +9,7 @@ import (
 
 func TestSessionCodecRoundTrip(t *testing.T) {
 	s := &Session{ID: "ATUid_123", Service: "market", Version: "a1b2c3d4", Status: StatusOffered,
-		State: flows.State{Node: "pick_market", Page: 2, Lang: "sw",
+		State: flows.State{Node: "pick_market", Page: 2, Lang: "sw", Entry: "load_markets",
 			Vars:    map[string]string{"crop": "maize", "price.value": "3,200", "price.unit": "90kg bag"},
 			History: []string{"main", "crops"}},
 		Hops: 3, TextLen: 5, TextSum: 0xDEADBEEF, Started: 1700000000, Updated: 1700000123456}
