@@ -4,9 +4,12 @@
 // calls it through this package and branches on the outcome.
 //
 // This package holds only the contract: the Adapter interface, the error
-// kinds every adapter reports, the optional lifecycle interfaces, and the
-// Registry. Each back-end lives in its own package below this one and knows
-// nothing about menus, sessions or transports.
+// kinds every adapter reports, the optional lifecycle interfaces, the
+// Registry, and the typed configuration of instances (Kinds, Define,
+// Build). Each back-end lives in its own package below this one and knows
+// nothing about menus, sessions or transports; adaptertest checks that an
+// adapter keeps the contract. README.md is the reference of the built-in
+// kinds.
 package adapters
 
 import (
