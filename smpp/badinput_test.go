@@ -134,6 +134,9 @@ func TestBadFraming(t *testing.T) {
 		}
 		rc2 := peer.accept()
 		rc2.ping(1)
+		if err := c.WaitBound(ctxT(t, 5*time.Second)); err != nil {
+			t.Fatal(err)
+		}
 		if st := c.Status().Sessions[0]; st.Binds != 2 || st.Drops != 1 || !strings.Contains(st.LastError, "command_length") {
 			t.Errorf("length %d: session %+v", length, st)
 		}

@@ -62,6 +62,10 @@ func (c *rawConn) readLoop(conns chan<- *rawConn) {
 			conns <- c
 		case pdu.EnquireLinkID:
 			c.write(encodeFrame(pdu.EnquireLinkRespID, 0, h.Seq, nil))
+		case pdu.UnbindID:
+			c.write(encodeFrame(pdu.UnbindRespID, 0, h.Seq, nil))
+			c.nc.Close()
+			return
 		default:
 			c.frames <- frame{h, body}
 		}
