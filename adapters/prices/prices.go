@@ -11,6 +11,9 @@ package prices
 
 import (
 	"context"
+	"math"
+	"strconv"
+	"strings"
 
 	"github.com/ussdgw/ussdgw/adapters"
 	"github.com/ussdgw/ussdgw/adapters/internal/i18n"
@@ -63,6 +66,7 @@ func newAdapter(src *source.Source[data]) *Adapter {
 		opset.Op{OpSpec: adapters.OpSpec{Name: "region", Required: []string{"region"}, Optional: []string{"commodity", "lang"}}, Fn: a.region},
 		opset.Op{OpSpec: adapters.OpSpec{Name: "latest", Required: []string{"commodity", "market"}, Optional: []string{"lang"}}, Fn: a.latest},
 		opset.Op{OpSpec: adapters.OpSpec{Name: "compare", Required: []string{"commodity"}, Optional: []string{"region", "order", "lang"}}, Fn: a.compare},
+		opset.Op{OpSpec: adapters.OpSpec{Name: "value", Required: []string{"commodity", "market", "quantity"}, Optional: []string{"lang"}}, Fn: a.value},
 	)
 	return a
 }
@@ -231,6 +235,32 @@ func (a *Adapter) latest(_ context.Context, p map[string]string) (adapters.Resul
 		return nil, err
 	}
 	return nil, opset.NotFound("no price of %s at %s", c.id, m.id)
+}
+
+// value is what a quantity (in the commodity's unit at that market) is
+// worth at the latest price: a farmer's "what will my harvest fetch?".
+func (a *Adapter) value(ctx context.Context, p map[string]string) (adapters.Result, error) {
+	q, err := strconv.ParseFloat(strings.Replace(strings.TrimSpace(p["quantity"]), ",", ".", 1), 64)
+	if err != nil || q <= 0 || q > 1e6 || math.IsNaN(q) {
+		return nil, opset.Invalid("quantity", "want a number above 0 and at most 1000000, got %q", p["quantity"])
+	}
+	res, err := a.latest(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	d, lang, err := a.data(p)
+	if err != nil {
+		return nil, err
+	}
+	x := d.price[pair{p["commodity"], p["market"]}]
+	l := res.(map[string]any)
+	return map[string]any{
+		"commodity": l["commodity"], "market": l["market"], "unit": l["unit"], "currency": l["currency"],
+		"price": l["price"], "date": l["date"],
+		"quantity": i18n.Number(q, lang),
+		"total":    i18n.Number(math.Round(q*x.value), lang),
+		"value":    number(math.Round(q * x.value)),
+	}, nil
 }
 
 func (a *Adapter) compare(_ context.Context, p map[string]string) (adapters.Result, error) {

@@ -82,8 +82,10 @@ func TestOps(t *testing.T) {
 			`{"change":"+4%","commodity":"Maize","commodity_id":"maize","currency":"KES","date":"2026-11-20","market":"Kisumu Kibuye","market_id":"kisumu","prev":"3,350","price":"3,500","region":"Nyanza","region_id":"nyanza","trend":"up","unit":"90kg bag","value":3500}`, 0},
 		{"latest in French", adapters.Request{Op: "latest", Params: p("commodity", "maize", "market", "arusha", "lang", "fr")},
 			`{"change":"+3%","commodity":"Maïs","commodity_id":"maize","currency":"TZS","date":"2026-11-20","market":"Arusha","market_id":"arusha","prev":"70 000","price":"72 000","region":"Arusha","region_id":"arusha","trend":"up","unit":"sac de 100 kg","value":72000}`, 0},
-		{"latest falls back to the default language", adapters.Request{Op: "latest", Params: p("commodity", "maize", "market", "eldoret", "lang", "am")},
+		{"latest falls back to the default language", adapters.Request{Op: "latest", Params: p("commodity", "maize", "market", "eldoret", "lang", "ha")},
 			`{"change":"-2%","commodity":"Maize","commodity_id":"maize","currency":"KES","date":"2026-11-20","market":"Eldoret","market_id":"eldoret","prev":"2,950","price":"2,900","region":"Rift Valley","region_id":"rift_valley","trend":"down","unit":"90kg bag","value":2900}`, 0},
+		{"value of a harvest", adapters.Request{Op: "value", Params: p("commodity", "maize", "market", "eldoret", "quantity", "12", "lang", "sw")},
+			`{"commodity":"Mahindi","currency":"KES","date":"2026-11-20","market":"Eldoret","price":"2,900","quantity":"12","total":"34,800","unit":"gunia la kilo 90","value":34800}`, 0},
 		{"commodities at a market", adapters.Request{Op: "commodities", Params: p("market", "gulu", "lang", "sw")},
 			`[{"id":"maize","name":"Mahindi","unit":"gunia la kilo 90"},{"id":"beans","name":"Maharagwe","unit":"gunia la kilo 90"},{"id":"sorghum","name":"Mtama","unit":"gunia la kilo 90"}]`, 0},
 		{"markets of a region", adapters.Request{Op: "markets", Params: p("region", "rift_valley")},
@@ -104,6 +106,8 @@ func TestOps(t *testing.T) {
 		{"no price at that market", adapters.Request{Op: "latest", Params: p("commodity", "rice", "market", "gulu")}, "", adapters.KindNotFound},
 		{"missing market", adapters.Request{Op: "latest", Params: p("commodity", "rice")}, "", adapters.KindInvalid},
 		{"bad order", adapters.Request{Op: "compare", Params: p("commodity", "rice", "order", "up")}, "", adapters.KindInvalid},
+		{"value of no quantity", adapters.Request{Op: "value", Params: p("commodity", "maize", "market", "eldoret", "quantity", "-3")}, "", adapters.KindInvalid},
+		{"value with no price there", adapters.Request{Op: "value", Params: p("commodity", "rice", "market", "eldoret", "quantity", "3")}, "", adapters.KindNotFound},
 		{"unknown op", adapters.Request{Op: "history"}, "", adapters.KindInvalid},
 	}
 	for _, tt := range tests {
