@@ -232,15 +232,15 @@ func (c *compiler) checkScreens() {
 				lay := f.layoutMenu(sc, n, f.staticEntries(n, li), st)
 				if lay.tooBig {
 					c.d.errorf(c.nodeKeys[i], join("nodes", n.name), "in %s an option does not fit on a screen even alone (limit %s)", lang, describe(f.limit))
-				} else if lay.head != n.text.get(li).src {
-					c.d.errorf(c.nodeKeys[i], join("nodes", n.name+".text"), "in %s the menu text leaves no room for an option (limit %s)", lang, describe(f.limit))
+				} else if lay.head != f.out(n.text.get(li).src) {
+					c.d.errorf(c.nodeKeys[i], join("nodes", n.name+".text"), "in %s the menu text does not fit on a screen (limit %s)", lang, describe(f.limit))
 				}
 			case kindInput, kindEnd:
 				t := n.text.get(li)
 				if !t.static() {
 					continue
 				}
-				s := t.src
+				s := f.out(t.src)
 				if n.kind == kindInput {
 					back, home := f.navLines(sc, n, false)
 					s += "\n" + back + "\n" + home
@@ -259,7 +259,7 @@ func (f *Flow) staticEntries(n *node, li int) []entry {
 	var out []entry
 	for i, o := range n.options {
 		if t := o.label.get(li); t.static() {
-			out = append(out, entry{label: t.src, option: i})
+			out = append(out, entry{label: f.out(t.src), option: i})
 		}
 	}
 	return out

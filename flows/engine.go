@@ -89,17 +89,18 @@ func (f *Flow) Step(ctx context.Context, env *Env, st *State, input string) (Scr
 		st.Vars[n.save] = val
 		return f.move(ctx, env, st, i, "valid", n.next)
 	}
-	// A menu.
+	// A menu. Any number it shows is accepted, whatever the page: numbers
+	// run on across pages, so each names one choice.
 	sc := f.scope(env, st)
 	entries := f.entries(sc, n)
-	lay := f.layoutMenu(sc, n, entries, st)
-	if input == f.nav.more && st.Page < len(lay.pages)-1 {
-		st.Page++
-		return f.render(env, st, n, ""), nil
+	if input == f.nav.more {
+		if lay := f.layoutMenu(sc, n, entries, st); st.Page < len(lay.pages)-1 {
+			st.Page++
+			return f.render(env, st, n, ""), nil
+		}
 	}
 	k, err := strconv.Atoi(input)
-	pg := lay.pages[min(st.Page, len(lay.pages)-1)]
-	if err != nil || k < pg.from+1 || k > pg.to {
+	if err != nil || k < 1 || k > len(entries) || input[0] == '0' || input[0] == '+' {
 		s := f.render(env, st, n, f.labels[f.lang(st.Lang)][lInvalidChoice])
 		s.Rejected = true
 		return s, nil
@@ -328,7 +329,7 @@ func (f *Flow) later(env *Env, st *State, n *node, params map[string]string) {
 			clearVars(late.Vars, n.saveAs)
 			flatten(late.Vars, n.saveAs, res, func(string) bool { return true })
 		}
-		text := n.lateSMS.get(f.lang(late.Lang)).String(f.scope(&lenv, late))
+		text := f.out(n.lateSMS.get(f.lang(late.Lang)).String(f.scope(&lenv, late)))
 		if err := lenv.SMS.Send(ctx, lenv.MSISDN, text); err != nil {
 			f.logger(&lenv).Error("sending a late result by SMS", "service", f.ID, "node", n.name, "err", err)
 		}
@@ -341,7 +342,7 @@ func (f *Flow) sendSMS(ctx context.Context, env *Env, st *State, n *node) (strin
 		f.logger(env).Warn("sms node without an SMS route", "service", f.ID, "node", n.name)
 		return "error", n.onError
 	}
-	text := n.text.get(f.lang(st.Lang)).String(f.scope(env, st))
+	text := f.out(n.text.get(f.lang(st.Lang)).String(f.scope(env, st)))
 	if err := env.SMS.Send(ctx, env.MSISDN, text); err != nil {
 		f.logger(env).Error("sending an SMS", "service", f.ID, "node", n.name, "err", err)
 		return "error", n.onError
@@ -460,14 +461,14 @@ func (f *Flow) stepLanguage(env *Env, st *State, input string) (Screen, error) {
 	}
 	sc := f.scope(env, st)
 	entries := f.languageEntries()
-	lay := f.layoutLanguage(sc, entries, st)
-	if input == f.nav.more && st.Page < len(lay.pages)-1 {
-		st.Page++
-		return f.languageScreen(env, st, ""), nil
+	if input == f.nav.more {
+		if lay := f.layoutLanguage(sc, entries, st); st.Page < len(lay.pages)-1 {
+			st.Page++
+			return f.languageScreen(env, st, ""), nil
+		}
 	}
 	k, err := strconv.Atoi(input)
-	pg := lay.pages[min(st.Page, len(lay.pages)-1)]
-	if err != nil || k < pg.from+1 || k > pg.to {
+	if err != nil || k < 1 || k > len(entries) || input[0] == '0' || input[0] == '+' {
 		s := f.languageScreen(env, st, f.labels[f.lang(st.Lang)][lInvalidChoice])
 		s.Rejected = true
 		return s, nil

@@ -304,15 +304,29 @@ func TestPaginationGSM(t *testing.T) {
 	if pages[0] != want {
 		t.Errorf("first page:\n%s\nwant:\n%s", pages[0], want)
 	}
-	// Numbers go on across pages, and only the shown ones are accepted.
+	// Numbers go on across pages, and each names one choice on any page.
 	env := &Env{Now: time.Now()}
-	st := &State{}
-	play(t, f, env, st, "98")
-	if s, _ := f.Step(context.Background(), env, st, "1"); !s.Rejected {
-		t.Errorf("option 1 accepted on page 2: %q", s.Text)
+	for _, in := range []string{"6", "1", "14"} {
+		st := &State{}
+		play(t, f, env, st, "98")
+		if s, _ := f.Step(context.Background(), env, st, in); s.Text != "Done" {
+			t.Errorf("option %s from page 2: %q", in, s.Text)
+		}
 	}
-	if s, _ := f.Step(context.Background(), env, st, "6"); s.Text != "Done" {
-		t.Errorf("option 6 on page 2: %q", s.Text)
+	// An invalid choice on a full page still shows the hint: the page is
+	// laid out again with room for it.
+	st := &State{}
+	play(t, f, env, st)
+	s, _ := f.Step(context.Background(), env, st, "15")
+	if !s.Rejected || !strings.HasPrefix(s.Text, "Invalid choice. Try again.\nChoose a market\n1. ") || !DefaultLimit.Fits(gsm.Measure(s.Text)) {
+		t.Errorf("invalid choice:\n%s", s.Text)
+	}
+	for _, bad := range []string{"0", "01", "+1", "-1", "1.0", "99999999999999999999"} {
+		st := &State{}
+		play(t, f, env, st)
+		if s, _ := f.Step(context.Background(), env, st, bad); !s.Rejected && s.Text == "Done" {
+			t.Errorf("input %q chose an option", bad)
+		}
 	}
 }
 
@@ -330,6 +344,22 @@ func TestPaginationUCS2(t *testing.T) {
 	}
 	if !strings.HasSuffix(pages[0], "\n98. ተጨማሪ") {
 		t.Errorf("first page should end with the Amharic More:\n%s", pages[0])
+	}
+}
+
+func TestLongMenuTextKeptWholeOnItsOwnPage(t *testing.T) {
+	// 160 characters: with "98. More" (and "0. Back") it fits, with an option too it does not.
+	labels := []string{strings.Repeat("a", 160)}
+	labels = append(labels, "Other market", "Send me this by SMS", "Done")
+	f := pagedFlow(t, "en", labels)
+	env := &Env{Now: time.Now()}
+	st := &State{}
+	s := play(t, f, env, st)
+	if s.Text != labels[0]+"\n98. More" {
+		t.Fatalf("page 1: %q", s.Text)
+	}
+	if s, _ = f.Step(context.Background(), env, st, "98"); s.Text != "1. Other market\n2. Send me this by SMS\n3. Done\n0. Back" {
+		t.Fatalf("page 2: %q", s.Text)
 	}
 }
 
@@ -357,8 +387,11 @@ nodes:
 	env := &Env{Now: time.Now()}
 	st := &State{}
 	s := play(t, f, env, st, "1", "1")
-	if !DefaultLimit.Fits(gsm.Measure(s.Text)) || !strings.Contains(s.Text, "...\n1. Go\n2. Bye") {
+	if !DefaultLimit.Fits(gsm.Measure(s.Text)) || !strings.HasSuffix(s.Text, "...\n98. More\n0. Back") {
 		t.Fatalf("got %d chars:\n%s", len(s.Text), s.Text)
+	}
+	if s, _ = f.Step(context.Background(), env, st, "98"); s.Text != "1. Go\n2. Bye\n0. Back" {
+		t.Fatalf("page 2: %q", s.Text)
 	}
 }
 
@@ -552,14 +585,34 @@ func TestRouteShortcuts(t *testing.T) {
 	}
 }
 
+// BenchmarkStep is one engine step: a menu choice that sets a variable
+// and renders the next menu (the fsm transition, the history, templates,
+// pagination measure).
 func BenchmarkStep(b *testing.B) {
 	f := loadDemo(b)
 	env := &Env{Now: time.Now(), MSISDN: "254700000001"}
 	ctx := context.Background()
+	vars := map[string]string{"fruit": "apple"}
 	b.ReportAllocs()
 	for b.Loop() {
-		st := &State{Lang: "en", Vars: map[string]string{}}
-		f.Start(ctx, env, st)
-		f.Step(ctx, env, st, "1")
+		st := State{Node: "fruits", Lang: "en", Vars: vars, History: []string{"main"}}
+		if s, _ := f.Step(ctx, env, &st, "2"); !s.End {
+			b.Fatal(s.Text)
+		}
+	}
+}
+
+// BenchmarkStepMenu renders a five-option menu after a choice.
+func BenchmarkStepMenu(b *testing.B) {
+	f := loadDemo(b)
+	env := &Env{Now: time.Now(), MSISDN: "254700000001"}
+	ctx := context.Background()
+	vars := map[string]string{}
+	b.ReportAllocs()
+	for b.Loop() {
+		st := State{Node: "main", Lang: "en", Vars: vars}
+		if s, _ := f.Step(ctx, env, &st, "1"); s.End {
+			b.Fatal(s.Text)
+		}
 	}
 }

@@ -25,6 +25,7 @@ type Flow struct {
 	labels    []labels // per language, index as Languages
 	nav       navigation
 	limit     gsm.Limit
+	smart     bool // replace characters outside GSM by look-alikes when that avoids UCS-2
 	sensitive map[string]bool
 	machine   *machine
 	langIndex map[string]int

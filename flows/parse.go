@@ -166,9 +166,11 @@ func (c *compiler) service(root *yaml.Node) {
 	if f.limit.Octets == 0 {
 		f.limit = DefaultLimit
 	}
+	f.smart = true
 	if s.has("screen") {
-		sc, ok := d.mapping(s.val("screen"), "screen", []string{"max_octets"})
+		sc, ok := d.mapping(s.val("screen"), "screen", []string{"max_octets", "smart_encoding"})
 		if ok {
+			f.smart = sc.boolean("smart_encoding", true)
 			if n, ok := sc.integer("max_octets"); ok {
 				if n < 40 || n > 1000 {
 					d.errorf(sc.val("max_octets"), "screen.max_octets", "%d is out of range (40 to 1000)", n)

@@ -42,6 +42,17 @@ func (s *scope) lookup(name string) string {
 	return ""
 }
 
+// out prepares rendered text for the wire: with smart encoding, characters
+// outside GSM 03.38 become look-alikes when that keeps the text GSM.
+func (f *Flow) out(s string) string {
+	if f.smart {
+		if t, ok := gsm.Transliterate(s); ok {
+			return t
+		}
+	}
+	return s
+}
+
 func (f *Flow) limitFor(env *Env) gsm.Limit {
 	if env != nil && env.Limit.Octets > 0 {
 		return env.Limit
@@ -67,14 +78,14 @@ func (f *Flow) entries(sc *scope, n *node) []entry {
 		isc := *sc
 		for j := 1; j <= count; j++ {
 			isc.item = it.from + "." + strconv.Itoa(j) + "."
-			out = append(out, entry{label: it.label.get(li).String(&isc), item: j})
+			out = append(out, entry{label: f.out(it.label.get(li).String(&isc)), item: j})
 		}
 	}
 	for i, o := range n.options {
 		if o.when != nil && !o.when.eval(sc) {
 			continue
 		}
-		out = append(out, entry{label: o.label.get(li).String(sc), option: i})
+		out = append(out, entry{label: f.out(o.label.get(li).String(sc)), option: i})
 	}
 	return out
 }
@@ -112,7 +123,7 @@ func (f *Flow) navLines(sc *scope, n *node, isStart bool) (back, home string) {
 
 func (f *Flow) layoutMenu(sc *scope, n *node, entries []entry, st *State) *layout {
 	isStart := f.byName[n.name] == f.start
-	lay := &layout{head: n.text.get(f.lang(st.Lang)).String(sc), limit: f.limitFor(sc.env)}
+	lay := &layout{head: f.out(n.text.get(f.lang(st.Lang)).String(sc)), limit: f.limitFor(sc.env)}
 	lay.back, lay.home = f.navLines(sc, n, isStart)
 	lay.lines = make([]string, len(entries))
 	for i, e := range entries {
@@ -136,13 +147,11 @@ func (f *Flow) paginate(lay *layout, sc *scope) {
 		}
 		base.line(lay.home)
 		if first && lay.head != "" {
-			// The menu text must leave room for the first option (and
-			// More, when others follow): cut the text, never a label.
+			// The menu text is what the user came for (a price, a
+			// result): it is kept whole, on a page of its own if need be,
+			// and cut only when it cannot fit even alone.
 			need := base
 			if len(lay.lines) > 0 {
-				need.line(lay.lines[0])
-			}
-			if len(lay.lines) > 1 {
 				need.line(lay.more)
 			}
 			with := need
@@ -163,7 +172,7 @@ func (f *Flow) paginate(lay *layout, sc *scope) {
 			for j < len(lay.lines) && m.try(lay.lines[j], lay.limit) {
 				j++
 			}
-			if j == i && i < len(lay.lines) {
+			if j == i && i < len(lay.lines) && !first {
 				lay.tooBig = true
 				j = i + 1 // a label alone over the limit: shown alone, never cut
 			}
@@ -173,39 +182,56 @@ func (f *Flow) paginate(lay *layout, sc *scope) {
 	}
 }
 
-// text renders page p with an optional hint line on top (dropped when it
-// would not fit).
-func (lay *layout) text(p int, hint string) string {
+// withHint renders page p with hint on top ("Invalid choice. Try again.").
+// The page keeps its choices; to make room for the hint it leaves out the
+// main-menu line, then the back line (both keys still work), and only then
+// its last choices.
+func (lay *layout) withHint(p int, hint string) string {
 	p = min(max(p, 0), len(lay.pages)-1)
 	pg := lay.pages[p]
+	if hint == "" {
+		return lay.text(p, "", pg.to, true, true)
+	}
+	for _, nav := range [][2]bool{{true, true}, {true, false}, {false, false}} {
+		if s := lay.text(p, hint, pg.to, nav[0], nav[1]); lay.limit.Fits(gsm.Measure(s)) {
+			return s
+		}
+	}
+	for to := pg.to - 1; to > pg.from; to-- {
+		if s := lay.text(p, hint, to, false, false); lay.limit.Fits(gsm.Measure(s)) {
+			return s
+		}
+	}
+	return lay.text(p, hint, pg.from, false, false)
+}
+
+// text renders page p (its choices up to index to), with hint on top and
+// the back and main-menu lines when asked.
+func (lay *layout) text(p int, hint string, to int, back, home bool) string {
+	pg := lay.pages[p]
 	var b strings.Builder
-	lines := make([]string, 0, pg.to-pg.from+5)
+	lines := make([]string, 0, to-pg.from+5)
 	if hint != "" {
 		lines = append(lines, hint)
 	}
 	if p == 0 && lay.head != "" {
 		lines = append(lines, lay.head)
 	}
-	lines = append(lines, lay.lines[pg.from:pg.to]...)
+	lines = append(lines, lay.lines[pg.from:to]...)
 	if p < len(lay.pages)-1 {
 		lines = append(lines, lay.more)
 	}
-	if p == 0 {
-		if lay.back != "" {
-			lines = append(lines, lay.back)
-		}
-	} else {
+	switch {
+	case !back:
+	case p == 0 && lay.back != "":
+		lines = append(lines, lay.back)
+	case p > 0:
 		lines = append(lines, lay.backLater)
 	}
-	if lay.home != "" {
+	if home && lay.home != "" {
 		lines = append(lines, lay.home)
 	}
-	s := joinLines(&b, lines)
-	if hint != "" && !lay.limit.Fits(gsm.Measure(s)) {
-		b.Reset()
-		return joinLines(&b, lines[1:])
-	}
-	return s
+	return joinLines(&b, lines)
 }
 
 func joinLines(b *strings.Builder, lines []string) string {
@@ -282,10 +308,11 @@ func (f *Flow) render(env *Env, st *State, n *node, hint string) Screen {
 	lim := f.limitFor(env)
 	switch n.kind {
 	case kindEnd:
-		return Screen{Text: fitText(n.text.get(li).String(sc), lim), End: true}
+		return Screen{Text: fitText(f.out(n.text.get(li).String(sc)), lim), End: true}
 	case kindInput:
 		back, home := f.navLines(sc, n, f.byName[n.name] == f.start)
-		prompt := n.text.get(li).String(sc)
+		prompt := f.out(n.text.get(li).String(sc))
+		hint = f.out(hint)
 		lines := []string{prompt}
 		if back != "" {
 			lines = append(lines, back)
@@ -317,7 +344,7 @@ func (f *Flow) render(env *Env, st *State, n *node, hint string) Screen {
 	entries := f.entries(sc, n)
 	lay := f.layoutMenu(sc, n, entries, st)
 	st.Page = min(st.Page, len(lay.pages)-1)
-	return Screen{Text: lay.text(st.Page, hint)}
+	return Screen{Text: lay.withHint(st.Page, f.out(hint))}
 }
 
 // fitText cuts a final text that is over the limit.
@@ -353,7 +380,8 @@ func (f *Flow) layoutLanguage(sc *scope, entries []entry, st *State) *layout {
 
 func (f *Flow) languageScreen(env *Env, st *State, hint string) Screen {
 	sc := f.scope(env, st)
-	lay := f.layoutLanguage(sc, f.languageEntries(), st)
+	entries := f.languageEntries()
+	lay := f.layoutLanguage(sc, entries, st)
 	st.Page = min(st.Page, len(lay.pages)-1)
-	return Screen{Text: lay.text(st.Page, hint)}
+	return Screen{Text: lay.withHint(st.Page, f.out(hint))}
 }

@@ -45,8 +45,8 @@ type Config struct {
 	// LateTimeout bounds a late adapter call whose result goes by SMS
 	// after its step timed out (60 s).
 	LateTimeout time.Duration
-	Now            func() time.Time
-	Log            *slog.Logger
+	Now         func() time.Time
+	Log         *slog.Logger
 }
 
 // Defaults.
@@ -153,8 +153,6 @@ func (m *Manager) Handle(ctx context.Context, req Request) (Response, error) {
 	if req.MSISDN == "" || req.SessionID == "" {
 		return Response{Text: m.cfg.UnknownService, End: true}, errors.New("ussd: request without msisdn or session id")
 	}
-	ctx, cancel := context.WithTimeout(ctx, m.cfg.StepBudget)
-	defer cancel()
 	set := m.flows.Load()
 	var routed *flows.Flow
 	var shortcut []string
@@ -270,6 +268,10 @@ func (m *Manager) begin(ctx context.Context, req Request, f *flows.Flow, shortcu
 			old, fromAside = o, true
 		}
 	}
+	// The budget bounds the flow (its adapter calls), not the store: a
+	// step whose adapter timed out must still be saved.
+	fctx, cancel := context.WithTimeout(ctx, m.cfg.StepBudget)
+	defer cancel()
 	var screen flows.Screen
 	var err error
 	if old != nil && len(shortcut) == 0 {
@@ -277,12 +279,12 @@ func (m *Manager) begin(ctx context.Context, req Request, f *flows.Flow, shortcu
 		s.Status = StatusOffered
 		screen = f.ResumeScreen(s.Lang)
 	} else {
-		screen, err = f.Start(ctx, m.env(req, now), &s.State)
+		screen, err = f.Start(fctx, m.env(req, now), &s.State)
 		for _, in := range shortcut {
 			if err != nil || screen.End || screen.Rejected {
 				break
 			}
-			screen, err = f.Step(ctx, m.env(req, now), &s.State, in)
+			screen, err = f.Step(fctx, m.env(req, now), &s.State, in)
 		}
 		if err != nil {
 			return m.unavailable(f, s.Lang), fmt.Errorf("starting %s: %w", f.ID, err)
@@ -335,6 +337,8 @@ func (m *Manager) continueSession(ctx context.Context, set *flows.Set, req Reque
 		s.TextLen, s.TextSum = len(req.Text), textSum(req.Text)
 	}
 	env := m.env(req, now)
+	fctx, cancel := context.WithTimeout(ctx, m.cfg.StepBudget)
+	defer cancel()
 	var screen flows.Screen
 	var err error
 	if s.Status == StatusOffered {
@@ -345,17 +349,17 @@ func (m *Manager) continueSession(ctx context.Context, set *flows.Set, req Reque
 		case "2":
 			s.Status = StatusActive
 			s.State = flows.State{Lang: s.Lang, Vars: map[string]string{}}
-			screen, err = f.Start(ctx, env, &s.State)
+			screen, err = f.Start(fctx, env, &s.State)
 		default:
 			screen = f.ResumeScreen(s.Lang)
 		}
 	} else {
-		screen, err = f.Step(ctx, env, &s.State, input)
+		screen, err = f.Step(fctx, env, &s.State, input)
 	}
 	if errors.Is(err, flows.ErrStale) {
 		s.Status = StatusActive
 		s.State = flows.State{Lang: s.Lang, Vars: map[string]string{}}
-		screen, err = f.Start(ctx, env, &s.State)
+		screen, err = f.Start(fctx, env, &s.State)
 	}
 	if err != nil {
 		return m.unavailable(f, s.Lang), fmt.Errorf("step of %s: %w", f.ID, err)

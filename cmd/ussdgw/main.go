@@ -83,6 +83,14 @@ func newLogger(s *settings, w io.Writer) (*slog.Logger, error) {
 	return nil, fmt.Errorf("log format %q: use text or json", s.LogFormat)
 }
 
+// wireOptions are what tests change in the wiring: the clock, a wrapper
+// around the adapters, and where SMS go.
+type wireOptions struct {
+	now  func() time.Time
+	wrap func(flows.Caller) flows.Caller
+	sms  flows.Messenger
+}
+
 // app is the wired gateway: what serve runs and what tests drive.
 type app struct {
 	set      *flows.Set
@@ -98,7 +106,7 @@ type app struct {
 // adapters (which keep per-user data in the store), flows (checked against
 // the adapters), the session manager and the HTTP handler. On failure what
 // was opened is closed again.
-func wire(ctx context.Context, s *settings, log *slog.Logger) (a *app, err error) {
+func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a *app, err error) {
 	a = &app{}
 	defer func() {
 		if err != nil {
@@ -111,7 +119,7 @@ func wire(ctx context.Context, s *settings, log *slog.Logger) (a *app, err error
 	}
 	a.store, a.storeStr = store, storeName
 	a.closers = append(a.closers, closeStore)
-	a.reg, err = buildAdapters(s, store, log)
+	a.reg, err = buildAdapters(s, store, log, o.now)
 	if err != nil {
 		return a, err
 	}
@@ -133,10 +141,14 @@ func wire(ctx context.Context, s *settings, log *slog.Logger) (a *app, err error
 	if resume == 0 {
 		resume = -1 // the manager reads 0 as "default"
 	}
+	var caller flows.Caller = a.reg
+	if o.wrap != nil {
+		caller = o.wrap(caller)
+	}
 	a.manager = ussd.NewManager(ussd.Config{
-		Store: store, Flows: a.set, Adapters: a.reg,
+		Store: store, Flows: a.set, Adapters: caller, SMS: o.sms,
 		SessionTimeout: s.SessionTimeout, ResumeWindow: resume, StepBudget: s.StepBudget,
-		Log: log,
+		Now: o.now, Log: log,
 	})
 	a.closers = append([]func(){func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -160,7 +172,7 @@ func (a *app) close() {
 // order: stop taking requests and finish those in flight, wait for late
 // results, stop adapters, close the store.
 func serve(ctx context.Context, s *settings, log *slog.Logger, ready chan<- string) error {
-	a, err := wire(ctx, s, log)
+	a, err := wire(ctx, s, log, wireOptions{})
 	if err != nil {
 		return err
 	}
@@ -242,8 +254,8 @@ func redactURL(u string) string {
 
 // buildAdapters builds the adapters of the config file, or without one
 // the built-in defaults over the data files shipped beside the flows.
-func buildAdapters(s *settings, store ussd.Store, log *slog.Logger) (*adapters.Registry, error) {
-	deps := adapters.Deps{KV: store, Logger: log}
+func buildAdapters(s *settings, store ussd.Store, log *slog.Logger, now func() time.Time) (*adapters.Registry, error) {
+	deps := adapters.Deps{KV: store, Logger: log, Now: now}
 	section, file := s.adapters, s.file
 	if file != "" {
 		deps.Dir = filepath.Dir(file)

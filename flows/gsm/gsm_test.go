@@ -165,3 +165,26 @@ func BenchmarkMeasure(b *testing.B) {
 		Measure(s)
 	}
 }
+
+func TestTransliterate(t *testing.T) {
+	for _, tt := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{"Maïs", "Mais", true},
+		{"Prix du marché", "Prix du marché", true}, // é is GSM already
+		{"n'êtes pas abonné", "n'etes pas abonné", true},
+		{"Ça coûte 3\u00a0000 FCFA – l’unité…", "Ça coute 3 000 FCFA - l'unité...", true}, // Ç is GSM
+		{"Œuf", "OEuf", true},
+		{"ሰላም Maïs", "ሰላም Maïs", false},
+		{"ok🙂", "ok🙂", false},
+	} {
+		got, ok := Transliterate(tt.in)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("Transliterate(%q) = %q %v, want %q %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+		if ok && !Fits(got) {
+			t.Errorf("Transliterate(%q) = %q does not fit GSM", tt.in, got)
+		}
+	}
+}

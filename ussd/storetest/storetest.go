@@ -28,6 +28,14 @@ type TestRedis struct {
 	mini   *miniredis.Miniredis
 }
 
+// Addr is the embedded server's address, or "" for the real one.
+func (r *TestRedis) Addr() string {
+	if r.mini != nil {
+		return r.mini.Addr()
+	}
+	return ""
+}
+
 // Advance lets d pass for key expiry: a sleep on a real server, a fast
 // forward on the embedded one (whose clock does not move by itself).
 func (r *TestRedis) Advance(d time.Duration) {

@@ -14,6 +14,8 @@
 //	@ abort                 the network cuts the current session
 //	@ retry                 send the last request again (a duplicate)
 //	@ msisdn 254700000002   act as another subscriber from now on
+//	@ sms                   the next SMS sent to the user (the lines that follow)
+//	@ slow prices           a hook of the test (here: make the prices adapter slow)
 //
 // Inputs go to the manager the way Africa's Talking sends them: the
 // cumulative text of the session, inputs joined by "*".
@@ -82,9 +84,9 @@ func Parse(data []byte) ([]Step, error) {
 					return nil, fmt.Errorf("line %d: @ %s needs one argument", n, f[0])
 				}
 				st.Arg = f[1]
-			case "abort", "retry":
+			case "abort", "retry", "sms":
 			default:
-				return nil, fmt.Errorf("line %d: unknown command @ %s", n, f[0])
+				st.Arg = strings.Join(f[1:], " ") // a hook's command
 			}
 			steps = append(steps, st)
 		default:
@@ -136,7 +138,13 @@ type Player struct {
 	// store do not collide.
 	Prefix string
 
+	// Outbox returns the SMS sent so far (for @ sms), Hooks the test's own
+	// @ commands.
+	Outbox func() []string
+	Hooks  map[string]func(arg string) error
+
 	sessions int
+	smsSeen  int
 	sid      string
 	text     string
 	inputs   int
@@ -164,6 +172,23 @@ func (p *Player) Play(ctx context.Context, steps []Step) ([]Result, error) {
 		case "abort":
 			if err := p.M.Abort(ctx, ussd.MSISDN(p.MSISDN), p.sid); err != nil {
 				return out, fmt.Errorf("line %d: abort: %w", st.Line, err)
+			}
+			continue
+		case "sms":
+			got, err := p.nextSMS()
+			if err != nil {
+				return out, fmt.Errorf("line %d: %w", st.Line, err)
+			}
+			out = append(out, Result{Step: st, Got: got})
+			continue
+		case "dial", "input", "retry":
+		default:
+			hook, ok := p.Hooks[st.Action]
+			if !ok {
+				return out, fmt.Errorf("line %d: unknown command @ %s", st.Line, st.Action)
+			}
+			if err := hook(st.Arg); err != nil {
+				return out, fmt.Errorf("line %d: @ %s: %w", st.Line, st.Action, err)
 			}
 			continue
 		}
@@ -200,6 +225,25 @@ func (p *Player) Play(ctx context.Context, steps []Step) ([]Result, error) {
 		out = append(out, Result{Step: st, Got: got})
 	}
 	return out, nil
+}
+
+// nextSMS waits (a little: late results come from another goroutine) for
+// an SMS not yet checked.
+func (p *Player) nextSMS() (string, error) {
+	if p.Outbox == nil {
+		return "", fmt.Errorf("@ sms: the test has no outbox")
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		if box := p.Outbox(); len(box) > p.smsSeen {
+			p.smsSeen++
+			return box[p.smsSeen-1], nil
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("@ sms: no SMS was sent")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // shortcutText is the text an aggregator sends on the first hop of a
