@@ -26,12 +26,14 @@ func (f *Flow) Start(ctx context.Context, env *Env, st *State) (Screen, error) {
 	if st.Vars == nil {
 		st.Vars = map[string]string{}
 	}
-	return f.enter(ctx, env, st, target(f.start))
+	s, err := f.enter(ctx, env, st, target(f.start))
+	f.dropList(st)
+	return s, err
 }
 
-// Render returns the screen st is on, without changing it: what a
-// retried request or a resumed session shows.
-func (f *Flow) Render(env *Env, st *State) (Screen, error) {
+// Render returns the screen st is on: what a retried request or a resumed
+// session shows. It changes nothing but a list it had to fetch again.
+func (f *Flow) Render(ctx context.Context, env *Env, st *State) (Screen, error) {
 	if st.Node == langNode {
 		return f.languageScreen(env, st, ""), nil
 	}
@@ -39,17 +41,69 @@ func (f *Flow) Render(env *Env, st *State) (Screen, error) {
 	if !ok || f.nodes[i].transient() {
 		return Screen{}, ErrStale
 	}
-	return f.render(env, st, f.nodes[i], ""), nil
+	if s, moved, err := f.fetchList(ctx, env, st, f.nodes[i]); moved || err != nil {
+		f.dropList(st)
+		return s, err
+	}
+	s := f.render(env, st, f.nodes[i], "")
+	f.dropList(st)
+	return s, nil
 }
 
 // Step applies one input to st and returns the next screen. It is safe
 // for concurrent use on distinct states; its only I/O is through
 // env.Adapters.
 func (f *Flow) Step(ctx context.Context, env *Env, st *State, input string) (Screen, error) {
-	input = strings.TrimSpace(input)
 	if st.Vars == nil {
 		st.Vars = map[string]string{}
 	}
+	s, err := f.step(ctx, env, st, strings.TrimSpace(input))
+	f.dropList(st)
+	return s, err
+}
+
+// A list that only its menu reads (items.scoped) is not kept in the
+// session: it is fetched again, by running the action that made it
+// (st.Entry), whenever the menu needs it. A session on a list screen
+// then costs a few dozen bytes instead of the whole list.
+
+// fetchList makes sure the list of n is in st.Vars. moved is true when
+// running the action again led somewhere else (it failed, timed out or
+// came back empty): the screen returned is that one.
+func (f *Flow) fetchList(ctx context.Context, env *Env, st *State, n *node) (s Screen, moved bool, err error) {
+	if n.items == nil || !n.items.scoped || st.Entry == "" {
+		return Screen{}, false, nil
+	}
+	if _, ok := st.Vars[n.items.from+".count"]; ok {
+		return Screen{}, false, nil
+	}
+	j, ok := f.byName[st.Entry]
+	if !ok || !f.nodes[j].transient() {
+		return Screen{}, false, nil
+	}
+	node, page := st.Node, st.Page
+	s, err = f.enter(ctx, env, st, target(j))
+	if err != nil || st.Node != node {
+		return s, true, err
+	}
+	st.Page = page
+	return Screen{}, false, nil
+}
+
+// dropList removes the list of the screen st is on, when it is one that
+// fetchList can fetch again.
+func (f *Flow) dropList(st *State) {
+	if st.Entry == "" {
+		return
+	}
+	if i, ok := f.byName[st.Node]; ok {
+		if it := f.nodes[i].items; it != nil && it.scoped {
+			clearVars(st.Vars, it.from)
+		}
+	}
+}
+
+func (f *Flow) step(ctx context.Context, env *Env, st *State, input string) (Screen, error) {
 	if st.Node == langNode {
 		return f.stepLanguage(env, st, input)
 	}
@@ -58,6 +112,9 @@ func (f *Flow) Step(ctx context.Context, env *Env, st *State, input string) (Scr
 		return Screen{}, ErrStale
 	}
 	n := f.nodes[i]
+	if s, moved, err := f.fetchList(ctx, env, st, n); moved || err != nil {
+		return s, err
+	}
 	switch n.kind {
 	case kindEnd:
 		return f.render(env, st, n, ""), nil

@@ -503,8 +503,8 @@ func (c *countingCaller) Call(context.Context, string, adapters.Request) (adapte
 	return c.res, nil
 }
 
-// A list only its menu reads leaves the session once an item is chosen;
-// going back fetches it again.
+// A list only its menu reads is not kept in the session: it is fetched
+// again when the menu needs it (to take a choice, to go back to it).
 func TestScopedListDroppedAndRefetched(t *testing.T) {
 	src := `id: jobs
 languages: [en]
@@ -541,6 +541,9 @@ nodes:
 	if s.Text != "Pick a job\n1. Driver\n2. Nurse\n0. Back\n00. Main menu" || st.Entry != "load" {
 		t.Fatalf("list: %q entry %q", s.Text, st.Entry)
 	}
+	if len(st.Vars) != 0 {
+		t.Fatalf("the list stayed in the session: %v", st.Vars)
+	}
 	s, _ = f.Step(context.Background(), env, st, "2")
 	if s.Text != "Job j2\n1. Done\n0. Back\n00. Main menu" {
 		t.Fatalf("detail: %q", s.Text)
@@ -549,8 +552,15 @@ nodes:
 		t.Fatalf("after choosing: vars %v history %v", st.Vars, st.History)
 	}
 	s, _ = f.Step(context.Background(), env, st, "0")
-	if s.Text != "Pick a job\n1. Driver\n2. Nurse\n0. Back\n00. Main menu" || c.calls != 2 {
+	// Calls: the list, the choice (fetched again to know what 2 is), back.
+	if s.Text != "Pick a job\n1. Driver\n2. Nurse\n0. Back\n00. Main menu" || c.calls != 3 {
 		t.Fatalf("back: %q after %d calls", s.Text, c.calls)
+	}
+	// If the list has changed meanwhile, the choice is judged on the new one
+	// (here empty: on_empty is next, the same menu, now without items).
+	c.res = []any{}
+	if s, _ = f.Step(context.Background(), env, st, "1"); s.Text != "Invalid choice. Try again.\nPick a job\n0. Back\n00. Main menu" {
+		t.Fatalf("list gone: %q", s.Text)
 	}
 }
 

@@ -315,7 +315,7 @@ func (m *Manager) continueSession(ctx context.Context, set *flows.Set, req Reque
 	}
 	switch cur.Status {
 	case StatusEnded:
-		return m.show(f, req, cur, now) // a retry of the last step
+		return m.show(ctx, f, req, cur, now) // a retry of the last step
 	case StatusAborted:
 		return Response{Text: f.Label(flows.LabelExpired, cur.Lang), End: true, Service: f.ID, Lang: cur.Lang}, nil
 	}
@@ -328,7 +328,7 @@ func (m *Manager) continueSession(ctx context.Context, set *flows.Set, req Reque
 		input, dup = deriveInput(cur, req.Text)
 	}
 	if dup {
-		return m.show(f, req, cur, now)
+		return m.show(ctx, f, req, cur, now)
 	}
 	s := cur.clone()
 	s.Hops++
@@ -345,7 +345,7 @@ func (m *Manager) continueSession(ctx context.Context, set *flows.Set, req Reque
 		switch strings.TrimSpace(input) {
 		case "1":
 			s.Status = StatusActive
-			screen, err = f.Render(env, &s.State)
+			screen, err = f.Render(fctx, env, &s.State)
 		case "2":
 			s.Status = StatusActive
 			s.State = flows.State{Lang: s.Lang, Vars: map[string]string{}}
@@ -401,7 +401,7 @@ func (m *Manager) lostRace(ctx context.Context, req Request, f *flows.Flow) (Res
 	if vals[0] != nil {
 		if won, err := decodeSession(vals[0]); err == nil && won.ID == req.SessionID {
 			if wf, ok := m.flows.Load().Flow(won.Service); ok {
-				return m.show(wf, req, won, m.cfg.Now())
+				return m.show(ctx, wf, req, won, m.cfg.Now())
 			}
 		}
 	}
@@ -409,12 +409,14 @@ func (m *Manager) lostRace(ctx context.Context, req Request, f *flows.Flow) (Res
 }
 
 // show renders the screen a session is on, without changing it.
-func (m *Manager) show(f *flows.Flow, req Request, s *Session, now time.Time) (Response, error) {
+func (m *Manager) show(ctx context.Context, f *flows.Flow, req Request, s *Session, now time.Time) (Response, error) {
 	if s.Status == StatusOffered {
 		return Response{Text: f.ResumeScreen(s.Lang).Text, Service: f.ID, Lang: s.Lang}, nil
 	}
-	st := s.State
-	screen, err := f.Render(m.env(req, now), &st)
+	st := s.clone().State
+	fctx, cancel := context.WithTimeout(ctx, m.cfg.StepBudget)
+	defer cancel()
+	screen, err := f.Render(fctx, m.env(req, now), &st)
 	if err != nil {
 		return m.unavailable(f, s.Lang), fmt.Errorf("showing %s: %w", f.ID, err)
 	}

@@ -38,8 +38,9 @@ func (o *outbox) all() []string {
 	return append([]string(nil), o.sent...)
 }
 
-// slowAdapters makes the adapters named by "@ slow <name>" take longer than
-// any step budget, and "@ fast <name>" undoes it.
+// slowAdapters makes the adapters named by "@ slow <name> [op]" take longer
+// than any step budget (all their ops, or the one named), and
+// "@ fast <name> [op]" undoes it.
 type slowAdapters struct {
 	next flows.Caller
 	mu   sync.Mutex
@@ -48,7 +49,7 @@ type slowAdapters struct {
 
 func (s *slowAdapters) Call(ctx context.Context, name string, req adapters.Request) (adapters.Result, error) {
 	s.mu.Lock()
-	slow := s.slow[name]
+	slow := s.slow[name] || s.slow[name+" "+req.Op]
 	s.mu.Unlock()
 	if slow {
 		select {
