@@ -49,7 +49,8 @@ type Adapter struct {
 	kv   adapters.KV
 	ops  *opset.Set
 	keep time.Duration
-	seed func() uint64 // the seed of a new attempt
+	seed func() uint64    // the seed of a new attempt
+	now  func() time.Time // when progress changes (current picks the latest)
 }
 
 var (
@@ -75,14 +76,28 @@ func New(c Config, in adapters.Instance) (*Adapter, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	return newAdapter(src, in.KV, c.Keep, rand.Uint64), nil
+	now := in.Deps.WithDefaults().Now
+	a := newAdapter(src, in.KV, c.Keep, func() uint64 { return clockSeed(now()) })
+	a.now = now
+	return a, nil
+}
+
+// clockSeed derives an attempt's seed from the clock (splitmix64 of the
+// Unix nanoseconds): attempts started at different times get different
+// orders, and a fixed test clock gives the same order on every run.
+func clockSeed(t time.Time) uint64 {
+	z := uint64(t.UnixNano()) + 0x9e3779b97f4a7c15
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
 }
 
 func newAdapter(src *source.Source[data], kv adapters.KV, keep time.Duration, seed func() uint64) *Adapter {
-	a := &Adapter{src: src, kv: kv, keep: keep, seed: seed}
+	a := &Adapter{src: src, kv: kv, keep: keep, seed: seed, now: time.Now}
 	user := []string{"msisdn", "course"}
 	a.ops = opset.New(
 		opset.Op{OpSpec: adapters.OpSpec{Name: "courses", Optional: []string{"msisdn", "lang"}}, Fn: a.courses},
+		opset.Op{OpSpec: adapters.OpSpec{Name: "current", Required: []string{"msisdn"}, Optional: []string{"lang"}}, Fn: a.current},
 		opset.Op{OpSpec: adapters.OpSpec{Name: "start", Required: user, Optional: []string{"lang"}}, Fn: a.start},
 		opset.Op{OpSpec: adapters.OpSpec{Name: "question", Required: user, Optional: []string{"lang"}}, Fn: a.question},
 		opset.Op{OpSpec: adapters.OpSpec{Name: "answer", Required: append(user, "answer"), Optional: []string{"n", "lang"}}, Fn: a.answer},
@@ -118,8 +133,9 @@ type progress struct {
 	Done     bool     `json:"d"`
 	Attempts int      `json:"a"` // finished attempts
 	Best     int      `json:"b"`
-	Last     int      `json:"l"` // score of the last finished attempt
-	LastOf   int      `json:"t"` // its number of questions
+	Last     int      `json:"l"`           // score of the last finished attempt
+	LastOf   int      `json:"t"`           // its number of questions
+	At       int64    `json:"u,omitempty"` // when it last changed, Unix seconds
 }
 
 func key(msisdn, course string) string { return "quiz:{" + msisdn + "}:" + course }
@@ -193,6 +209,7 @@ func (a *Adapter) update(ctx context.Context, k call, change func(old *progress)
 		if err != nil {
 			return nil, err
 		}
+		next.At = a.now().Unix()
 		b, _ := json.Marshal(next)
 		ok, err := a.kv.Swap(ctx, key(k.msisdn, k.c.id), raw, b, a.keep)
 		if err != nil {
@@ -218,6 +235,24 @@ func (a *Adapter) courses(ctx context.Context, p map[string]string) (adapters.Re
 		}
 		return out, nil
 	}
+	all, err := a.all(ctx, d, p)
+	if err != nil {
+		return nil, err
+	}
+	for i, c := range d.courses {
+		item := make(map[string]any, 4)
+		for k, v := range c.item[lang] {
+			item[k] = v
+		}
+		item["state"] = state(all[i])
+		out[i] = item
+	}
+	return out, nil
+}
+
+// all reads the user's progress in every course, in the order of the
+// data (nil where there is none), in one round trip.
+func (a *Adapter) all(ctx context.Context, d *data, p map[string]string) ([]*progress, error) {
 	msisdn, err := opset.MSISDN(p)
 	if err != nil {
 		return nil, err
@@ -230,22 +265,49 @@ func (a *Adapter) courses(ctx context.Context, p map[string]string) (adapters.Re
 	if err != nil {
 		return nil, opset.StoreErr(ctx, "reading progress", err, msisdn)
 	}
-	for i, c := range d.courses {
-		var pr *progress
+	out := make([]*progress, len(d.courses))
+	for i := range d.courses {
 		if i < len(vals) && vals[i] != nil {
-			pr = new(progress)
-			if json.Unmarshal(vals[i], pr) != nil {
-				pr = nil
+			pr := new(progress)
+			if json.Unmarshal(vals[i], pr) == nil && pr.V == 1 {
+				out[i] = pr
 			}
 		}
-		item := make(map[string]any, 4)
-		for k, v := range c.item[lang] {
-			item[k] = v
-		}
-		item["state"] = state(pr)
-		out[i] = item
 	}
 	return out, nil
+}
+
+// current is the quiz the user has under way, for a "continue your quiz"
+// offer when they dial again: of the courses started and not finished,
+// the one changed last (the first in the data on a tie).
+func (a *Adapter) current(ctx context.Context, p map[string]string) (adapters.Result, error) {
+	d := a.src.Current()
+	if d == nil {
+		return nil, source.NotLoaded
+	}
+	lang := i18n.Pick(p["lang"], d.langs)
+	all, err := a.all(ctx, d, p)
+	if err != nil {
+		return nil, err
+	}
+	best := -1
+	for i, pr := range all {
+		if pr != nil && !pr.Done && (best < 0 || pr.At > all[best].At) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return nil, opset.NotFound("no quiz under way")
+	}
+	c, pr := d.courses[best], all[best]
+	return map[string]any{
+		"course":      c.id,
+		"course_name": c.name[lang],
+		"answered":    pr.N,
+		"n":           pr.N + 1,
+		"total":       len(pr.Order),
+		"score":       pr.Score,
+	}, nil
 }
 
 func state(pr *progress) string {

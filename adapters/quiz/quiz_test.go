@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -92,6 +93,7 @@ func TestConformance(t *testing.T) {
 					{Op: "question", Params: p("msisdn", user, "course", "farming", "lang", "sw")},
 					{Op: "status", Params: p("msisdn", user, "course", "farming")},
 					{Op: "result", Params: p("msisdn", other, "course", "numeracy", "lang", "fr")},
+					{Op: "current", Params: p("msisdn", user, "lang", "sw")},
 				},
 				NotFound: []adapters.Request{
 					{Op: "question", Params: p("msisdn", user, "course", "maternal")},
@@ -99,6 +101,7 @@ func TestConformance(t *testing.T) {
 					{Op: "result", Params: p("msisdn", user, "course", "farming")},
 					{Op: "start", Params: p("msisdn", user, "course", "astrophysics")},
 					{Op: "answer", Params: p("msisdn", other, "course", "numeracy", "answer", "1")},
+					{Op: "current", Params: p("msisdn", other)},
 				},
 				Invalid: []adapters.Request{
 					{Op: "answer", Params: p("msisdn", user, "course", "farming", "answer", "yes")},
@@ -200,6 +203,62 @@ func TestAttempt(t *testing.T) {
 	}
 }
 
+// current offers the quiz under way that was touched last, and nothing
+// once every quiz is finished.
+func TestCurrent(t *testing.T) {
+	for _, st := range kvtest.Stores(t) {
+		t.Run(st.Name, func(t *testing.T) {
+			a := newSeeded(t, st.KV)
+			clock := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+			a.now = func() time.Time { return clock }
+			none := func() {
+				t.Helper()
+				_, err := a.Call(context.Background(), adapters.Request{Op: "current", Params: p("msisdn", user)})
+				if adapters.KindOf(err) != adapters.KindNotFound {
+					t.Errorf("current with no quiz under way: %v", err)
+				}
+			}
+			none()
+			do(t, a, "start", p("msisdn", user, "course", "numeracy"))
+			clock = clock.Add(time.Minute)
+			do(t, a, "start", p("msisdn", user, "course", "farming"))
+			do(t, a, "answer", p("msisdn", user, "course", "farming", "answer", "1"))
+			c := do(t, a, "current", p("msisdn", user, "lang", "fr"))
+			if c["course"] != "farming" || c["course_name"] != "Bases de l'agriculture" || c["answered"] != 1 || c["n"] != 2 || c["total"] != 5 || c["score"] != 1 {
+				t.Errorf("current = %v", c)
+			}
+			// Numeracy is answered later: it is now the one to continue.
+			clock = clock.Add(time.Minute)
+			do(t, a, "answer", p("msisdn", user, "course", "numeracy", "answer", "2"))
+			if c := do(t, a, "current", p("msisdn", user)); c["course"] != "numeracy" || c["answered"] != 1 {
+				t.Errorf("current after numeracy = %v", c)
+			}
+			for _, course := range []string{"numeracy", "farming"} {
+				for range 4 {
+					do(t, a, "answer", p("msisdn", user, "course", course, "answer", "1"))
+				}
+			}
+			none()
+		})
+	}
+}
+
+// The seed of New's attempts comes from the clock: the same instant draws
+// the same order (golden transcripts), another instant another.
+func TestClockSeed(t *testing.T) {
+	t0 := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	if clockSeed(t0) != clockSeed(t0) {
+		t.Fatal("one instant gave two seeds")
+	}
+	seen := map[uint64]bool{}
+	for i := range 1000 {
+		seen[clockSeed(t0.Add(time.Duration(i)))] = true
+	}
+	if len(seen) != 1000 {
+		t.Errorf("1000 instants gave %d seeds", len(seen))
+	}
+}
+
 // Eight gateway instances submit the same answer at once: it counts once.
 func TestConcurrentAnswers(t *testing.T) {
 	for _, st := range kvtest.Stores(t) {
@@ -271,7 +330,7 @@ func TestNew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(a.Ops()) != 6 {
+	if len(a.Ops()) != 7 {
 		t.Errorf("Ops = %v", a.Ops())
 	}
 }
