@@ -2,6 +2,7 @@ package flows
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -68,7 +69,15 @@ func (c *compiler) resultFields() {
 			readers[n.items.from]++
 		}
 	}
-	c.f.keep = keep
+	c.f.keep = map[string]func([]byte) bool{}
+	for r := range c.results {
+		var patterns []string
+		for p := range keep[r] {
+			patterns = append(patterns, p)
+		}
+		sort.Strings(patterns)
+		c.f.keep[r] = keeper(patterns)
+	}
 	// A list is scoped to its menu when nothing but that menu's items read it.
 	outside := map[string]bool{}
 	for _, u := range c.uses {

@@ -347,8 +347,7 @@ func (f *Flow) act(ctx context.Context, env *Env, st *State, n *node) (string, t
 	switch kind {
 	case adapters.KindNone:
 		if n.saveAs != "" {
-			keep := f.keep[n.saveAs]
-			flatten(st.Vars, n.saveAs, res, func(name string) bool { return keep[wildcardIndexes(name)] })
+			flatten(st.Vars, n.saveAs, res, f.keep[n.saveAs])
 		}
 		return "ok", n.next
 	case adapters.KindNotFound:
@@ -384,7 +383,7 @@ func (f *Flow) later(env *Env, st *State, n *node, params map[string]string) {
 		}
 		if n.saveAs != "" {
 			clearVars(late.Vars, n.saveAs)
-			flatten(late.Vars, n.saveAs, res, func(string) bool { return true })
+			flatten(late.Vars, n.saveAs, res, keepAll)
 		}
 		text := f.out(n.lateSMS.get(f.lang(late.Lang)).String(f.scope(&lenv, late)))
 		if err := lenv.SMS.Send(ctx, lenv.MSISDN, text); err != nil {
@@ -457,51 +456,103 @@ func clearVars(vars map[string]string, name string) {
 
 // flatten stores a result tree as variables: maps by key, lists by
 // 1-based index with a count (jobs.1.title, jobs.count). Only the names
-// keep accepts are stored.
-func flatten(vars map[string]string, name string, v any, keep func(string) bool) {
-	set := func(k, val string) {
+// keep accepts are stored. Names are built in one buffer and become
+// strings only when kept: a list of fifty fields the flow never reads costs
+// no allocation.
+func flatten(vars map[string]string, name string, v any, keep func([]byte) bool) {
+	buf := make([]byte, 0, 64)
+	flattenInto(vars, append(buf, name...), v, keep)
+}
+
+func flattenInto(vars map[string]string, key []byte, v any, keep func([]byte) bool) {
+	set := func(k []byte, val string) {
 		if keep(k) {
-			vars[k] = val
+			vars[string(k)] = val
 		}
 	}
 	switch x := v.(type) {
 	case nil:
 	case string:
-		set(name, x)
+		set(key, x)
 	case bool:
-		set(name, strconv.FormatBool(x))
+		set(key, strconv.FormatBool(x))
 	case int:
-		set(name, strconv.Itoa(x))
+		if keep(key) {
+			vars[string(key)] = strconv.Itoa(x)
+		}
 	case int64:
-		set(name, strconv.FormatInt(x, 10))
+		if keep(key) {
+			vars[string(key)] = strconv.FormatInt(x, 10)
+		}
 	case float64:
-		set(name, strconv.FormatFloat(x, 'f', -1, 64))
+		if keep(key) {
+			vars[string(key)] = strconv.FormatFloat(x, 'f', -1, 64)
+		}
 	case map[string]any:
 		for k, e := range x {
-			flatten(vars, name+"."+k, e, keep)
+			flattenInto(vars, append(append(key, '.'), k...), e, keep)
 		}
 	case map[string]string:
 		for k, e := range x {
-			set(name+"."+k, e)
+			set(append(append(key, '.'), k...), e)
 		}
 	case []any:
-		set(name+".count", strconv.Itoa(len(x)))
+		set(append(key, ".count"...), strconv.Itoa(len(x)))
 		for i, e := range x {
-			flatten(vars, name+"."+strconv.Itoa(i+1), e, keep)
+			flattenInto(vars, strconv.AppendInt(append(key, '.'), int64(i+1), 10), e, keep)
 		}
 	case []map[string]any:
-		set(name+".count", strconv.Itoa(len(x)))
+		set(append(key, ".count"...), strconv.Itoa(len(x)))
 		for i, e := range x {
-			flatten(vars, name+"."+strconv.Itoa(i+1), e, keep)
+			flattenInto(vars, strconv.AppendInt(append(key, '.'), int64(i+1), 10), e, keep)
 		}
 	case []string:
-		set(name+".count", strconv.Itoa(len(x)))
+		set(append(key, ".count"...), strconv.Itoa(len(x)))
 		for i, e := range x {
-			set(name+"."+strconv.Itoa(i+1), e)
+			set(strconv.AppendInt(append(key, '.'), int64(i+1), 10), e)
 		}
 	default:
-		set(name, fmt.Sprint(x))
+		if keep(key) {
+			vars[string(key)] = fmt.Sprint(x)
+		}
 	}
+}
+
+func keepAll([]byte) bool { return true }
+
+// keeper accepts the names that match one of patterns, where a # part of
+// a pattern stands for any all-digit part (jobs.#.title).
+func keeper(patterns []string) func([]byte) bool {
+	return func(name []byte) bool {
+		for _, p := range patterns {
+			if wildMatch(name, p) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func wildMatch(name []byte, pattern string) bool {
+	i, j := 0, 0
+	for i < len(name) && j < len(pattern) {
+		if pattern[j] == '#' && (j+1 == len(pattern) || pattern[j+1] == '.') {
+			k := i
+			for k < len(name) && name[k] >= '0' && name[k] <= '9' {
+				k++
+			}
+			if k == i || (k < len(name) && name[k] != '.') {
+				return false
+			}
+			i, j = k, j+1
+			continue
+		}
+		if name[i] != pattern[j] {
+			return false
+		}
+		i, j = i+1, j+1
+	}
+	return i == len(name) && j == len(pattern)
 }
 
 // stepLanguage handles an input on the language chooser.

@@ -472,11 +472,33 @@ func TestInputRules(t *testing.T) {
 func TestFlatten(t *testing.T) {
 	vars := map[string]string{}
 	flatten(vars, "p", map[string]any{"price": 3200.0, "unit": "bag", "ok": true,
-		"markets": []any{map[string]any{"name": "Eldoret"}, "Kisumu"}}, func(string) bool { return true })
+		"markets": []any{map[string]any{"name": "Eldoret"}, "Kisumu"}}, keepAll)
 	want := map[string]string{"p.price": "3200", "p.unit": "bag", "p.ok": "true",
 		"p.markets.count": "2", "p.markets.1.name": "Eldoret", "p.markets.2": "Kisumu"}
 	if fmt.Sprint(vars) != fmt.Sprint(want) {
 		t.Errorf("got %v\nwant %v", vars, want)
+	}
+}
+
+func TestWildMatch(t *testing.T) {
+	for _, tt := range []struct {
+		name, pattern string
+		want          bool
+	}{
+		{"jobs.12.title", "jobs.#.title", true},
+		{"jobs.x.title", "jobs.#.title", false},
+		{"jobs..title", "jobs.#.title", false},
+		{"jobs.1", "jobs.#", true},
+		{"jobs.1.title", "jobs.#", false},
+		{"jobs.count", "jobs.count", true},
+		{"jobs.items.3.id", "jobs.items.#.id", true},
+		{"p.price", "p.price", true},
+		{"p.prices", "p.price", false},
+		{"p.pric", "p.price", false},
+	} {
+		if got := wildMatch([]byte(tt.name), tt.pattern); got != tt.want {
+			t.Errorf("wildMatch(%q, %q) = %v", tt.name, tt.pattern, got)
+		}
 	}
 }
 

@@ -31,7 +31,7 @@ type Flow struct {
 	langIndex map[string]int
 	// keep lists, per result name, the flattened fields the flow reads;
 	// the others are not stored.
-	keep map[string]map[string]bool
+	keep map[string]func([]byte) bool
 
 	// Positions kept for the checks across files.
 	idAt   pos
