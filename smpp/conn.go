@@ -210,6 +210,17 @@ func (c *conn) request(ctx context.Context, p pdu.Body, windowed bool, d time.Du
 func (c *conn) deliver(f frame) bool {
 	c.mu.Lock()
 	cl := c.pending[f.h.Seq]
+	if cl == nil && isBindResp(f.h.ID) {
+		// Some SMSCs (go-smpp's smpptest among them) do not echo the
+		// bind's sequence number. Nothing else is in flight during a
+		// bind, so the bind waiting for this response is the one.
+		for _, p := range c.pending {
+			if p.want == f.h.ID {
+				cl = p
+				f.h.Seq = p.seq
+			}
+		}
+	}
 	if cl == nil || (f.h.ID != cl.want && f.h.ID != pdu.GenericNACKID) {
 		c.mu.Unlock()
 		return false
@@ -221,6 +232,10 @@ func (c *conn) deliver(f frame) bool {
 	c.mu.Unlock()
 	cl.ch <- f
 	return true
+}
+
+func isBindResp(id pdu.ID) bool {
+	return id == pdu.BindTransceiverRespID || id == pdu.BindTransmitterRespID || id == pdu.BindReceiverRespID
 }
 
 // write writes one whole PDU under the write deadline. A failed write
