@@ -17,6 +17,10 @@ type Flow struct {
 	Keywords    []string // SMS keywords, upper case
 	Languages   []string // the first is not special; DefaultLang is
 	DefaultLang string
+	// SMSDialogue is set when the service runs over SMS too: its keyword
+	// starts a reply-driven session of the same menus.
+	SMSDialogue bool
+	smsHelp     text
 
 	title     text
 	nodes     []*node
@@ -156,6 +160,20 @@ type route struct {
 // Title returns the service's title in lang (or its default language).
 func (f *Flow) Title(lang string) string {
 	return f.title.get(f.lang(lang)).String(nil)
+}
+
+// SMSHelp returns what the service answers to HELP or to its keyword
+// over SMS when it has no SMS dialogue: its sms.help text, or its title
+// and USSD code.
+func (f *Flow) SMSHelp(lang string) string {
+	if f.smsHelp != nil {
+		return f.out(f.smsHelp.get(f.lang(lang)).String(nil))
+	}
+	h := f.Title(lang)
+	if len(f.Codes) > 0 {
+		h += ": " + f.Codes[0]
+	}
+	return f.out(h)
 }
 
 // Sensitive reports whether variable name holds input marked sensitive,

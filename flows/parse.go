@@ -31,7 +31,7 @@ var DefaultLimit = gsm.Limit{Octets: 160}
 
 var (
 	serviceKeys = []string{"id", "title", "description", "codes", "keywords", "languages", "default_language",
-		"start", "labels", "navigation", "screen", "nodes"}
+		"start", "labels", "navigation", "screen", "sms", "nodes"}
 	nodeKeys = map[nodeKind][]string{
 		kindMenu:   {"type", "text", "options", "items", "nav"},
 		kindInput:  {"type", "text", "save", "validate", "error", "sensitive", "next", "nav"},
@@ -179,6 +179,21 @@ func (c *compiler) service(root *yaml.Node) {
 				}
 			}
 		}
+	}
+	if s.has("sms") {
+		sm, ok := d.mapping(s.val("sms"), "sms", []string{"dialogue", "help"})
+		if ok {
+			f.SMSDialogue = sm.boolean("dialogue", false)
+			if sm.has("help") {
+				f.smsHelp = c.text(sm.val("help"), "sms.help", false)
+			}
+		}
+		if f.SMSDialogue && len(f.Keywords) == 0 {
+			d.errorf(s.val("sms"), "sms.dialogue", "an SMS dialogue needs keywords to start it")
+		}
+	}
+	if s.has("description") {
+		c.text(s.val("description"), "description", false)
 	}
 	c.nodes(s)
 	if len(f.nodes) == 0 {

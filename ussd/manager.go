@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/ussdgw/ussdgw/flows"
+	"github.com/ussdgw/ussdgw/flows/gsm"
 )
 
 // Config configures a Manager. Zero durations take the defaults.
@@ -45,6 +46,12 @@ type Config struct {
 	// LateTimeout bounds a late adapter call whose result goes by SMS
 	// after its step timed out (60 s).
 	LateTimeout time.Duration
+	// Channel separates the sessions of another channel from USSD ones
+	// ("sms" for reply-driven menus over SMS): its keys get the suffix.
+	Channel string
+	// Limit is the screen size of the channel (zero: the flow's, a USSD
+	// screen).
+	Limit gsm.Limit
 	Now         func() time.Time
 	Log         *slog.Logger
 }
@@ -124,6 +131,10 @@ type Request struct {
 	// New marks the first message of a dialogue when the transport knows
 	// it (SMPP's PSSR indication). Otherwise an unknown SessionID is new.
 	New bool
+	// Service opens a service by id instead of by a dialled code (an SMS
+	// keyword); Shortcut are inputs to apply after it opens.
+	Service  string
+	Shortcut []string
 	// Input is the user's reply, for transports that send one reply per
 	// message (SMPP).
 	Input string
@@ -141,10 +152,28 @@ type Response struct {
 	Lang    string
 }
 
-func sessionKey(msisdn MSISDN) string { return "s:{" + string(msisdn) + "}" }
+func (m *Manager) sessionKey(msisdn MSISDN) string {
+	if m.cfg.Channel != "" {
+		return "s:{" + string(msisdn) + "}:" + m.cfg.Channel
+	}
+	return "s:{" + string(msisdn) + "}"
+}
+
+// profileKey is shared by every channel: a language chosen over USSD is
+// the user's language over SMS too.
 func profileKey(msisdn MSISDN) string { return "p:{" + string(msisdn) + "}" }
-func resumeKey(msisdn MSISDN, service string) string {
-	return "r:{" + string(msisdn) + "}:" + service
+
+func (m *Manager) resumeKey(msisdn MSISDN, service string) string {
+	return "r:{" + string(msisdn) + "}:" + m.cfg.Channel + ":" + service
+}
+
+// Language returns the language remembered for msisdn, or "".
+func (m *Manager) Language(ctx context.Context, msisdn MSISDN) (string, error) {
+	vals, err := m.cfg.Store.Get(ctx, profileKey(msisdn))
+	if err != nil {
+		return "", fmt.Errorf("loading profile: %w", err)
+	}
+	return string(vals[0]), nil
 }
 
 // Handle runs one step. On a failure of the store it still returns a
@@ -156,12 +185,16 @@ func (m *Manager) Handle(ctx context.Context, req Request) (Response, error) {
 	set := m.flows.Load()
 	var routed *flows.Flow
 	var shortcut []string
-	if req.Dialled != "" {
+	switch {
+	case req.Service != "":
+		routed, _ = set.Flow(req.Service)
+		shortcut = req.Shortcut
+	case req.Dialled != "":
 		routed, shortcut, _ = set.Route(req.Dialled)
 	}
-	keys := []string{sessionKey(req.MSISDN), profileKey(req.MSISDN)}
+	keys := []string{m.sessionKey(req.MSISDN), profileKey(req.MSISDN)}
 	if routed != nil {
-		keys = append(keys, resumeKey(req.MSISDN, routed.ID))
+		keys = append(keys, m.resumeKey(req.MSISDN, routed.ID))
 	}
 	vals, err := m.cfg.Store.Get(ctx, keys...)
 	if err != nil {
@@ -174,10 +207,15 @@ func (m *Manager) Handle(ctx context.Context, req Request) (Response, error) {
 			cur = nil
 		}
 	}
-	if cur != nil && cur.ID == req.SessionID && !req.New {
+	// A session that ended is only kept for retries of its last step, which
+	// only cumulative-text transports can tell apart from a new message.
+	ended := cur != nil && cur.Status == StatusEnded && !req.Cumulative
+	if cur != nil && cur.ID == req.SessionID && !req.New && !ended {
 		return m.continueSession(ctx, set, req, cur, vals[0])
 	}
 	if routed == nil {
+		// Service is left empty: the caller can tell "no such service or
+		// session" apart from a flow's answer.
 		return Response{Text: m.cfg.UnknownService, End: true}, nil
 	}
 	var resume []byte
@@ -189,7 +227,7 @@ func (m *Manager) Handle(ctx context.Context, req Request) (Response, error) {
 
 func (m *Manager) env(req Request, now time.Time) *flows.Env {
 	return &flows.Env{Adapters: m.cfg.Adapters, MSISDN: string(req.MSISDN), Now: now, Log: m.log,
-		SMS: m.cfg.SMS, Later: m.later}
+		SMS: m.cfg.SMS, Later: m.later, Limit: m.cfg.Limit}
 }
 
 // later runs work after the step, with its own deadline, tracked so that
@@ -293,13 +331,13 @@ func (m *Manager) begin(ctx context.Context, req Request, f *flows.Flow, shortcu
 	// Keep a displaced, resumable session of another service aside.
 	if cur != nil && cur.Service != f.ID {
 		if of, ok := m.flows.Load().Flow(cur.Service); ok && m.resumable(cur, of, now) {
-			if err := m.cfg.Store.Set(ctx, resumeKey(req.MSISDN, cur.Service), curRaw, m.cfg.ResumeWindow+m.cfg.SessionTimeout); err != nil {
+			if err := m.cfg.Store.Set(ctx, m.resumeKey(req.MSISDN, cur.Service), curRaw, m.cfg.ResumeWindow+m.cfg.SessionTimeout); err != nil {
 				m.log.Warn("keeping a session aside for resume", "err", err)
 			}
 		}
 	}
 	if fromAside || (old == nil && resumeRaw != nil) {
-		if err := m.cfg.Store.Set(ctx, resumeKey(req.MSISDN, f.ID), nil, 0); err != nil {
+		if err := m.cfg.Store.Set(ctx, m.resumeKey(req.MSISDN, f.ID), nil, 0); err != nil {
 			m.log.Warn("dropping a resume record", "err", err)
 		}
 	}
@@ -376,7 +414,7 @@ func (m *Manager) save(ctx context.Context, req Request, f *flows.Flow, s *Sessi
 		s.Status = StatusEnded
 		ttl = endedTTL
 	}
-	ok, err := m.cfg.Store.Swap(ctx, sessionKey(req.MSISDN), curRaw, s.encode(), ttl)
+	ok, err := m.cfg.Store.Swap(ctx, m.sessionKey(req.MSISDN), curRaw, s.encode(), ttl)
 	if err != nil {
 		return m.unavailable(f, s.Lang), fmt.Errorf("saving session: %w", err)
 	}
@@ -394,7 +432,7 @@ func (m *Manager) save(ctx context.Context, req Request, f *flows.Flow, s *Sessi
 // lostRace answers a request whose step another instance (or a retry of
 // the same request) applied first: it shows the state that won.
 func (m *Manager) lostRace(ctx context.Context, req Request, f *flows.Flow) (Response, error) {
-	vals, err := m.cfg.Store.Get(ctx, sessionKey(req.MSISDN))
+	vals, err := m.cfg.Store.Get(ctx, m.sessionKey(req.MSISDN))
 	if err != nil {
 		return m.unavailable(f, ""), fmt.Errorf("reloading session after a concurrent step: %w", err)
 	}
@@ -447,7 +485,7 @@ func deriveInput(s *Session, text string) (input string, dup bool) {
 // Abort marks a dialogue as cut by the network, so that the next dial
 // offers to resume it. An unknown or already finished dialogue is ignored.
 func (m *Manager) Abort(ctx context.Context, msisdn MSISDN, sessionID string) error {
-	key := sessionKey(msisdn)
+	key := m.sessionKey(msisdn)
 	vals, err := m.cfg.Store.Get(ctx, key)
 	if err != nil {
 		return fmt.Errorf("loading session to abort: %w", err)
