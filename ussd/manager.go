@@ -52,8 +52,8 @@ type Config struct {
 	// Limit is the screen size of the channel (zero: the flow's, a USSD
 	// screen).
 	Limit gsm.Limit
-	Now         func() time.Time
-	Log         *slog.Logger
+	Now   func() time.Time
+	Log   *slog.Logger
 }
 
 // Defaults.

@@ -83,7 +83,7 @@ func TestDialogue(t *testing.T) {
 		{"x", "Invalid entry. Try again.\nHow many apples?\n0. Back\n00. Main menu"},
 		{" 4 ", "Order placed: 4 apples."},
 		{"4", "Send a keyword:\nCLINIC - Clinic hours (*600#)\nSHOP - Shop (*500#)"}, // no dialogue any more
-		{"SHOP 1 3", "Order placed: 3 apples."},                                       // keyword with shortcut inputs
+		{"SHOP 1 3", "Order placed: 3 apples."},                                      // keyword with shortcut inputs
 		{"clinic", "Clinics open 8am to 5pm. Dial *600# for the nearest one."},
 		{"hello there", "Send a keyword:\nCLINIC - Clinic hours (*600#)\nSHOP - Shop (*500#)"},
 		{"", "Send a keyword:\nCLINIC - Clinic hours (*600#)\nSHOP - Shop (*500#)"},
