@@ -95,8 +95,10 @@ type Retry struct {
 	// DedupeWindow is how long we keep listening for the submit_sm_resp of
 	// a submit whose response timed out before we send it again. A late
 	// response settles the submit without a duplicate; if none comes, the
-	// submit is sent again (the SMSC may then have it twice). 0 means a
-	// timed-out submit is never sent again and fails as ambiguous.
+	// submit is sent again (the SMSC may then have it twice). While it
+	// listens the submit keeps its window slot, since the SMSC may still
+	// be working on it. 0 means a timed-out submit is never sent again and
+	// fails as ambiguous (Error.Ambiguous).
 	DedupeWindow time.Duration `yaml:"dedupe_window"`
 }
 

@@ -78,7 +78,15 @@ func (c *Client) submit(ctx context.Context, sm *ShortMessage, o sendOptions) (S
 			return res, nil
 		}
 		var e *Error
-		if !errors.As(err, &e) || o.noRetry || !e.Retryable() || res.Attempts >= c.cfg.Retry.MaxAttempts ||
+		isErr := errors.As(err, &e)
+		slowDown := isErr && e.Kind == KindStatus && e.Status.slowDown()
+		if slowDown {
+			// The SMSC throttles the bind, not this message: every
+			// sender pauses, even when this one will not retry.
+			c.stats.throttled.Add(1)
+			c.throttle.hit(c.cfg.Retry.Backoff)
+		}
+		if !isErr || o.noRetry || !e.Retryable() || res.Attempts >= c.cfg.Retry.MaxAttempts ||
 			(e.Kind == KindTimeout && c.cfg.Retry.DedupeWindow == 0) {
 			c.stats.submitFailed.Add(1)
 			return res, err
@@ -86,9 +94,7 @@ func (c *Client) submit(ctx context.Context, sm *ShortMessage, o sendOptions) (S
 		c.stats.retries.Add(1)
 		wait := c.cfg.Retry.Backoff.delay(res.Attempts)
 		switch {
-		case e.Kind == KindStatus && e.Status.slowDown():
-			c.stats.throttled.Add(1)
-			c.throttle.hit(c.cfg.Retry.Backoff)
+		case slowDown:
 			wait = 0 // the bind-wide pause is waited in submitOnce
 		case e.Kind == KindDisconnected, e.Kind == KindTimeout, e.Status == StatusInvBndSts:
 			wait = 0 // we wait for the rebind, or have waited the dedupe window
