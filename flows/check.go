@@ -168,7 +168,7 @@ func (c *compiler) checkGraph() {
 			}
 			ok := n.kind == kindEnd
 			for _, e := range n.edges() {
-				if e.to == toBack || e.to == toUnavailable || (e.to == toHome && canEnd[f.start]) || (e.to >= 0 && canEnd[e.to]) {
+				if e.to == toBack || e.to == toUnavailable || e.to == toLate || (e.to == toHome && canEnd[f.start]) || (e.to >= 0 && canEnd[e.to]) {
 					ok = true
 				}
 			}

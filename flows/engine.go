@@ -194,7 +194,7 @@ func (f *Flow) move(ctx context.Context, env *Env, st *State, from int, event st
 	switch to {
 	case toBack:
 		return f.back(ctx, env, st)
-	case toHome, toUnavailable:
+	case toHome, toUnavailable, toLate:
 		return f.enter(ctx, env, st, to)
 	case toLanguage:
 		f.leave(st, from)
@@ -272,7 +272,9 @@ func (f *Flow) enter(ctx context.Context, env *Env, st *State, t target) (Screen
 		case toBack:
 			return f.back(ctx, env, st)
 		case toUnavailable:
-			return Screen{Text: f.labels[f.lang(st.Lang)][lUnavailable], End: true}, nil
+			return Screen{Text: f.out(f.labels[f.lang(st.Lang)][lUnavailable]), End: true}, nil
+		case toLate:
+			return Screen{Text: f.out(f.labels[f.lang(st.Lang)][lLate]), End: true}, nil
 		case toLanguage:
 			st.Node, st.Page = langNode, 0
 			return f.languageScreen(env, st, ""), nil
@@ -356,6 +358,9 @@ func (f *Flow) act(ctx context.Context, env *Env, st *State, n *node) (string, t
 		f.logger(env).Warn("adapter timed out", "service", f.ID, "node", n.name, "adapter", n.call, "op", n.op)
 		if n.lateSMS != nil && env.SMS != nil && env.Later != nil {
 			f.later(env, st, n, params)
+		} else if n.onTimeout == toLate {
+			// Nobody can send the answer later: do not promise it.
+			return "error", n.onError
 		}
 		return "timeout", n.onTimeout
 	}

@@ -153,6 +153,49 @@ func TestLateResultBySMS(t *testing.T) {
 	}
 }
 
+// An action with late_sms and no on_timeout: the built-in "we will send
+// the answer by SMS" END, and only when an SMS can be sent.
+func TestLateDefaultScreen(t *testing.T) {
+	src := `id: late
+languages: [en]
+nodes:
+  main:
+    type: menu
+    text: Hi
+    options: [{label: Go, next: get}]
+  get:
+    type: action
+    call: slow
+    save: r
+    next: show
+    late_sms: "Result: {{r.v}}"
+  show: {type: end, text: "{{r.v}}"}
+`
+	f, err := Parse("late.yaml", []byte(src), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &fakeCaller{res: map[string]any{"v": "42"}, delay: 50 * time.Millisecond}
+	for _, withSMS := range []bool{true, false} {
+		env := &Env{Adapters: c, Now: time.Now(), Later: func(func(context.Context)) {}}
+		if withSMS {
+			env.SMS = &smsBox{}
+		}
+		want := "This is taking longer than usual. We will send you the answer by SMS."
+		if !withSMS {
+			want = "Sorry, the service is not available right now. Please try again later."
+		}
+		st := &State{}
+		f.Start(context.Background(), env, st)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+		s, _ := f.Step(ctx, env, st, "1")
+		cancel()
+		if s.Text != want || !s.End {
+			t.Errorf("sms route %v: %q", withSMS, s.Text)
+		}
+	}
+}
+
 func TestItemsSetAndStaleResultsCleared(t *testing.T) {
 	f := loadDemo(t)
 	c := &fakeCaller{res: []any{map[string]any{"id": "a1", "name": "Alpha"}, map[string]any{"id": "b2", "name": "Beta"}}}

@@ -80,6 +80,7 @@ const (
 	toHome        target = -2 // @home: the start node, history cleared
 	toLanguage    target = -3 // @language: the language chooser
 	toUnavailable target = -4 // the built-in "service unavailable" end screen
+	toLate        target = -5 // the built-in "we will send the answer by SMS" end screen
 )
 
 var builtinTargets = map[string]target{"@back": toBack, "@home": toHome, "@language": toLanguage}

@@ -22,11 +22,12 @@ const (
 	lResumeContinue = "resume_continue"
 	lResumeRestart  = "resume_restart"
 	lExpired        = "expired"
+	lLate           = "late"
 	lName           = "name"
 )
 
 var labelKeys = []string{lBack, lHome, lMore, lLanguage, lInvalidChoice, lInvalidInput, lUnavailable,
-	lResume, lResumeContinue, lResumeRestart, lExpired, lName}
+	lResume, lResumeContinue, lResumeRestart, lExpired, lLate, lName}
 
 // builtinLabels are the engine's words in the languages it ships with. For
 // another language a service gives them all under `labels:`.
@@ -37,6 +38,7 @@ var builtinLabels = map[string]map[string]string{
 		lUnavailable: "Sorry, the service is not available right now. Please try again later.",
 		lResume:      "You have an unfinished session.", lResumeContinue: "Continue where you left off",
 		lResumeRestart: "Start again", lExpired: "Your session has expired. Please dial again.",
+		lLate: "This is taking longer than usual. We will send you the answer by SMS.",
 	},
 	"fr": {
 		lBack: "Retour", lHome: "Menu principal", lMore: "Suite", lLanguage: "Choisissez votre langue",
@@ -44,6 +46,7 @@ var builtinLabels = map[string]map[string]string{
 		lUnavailable: "Désolé, le service n'est pas disponible pour le moment. Réessayez plus tard.",
 		lResume:      "Vous avez une session inachevée.", lResumeContinue: "Reprendre où vous en étiez",
 		lResumeRestart: "Recommencer", lExpired: "Votre session a expiré. Veuillez recomposer le code.",
+		lLate: "Cela prend plus de temps que prévu. Nous vous enverrons la réponse par SMS.",
 	},
 	"sw": {
 		lBack: "Rudi", lHome: "Menyu kuu", lMore: "Zaidi", lLanguage: "Chagua lugha",
@@ -51,6 +54,7 @@ var builtinLabels = map[string]map[string]string{
 		lUnavailable: "Samahani, huduma haipatikani kwa sasa. Tafadhali jaribu tena baadaye.",
 		lResume:      "Una kikao ambacho hakijakamilika.", lResumeContinue: "Endelea ulipoishia",
 		lResumeRestart: "Anza upya", lExpired: "Muda wa kikao umeisha. Tafadhali piga tena.",
+		lLate: "Inachukua muda zaidi ya kawaida. Tutakutumia jibu kwa SMS.",
 	},
 	"am": {
 		lBack: "ተመለስ", lHome: "ዋና ምናሌ", lMore: "ተጨማሪ", lLanguage: "ቋንቋ ይምረጡ",
@@ -58,6 +62,7 @@ var builtinLabels = map[string]map[string]string{
 		lUnavailable: "ይቅርታ፣ አገልግሎቱ አሁን አይገኝም። እባክዎ ቆይተው ይሞክሩ።",
 		lResume:      "ያልተጠናቀቀ ክፍለ ጊዜ አለዎት።", lResumeContinue: "ካቆሙበት ይቀጥሉ",
 		lResumeRestart: "እንደገና ይጀምሩ", lExpired: "ክፍለ ጊዜዎ አብቅቷል። እባክዎ እንደገና ይደውሉ።",
+		lLate: "ከወትሮው በላይ እየዘገየ ነው። መልሱን በኤስኤምኤስ እንልክልዎታለን።",
 	},
 	"ar": {
 		lBack: "رجوع", lHome: "القائمة الرئيسية", lMore: "المزيد", lLanguage: "اختر لغتك",
@@ -65,6 +70,7 @@ var builtinLabels = map[string]map[string]string{
 		lUnavailable: "عذراً، الخدمة غير متاحة حالياً. يرجى المحاولة لاحقاً.",
 		lResume:      "لديك جلسة غير مكتملة.", lResumeContinue: "المتابعة من حيث توقفت",
 		lResumeRestart: "البدء من جديد", lExpired: "انتهت صلاحية الجلسة. يرجى الاتصال مرة أخرى.",
+		lLate: "يستغرق الأمر وقتاً أطول من المعتاد. سنرسل لك الإجابة برسالة قصيرة.",
 	},
 	"pt": {
 		lBack: "Voltar", lHome: "Menu principal", lMore: "Mais", lLanguage: "Escolha o idioma",
@@ -72,6 +78,7 @@ var builtinLabels = map[string]map[string]string{
 		lUnavailable: "Desculpe, o serviço não está disponível agora. Tente mais tarde.",
 		lResume:      "Tem uma sessão por terminar.", lResumeContinue: "Continuar onde parou",
 		lResumeRestart: "Recomeçar", lExpired: "A sua sessão expirou. Marque o código novamente.",
+		lLate: "Está a demorar mais do que o normal. Enviaremos a resposta por SMS.",
 	},
 }
 

@@ -160,7 +160,7 @@ func TestLoaderErrors(t *testing.T) {
 			// and every text given per language lacks ha
 			want: []string{
 				`shop.yaml:2:8: title: missing text for ha`,
-				`shop.yaml:6:7: labels.ha: language ha has no built-in labels: give labels.ha.home, more, language, invalid_choice, invalid_input, unavailable, resume, resume_continue, resume_restart, expired`,
+				`shop.yaml:6:7: labels.ha: language ha has no built-in labels: give labels.ha.home, more, language, invalid_choice, invalid_input, unavailable, resume, resume_continue, resume_restart, expired, late`,
 				`shop.yaml:10:11: nodes.main.text: missing text for ha`,
 				`shop.yaml:12:16: nodes.main.options[1].label: missing text for ha`,
 				`shop.yaml:14:16: nodes.main.options[2].label: missing text for ha`,

@@ -499,6 +499,8 @@ func (c *compiler) action(n *node, f fields) {
 		n.lateSMS = c.text(f.val("late_sms"), join(f.path, "late_sms"), false)
 	}
 	c.target(f, "next", &n.next)
+	// Defaults: on_empty is next; on_timeout is the built-in "we will send
+	// the answer by SMS" screen when there is a late_sms, else on_error.
 	n.onEmpty, n.onError, n.onTimeout = -100, toUnavailable, -100
 	c.target(f, "on_empty", &n.onEmpty)
 	c.target(f, "on_error", &n.onError)
@@ -513,6 +515,9 @@ func (n *node) resolveDefaults() {
 	}
 	if n.onTimeout == -100 {
 		n.onTimeout = n.onError
+		if n.lateSMS != nil {
+			n.onTimeout = toLate
+		}
 	}
 }
 

@@ -142,6 +142,9 @@ type Request struct {
 	// every input so far joined by "*". Set Cumulative to use it.
 	Text       string
 	Cumulative bool
+	// Limit is the screen size of this transport or operator when it is
+	// smaller than the flow's (zero: the flow's).
+	Limit gsm.Limit
 }
 
 // Response is what to show the user.
@@ -226,8 +229,12 @@ func (m *Manager) Handle(ctx context.Context, req Request) (Response, error) {
 }
 
 func (m *Manager) env(req Request, now time.Time) *flows.Env {
+	lim := m.cfg.Limit
+	if req.Limit.Octets > 0 {
+		lim = req.Limit
+	}
 	return &flows.Env{Adapters: m.cfg.Adapters, MSISDN: string(req.MSISDN), Now: now, Log: m.log,
-		SMS: m.cfg.SMS, Later: m.later, Limit: m.cfg.Limit}
+		SMS: m.cfg.SMS, Later: m.later, Limit: lim}
 }
 
 // later runs work after the step, with its own deadline, tracked so that
