@@ -4,14 +4,12 @@
 package kvtest
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"os"
 	"testing"
 
 	"github.com/ussdgw/ussdgw/adapters"
 	"github.com/ussdgw/ussdgw/ussd"
+	"github.com/ussdgw/ussdgw/ussd/storetest"
 )
 
 // Store is a named store, closed at the test's cleanup.
@@ -20,35 +18,16 @@ type Store struct {
 	KV   adapters.KV
 }
 
-// Stores returns the stores to run t against. Each Redis store has keys
-// under a fresh prefix, deleted at cleanup.
+// Stores returns the stores to run t against. A Redis store has its keys
+// under a fresh prefix, deleted at cleanup (see storetest.Redis).
 func Stores(t testing.TB) []Store {
 	t.Helper()
 	mem := ussd.NewMemoryStore()
 	t.Cleanup(func() { mem.Close() })
 	out := []Store{{"memory", mem}}
-	url := os.Getenv("REDIS_URL")
-	if url == "" {
+	if os.Getenv("REDIS_URL") == "" {
 		return out
 	}
-	c, err := ussd.NewRedisClient(url)
-	if err != nil {
-		t.Fatalf("REDIS_URL: %v", err)
-	}
-	if err := c.Ping(context.Background()).Err(); err != nil {
-		c.Close()
-		t.Fatalf("REDIS_URL: %v", err)
-	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	prefix := "adapterstest:" + hex.EncodeToString(b) + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		iter := c.Scan(ctx, 0, prefix+"*", 100).Iterator()
-		for iter.Next(ctx) {
-			c.Del(ctx, iter.Val())
-		}
-		c.Close()
-	})
-	return append(out, Store{"redis", ussd.NewRedisStore(c, prefix)})
+	r := storetest.Redis(t)
+	return append(out, Store{"redis", ussd.NewRedisStore(r.Client, r.Prefix)})
 }
