@@ -272,3 +272,24 @@ func TestMSISDNLogsMasked(t *testing.T) {
 		t.Fatalf("log line %q", b.String())
 	}
 }
+
+// BenchmarkHandle is one step through the manager on the in-memory store:
+// load and decode the session, the engine step, encode, compare-and-swap.
+// Each iteration is one request of a four-request session.
+func BenchmarkHandle(b *testing.B) {
+	set := loadShop(b)
+	store := ussd.NewMemoryStore()
+	defer store.Close()
+	m := ussd.NewManager(ussd.Config{Store: store, Flows: set})
+	ctx := context.Background()
+	texts := []string{"", "1", "1*2", "1*2*3"}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		req := ussd.Request{SessionID: fmt.Sprint("b", i/4), MSISDN: "254700000001", Dialled: "*500#", Text: texts[i%4], Cumulative: true}
+		if _, err := m.Handle(ctx, req); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
