@@ -19,7 +19,35 @@ func (c *compiler) check() {
 		}
 	}
 	c.checkGraph()
+	c.homeScreens()
 	c.checkScreens()
+}
+
+// homeScreens marks the screens the start node reaches through routers
+// and actions alone: with `start: check_quiz` (an action), the menu it
+// leads to is the main menu.
+func (c *compiler) homeScreens() {
+	f := c.f
+	f.homeScreen = make([]bool, len(f.nodes))
+	seen := make([]bool, len(f.nodes))
+	var walk func(i int)
+	walk = func(i int) {
+		if seen[i] {
+			return
+		}
+		seen[i] = true
+		n := f.nodes[i]
+		if !n.transient() {
+			f.homeScreen[i] = true
+			return
+		}
+		for _, e := range n.edges() {
+			if e.to >= 0 {
+				walk(int(e.to))
+			}
+		}
+	}
+	walk(f.start)
 }
 
 func (c *compiler) defined(name string) bool {

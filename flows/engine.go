@@ -121,14 +121,14 @@ func (f *Flow) step(ctx context.Context, env *Env, st *State, input string) (Scr
 	case kindAction, kindRouter:
 		return f.enter(ctx, env, st, target(i))
 	}
-	if n.nav {
+	if n.navKeys {
 		switch {
-		case input == f.nav.homeKey && f.nav.home && i != f.start:
+		case input == f.nav.homeKey && f.nav.home && !f.homeScreen[i]:
 			return f.enter(ctx, env, st, toHome)
 		case input == f.nav.backKey && st.Page > 0:
 			st.Page--
 			return f.render(env, st, n, ""), nil
-		case input == f.nav.backKey && f.nav.back && (i != f.start || len(st.History) > 0):
+		case input == f.nav.backKey && f.nav.back && (!f.homeScreen[i] || len(st.History) > 0):
 			return f.back(ctx, env, st)
 		}
 	}
@@ -205,10 +205,18 @@ func (f *Flow) move(ctx context.Context, env *Env, st *State, from int, event st
 	if err != nil {
 		return Screen{}, err
 	}
-	if int(next) != from {
-		f.leave(st, from)
+	if int(next) == from {
+		return f.enter(ctx, env, st, next)
 	}
-	return f.enter(ctx, env, st, next)
+	depth, name := len(st.History), f.nodes[from].name
+	f.leave(st, from)
+	s, err := f.enter(ctx, env, st, next)
+	if st.Node == name && len(st.History) == depth+1 {
+		// Back on the same screen through actions (a "more" option that
+		// fetches the next page): a refresh, not a step to go back over.
+		st.History = st.History[:depth]
+	}
+	return s, err
 }
 
 // leave records screen node i in the history as the user moves on from it.
@@ -354,6 +362,9 @@ func (f *Flow) act(ctx context.Context, env *Env, st *State, n *node) (string, t
 		return "ok", n.next
 	case adapters.KindNotFound:
 		return "empty", n.onEmpty
+	case adapters.KindInvalid:
+		f.logger(env).Info("adapter refused the request", "service", f.ID, "node", n.name, "adapter", n.call, "op", n.op, "err", err)
+		return "invalid", n.onInvalid
 	case adapters.KindTimeout:
 		f.logger(env).Warn("adapter timed out", "service", f.ID, "node", n.name, "adapter", n.call, "op", n.op)
 		if n.lateSMS != nil && env.SMS != nil && env.Later != nil {

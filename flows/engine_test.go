@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -689,5 +690,94 @@ func BenchmarkStepMenu(b *testing.B) {
 		if s, _ := f.Step(ctx, env, &st, "1"); s.End {
 			b.Fatal(s.Text)
 		}
+	}
+}
+
+type pager struct{}
+
+func (pager) Call(_ context.Context, _ string, req adapters.Request) (adapters.Result, error) {
+	p, _ := strconv.Atoi(req.Params["page"])
+	if p == 0 {
+		return nil, adapters.Errorf(adapters.KindInvalid, "bad page %q", req.Params["page"])
+	}
+	return map[string]any{"page": p, "more": p < 3, "next": p + 1,
+		"items": []any{map[string]any{"id": fmt.Sprint("j", p), "name": fmt.Sprint("Job ", p)}}}, nil
+}
+
+// A "more" option that fetches the next page through an action comes back
+// to the same screen: a refresh, so 0 leaves the list instead of walking
+// back over every page.
+func TestPagingThroughAnActionIsARefresh(t *testing.T) {
+	src := `id: paging
+languages: [en]
+start: check
+nodes:
+  check: {type: router, routes: [{when: page is set, next: menu}], default: menu}
+  menu:
+    type: menu
+    text: Start
+    options:
+      - {label: Browse, set: {page: "1"}, next: load}
+      - {label: Broken, set: {page: "0"}, next: load}
+  load:
+    type: action
+    call: list
+    params: {page: "{{page}}"}
+    save: res
+    next: show
+    on_invalid: refused
+  refused: {type: end, text: "Refused"}
+  show:
+    type: menu
+    text: "Page {{res.page}}"
+    items: {from: res.items, label: "{{item.name}}", next: done}
+    options: [{label: More, when: res.more == true, set: {page: "{{res.next}}"}, next: load}]
+  done: {type: end, text: Bye}
+`
+	f, err := Parse("paging.yaml", []byte(src), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &Env{Adapters: pager{}, Now: time.Now()}
+	st := &State{}
+	// The start is a router: its menu is the main menu, without 0 or 00.
+	if s := play(t, f, env, st); s.Text != "Start\n1. Browse\n2. Broken" {
+		t.Fatalf("start: %q", s.Text)
+	}
+	if s := play(t, f, env, st, "1", "2", "2"); s.Text != "Page 3\n1. Job 3\n0. Back\n00. Main menu" {
+		t.Fatalf("page 3: %q", s.Text)
+	}
+	if s, _ := f.Step(context.Background(), env, st, "0"); s.Text != "Start\n1. Browse\n2. Broken" {
+		t.Fatalf("back from page 3: %q", s.Text)
+	}
+	// KindInvalid takes on_invalid, not on_error.
+	if s := play(t, f, env, &State{}, "2"); s.Text != "Refused" {
+		t.Fatalf("invalid: %q", s.Text)
+	}
+}
+
+func TestNavKeysHidden(t *testing.T) {
+	src := `id: nk
+languages: [en]
+nodes:
+  main: {type: menu, text: Main, options: [{label: Go, next: q}, {label: End, next: bye}]}
+  q: {type: menu, text: "Question", nav: keys, options: [{label: Next, next: bye}]}
+  bye: {type: end, text: Bye}
+`
+	f, err := Parse("nk.yaml", []byte(src), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &Env{Now: time.Now()}
+	st := &State{}
+	if s := play(t, f, env, st, "1"); s.Text != "Question\n1. Next" {
+		t.Fatalf("lines hidden: %q", s.Text)
+	}
+	if s, _ := f.Step(context.Background(), env, st, "00"); s.Text != "Main\n1. Go\n2. End" {
+		t.Fatalf("00 still works: %q", s.Text)
+	}
+	if _, err := Parse("nk.yaml", []byte(strings.Replace(src, "nav: keys", "nav: maybe", 1)), Options{}); err == nil ||
+		!strings.Contains(err.Error(), `nodes.q.nav: expected true, false or keys, got "maybe"`) {
+		t.Fatalf("bad nav: %v", err)
 	}
 }

@@ -33,6 +33,9 @@ type Flow struct {
 	sensitive map[string]bool
 	machine   *machine
 	langIndex map[string]int
+	// homeScreen marks the screens the start leads to through actions and
+	// routers only: the main menu, where 00 and a bare 0 have no place.
+	homeScreen []bool
 	// keep lists, per result name, the flattened fields the flow reads;
 	// the others are not stored.
 	keep map[string]func([]byte) bool
@@ -89,7 +92,9 @@ type node struct {
 	name string
 	kind nodeKind
 	text text
-	nav  bool
+	// nav shows the back and main-menu lines; navKeys makes 0 and 00 work
+	// (nav: keys keeps the keys and hides the lines).
+	nav, navKeys bool
 
 	// menu
 	options []option
@@ -112,6 +117,7 @@ type node struct {
 	onEmpty   target
 	onError   target
 	onTimeout target
+	onInvalid target
 	lateSMS   text // action: sent with the result when it comes after a timeout
 
 	// router

@@ -45,7 +45,8 @@ func (n *node) edges() []edge {
 	case kindInput:
 		out = append(out, edge{"valid", n.next})
 	case kindAction:
-		out = append(out, edge{"ok", n.next}, edge{"empty", n.onEmpty}, edge{"error", n.onError}, edge{"timeout", n.onTimeout})
+		out = append(out, edge{"ok", n.next}, edge{"empty", n.onEmpty}, edge{"invalid", n.onInvalid},
+			edge{"error", n.onError}, edge{"timeout", n.onTimeout})
 	case kindSMS:
 		out = append(out, edge{"sent", n.next}, edge{"error", n.onError})
 	case kindRouter:

@@ -35,7 +35,7 @@ var (
 	nodeKeys = map[nodeKind][]string{
 		kindMenu:   {"type", "text", "options", "items", "nav"},
 		kindInput:  {"type", "text", "save", "validate", "error", "sensitive", "next", "nav"},
-		kindAction: {"type", "call", "op", "params", "save", "timeout", "next", "on_empty", "on_error", "on_timeout", "late_sms"},
+		kindAction: {"type", "call", "op", "params", "save", "timeout", "next", "on_empty", "on_invalid", "on_error", "on_timeout", "late_sms"},
 		kindSMS:    {"type", "text", "next", "on_error"},
 		kindRouter: {"type", "routes", "default"},
 		kindEnd:    {"type", "text"},
@@ -367,7 +367,18 @@ func (c *compiler) node(n *node, y *yaml.Node, path string) {
 	}
 	n.kind = kind
 	f, _ := d.mapping(y, path, nodeKeys[kind])
-	n.nav = f.boolean("nav", true)
+	n.nav, n.navKeys = true, true
+	if f.has("nav") {
+		switch v := f.str("nav"); v {
+		case "true", "yes", "on":
+		case "false", "no", "off":
+			n.nav, n.navKeys = false, false
+		case "keys":
+			n.nav = false
+		default:
+			d.errorf(f.val("nav"), join(path, "nav"), "expected true, false or keys, got %q", v)
+		}
+	}
 	switch kind {
 	case kindMenu:
 		c.menu(n, f)
@@ -501,10 +512,11 @@ func (c *compiler) action(n *node, f fields) {
 	c.target(f, "next", &n.next)
 	// Defaults: on_empty is next; on_timeout is the built-in "we will send
 	// the answer by SMS" screen when there is a late_sms, else on_error.
-	n.onEmpty, n.onError, n.onTimeout = -100, toUnavailable, -100
+	n.onEmpty, n.onError, n.onTimeout, n.onInvalid = -100, toUnavailable, -100, -100
 	c.target(f, "on_empty", &n.onEmpty)
 	c.target(f, "on_error", &n.onError)
 	c.target(f, "on_timeout", &n.onTimeout)
+	c.target(f, "on_invalid", &n.onInvalid)
 }
 
 // resolveDefaults fills the action branches that default to others:
@@ -518,6 +530,9 @@ func (n *node) resolveDefaults() {
 		if n.lateSMS != nil {
 			n.onTimeout = toLate
 		}
+	}
+	if n.onInvalid == -100 {
+		n.onInvalid = n.onError
 	}
 }
 

@@ -122,7 +122,7 @@ func (f *Flow) navLines(sc *scope, n *node, isStart bool) (back, home string) {
 }
 
 func (f *Flow) layoutMenu(sc *scope, n *node, entries []entry, st *State) *layout {
-	isStart := f.byName[n.name] == f.start
+	isStart := f.homeScreen[f.byName[n.name]]
 	lay := &layout{head: f.out(n.text.get(f.lang(st.Lang)).String(sc)), limit: f.limitFor(sc.env)}
 	lay.back, lay.home = f.navLines(sc, n, isStart)
 	lay.lines = make([]string, len(entries))
@@ -310,7 +310,7 @@ func (f *Flow) render(env *Env, st *State, n *node, hint string) Screen {
 	case kindEnd:
 		return Screen{Text: fitText(f.out(n.text.get(li).String(sc)), lim), End: true}
 	case kindInput:
-		back, home := f.navLines(sc, n, f.byName[n.name] == f.start)
+		back, home := f.navLines(sc, n, f.homeScreen[f.byName[n.name]])
 		prompt := f.out(n.text.get(li).String(sc))
 		hint = f.out(hint)
 		lines := []string{prompt}
