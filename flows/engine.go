@@ -112,9 +112,6 @@ func (f *Flow) step(ctx context.Context, env *Env, st *State, input string) (Scr
 		return Screen{}, ErrStale
 	}
 	n := f.nodes[i]
-	if s, moved, err := f.fetchList(ctx, env, st, n); moved || err != nil {
-		return s, err
-	}
 	switch n.kind {
 	case kindEnd:
 		return f.render(env, st, n, ""), nil
@@ -125,12 +122,17 @@ func (f *Flow) step(ctx context.Context, env *Env, st *State, input string) (Scr
 		switch {
 		case input == f.nav.homeKey && f.nav.home && !f.homeScreen[i]:
 			return f.enter(ctx, env, st, toHome)
-		case input == f.nav.backKey && st.Page > 0:
-			st.Page--
-			return f.render(env, st, n, ""), nil
-		case input == f.nav.backKey && f.nav.back && (!f.homeScreen[i] || len(st.History) > 0):
+		case input == f.nav.backKey && st.Page == 0 && f.nav.back && (!f.homeScreen[i] || len(st.History) > 0):
 			return f.back(ctx, env, st)
 		}
+	}
+	// Leaving needs no list; anything else on a list screen does.
+	if s, moved, err := f.fetchList(ctx, env, st, n); moved || err != nil {
+		return s, err
+	}
+	if n.navKeys && input == f.nav.backKey && st.Page > 0 {
+		st.Page--
+		return f.render(env, st, n, ""), nil
 	}
 	if n.kind == kindInput {
 		val, ok := n.rule.check(input, env.Now)
