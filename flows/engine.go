@@ -130,7 +130,7 @@ func (f *Flow) step(ctx context.Context, env *Env, st *State, input string) (Scr
 	if s, moved, err := f.fetchList(ctx, env, st, n); moved || err != nil {
 		return s, err
 	}
-	if n.navKeys && input == f.nav.backKey && st.Page > 0 {
+	if input == f.nav.backKey && st.Page > 0 { // paging back is not navigation: it always works
 		st.Page--
 		return f.render(env, st, n, ""), nil
 	}
