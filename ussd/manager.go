@@ -219,6 +219,11 @@ func (m *Manager) Handle(ctx context.Context, req Request) (Response, error) {
 	if routed == nil {
 		// Service is left empty: the caller can tell "no such service or
 		// session" apart from a flow's answer.
+		if req.Dialled == "" && req.Service == "" {
+			// A reply to a session the store no longer has (it expired,
+			// or Redis restarted): not an unknown code.
+			return Response{Text: m.expired(string(vals[1])), End: true}, nil
+		}
 		return Response{Text: m.cfg.UnknownService, End: true}, nil
 	}
 	var resume []byte
@@ -226,6 +231,17 @@ func (m *Manager) Handle(ctx context.Context, req Request) (Response, error) {
 		resume = vals[2]
 	}
 	return m.begin(ctx, req, routed, shortcut, cur, vals[0], string(vals[1]), resume)
+}
+
+// expired is the "session expired" text in lang, from any service that
+// has lang (English otherwise).
+func (m *Manager) expired(lang string) string {
+	for _, f := range m.flows.Load().Flows() {
+		if f.HasLanguage(lang) {
+			return f.Label(flows.LabelExpired, lang)
+		}
+	}
+	return "Your session has expired. Please dial again."
 }
 
 func (m *Manager) env(req Request, now time.Time) *flows.Env {

@@ -241,6 +241,24 @@ func TestBadRequests(t *testing.T) {
 	}
 }
 
+// A reply whose session the store no longer has (it expired, Redis was
+// restarted) is told so, in the user's language when it is known.
+func TestReplyToAVanishedSession(t *testing.T) {
+	store := ussd.NewMemoryStore()
+	defer store.Close()
+	m := ussd.NewManager(ussd.Config{Store: store, Flows: loadShop(t)})
+	ctx := context.Background()
+	resp, err := m.Handle(ctx, ussd.Request{SessionID: "gone", MSISDN: "254700000011", Input: "1"})
+	if err != nil || !resp.End || resp.Text != "Your session has expired. Please dial again." {
+		t.Fatalf("got %+v %v", resp, err)
+	}
+	store.Set(ctx, "p:{254700000011}", []byte("sw"), 0)
+	resp, _ = m.Handle(ctx, ussd.Request{SessionID: "gone", MSISDN: "254700000011", Input: "1"})
+	if resp.Text != "Muda wa kikao umeisha. Tafadhali piga tena." {
+		t.Fatalf("in Swahili: %q", resp.Text)
+	}
+}
+
 func TestStoreFailureEndsPolitely(t *testing.T) {
 	m := ussd.NewManager(ussd.Config{Store: failing{}, Flows: loadShop(t)})
 	resp, err := m.Handle(context.Background(), ussd.Request{SessionID: "s", MSISDN: "254700000003", Dialled: "*500#", Cumulative: true})
