@@ -1,0 +1,303 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ussdgw/ussdgw/smpp"
+	"github.com/ussdgw/ussdgw/smpp/smsc"
+)
+
+// loadConfig is one USSD load run.
+type loadConfig struct {
+	code        string        // the dialled code
+	inputs      []string      // the user's answers, one per step after the dial
+	expect      []string      // a substring each screen must contain; the last screen must end the session
+	concurrency int           // sessions in progress at once
+	sessions    int           // stop after this many sessions (0: only the duration)
+	duration    time.Duration // stop after this long (0: only the session count)
+	warmup      time.Duration // sessions run but are not measured for this long at the start
+	timeout     time.Duration // wait for one screen
+	msisdnBase  uint64        // phone numbers: base + worker*1000 + session%1000
+	binds       int           // binds to wait for
+	bindWait    time.Duration
+}
+
+// loadResult is what a run measured.
+type loadResult struct {
+	Elapsed    time.Duration
+	Sessions   int64             // completed with every screen as expected
+	Failed     int64             // sessions cut by an error or a mismatch
+	Steps      int64             // screens received (measured phase)
+	Mismatches int64             // screens that were not the expected one
+	Errors     int64             // timeouts, refused deliver_sm, lost binds
+	Latency    [][]time.Duration // per step, sorted
+	FirstError string
+}
+
+func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("smsc-sim load", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var sf simFlags
+	sf.register(fs)
+	var lc loadConfig
+	inputs := fs.String("inputs", "1,2,3", "the answers after the dial, comma-separated")
+	expect := fs.String("expect", "Welcome|Choose a crop|Beans: choose a market|Beans at Kisumu", "a substring of each screen, |-separated; the last screen must be an END")
+	fs.StringVar(&lc.code, "code", "*777#", "the USSD code dialled (cmd/loadtest/flows/bench.yaml)")
+	fs.IntVar(&lc.concurrency, "concurrency", 100, "sessions in progress at once")
+	fs.IntVar(&lc.sessions, "sessions", 0, "stop after this many sessions (0: run for -duration)")
+	fs.DurationVar(&lc.duration, "duration", 10*time.Second, "stop after this long (0: run for -sessions)")
+	fs.DurationVar(&lc.warmup, "warmup", 2*time.Second, "run this long before measuring")
+	fs.DurationVar(&lc.timeout, "timeout", 5*time.Second, "how long to wait for one screen")
+	fs.Uint64Var(&lc.msisdnBase, "msisdn-base", 254710000000, "first phone number")
+	fs.IntVar(&lc.binds, "binds", 1, "wait for this many binds of the gateway before starting")
+	fs.DurationVar(&lc.bindWait, "bind-wait", 30*time.Second, "how long to wait for them")
+	self := fs.Bool("self", false, "bind a built-in Go ESME (phase 1 smpp.Client) serving the bench menu instead of waiting for the gateway: measures the generator")
+	selfWorkers := fs.Int("self-workers", 16, "inbound workers of the built-in ESME")
+	cpuProfile := fs.String("cpuprofile", "", "write this process's CPU profile to the file")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `usage: smsc-sim load [flags]
+
+Plays the USSDC for a load test: listens, waits for the gateway to bind,
+then runs -concurrency sessions at a time of one dial and the -inputs
+answers each, and prints steps/s and the latency of each step (deliver_sm
+sent to submit_sm received). Every screen is checked against -expect.
+
+`)
+		fs.PrintDefaults()
+	}
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	lc.inputs = strings.Split(*inputs, ",")
+	lc.expect = strings.Split(*expect, "|")
+	if len(lc.expect) != len(lc.inputs)+1 {
+		return fmt.Errorf("-expect has %d screens for %d steps", len(lc.expect), len(lc.inputs)+1)
+	}
+	if lc.sessions == 0 && lc.duration == 0 {
+		return fmt.Errorf("set -sessions or -duration")
+	}
+	cfg, err := sf.config()
+	if err != nil {
+		return err
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	srv, err := smsc.Start(cfg)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	if *self {
+		c, err := startSelfESME(srv, cfg.Profile, *selfWorkers)
+		if err != nil {
+			return err
+		}
+		defer c.Close(context.Background())
+	} else {
+		fmt.Fprintf(stdout, "waiting for %d bind(s) on %s (profile %s)\n", lc.binds, srv.Addr(), cfg.Profile.Name)
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	res, err := load(ctx, srv, lc)
+	if err != nil {
+		return err
+	}
+	res.print(stdout, lc)
+	if res.Mismatches > 0 || res.Errors > 0 {
+		return fmt.Errorf("%d mismatches, %d errors (first: %s)", res.Mismatches, res.Errors, res.FirstError)
+	}
+	return nil
+}
+
+// startSelfESME binds a phase 1 smpp.Client serving the bench menu.
+func startSelfESME(srv *smsc.Server, p smsc.Profile, workers int) (*smpp.Client, error) {
+	cfg := smpp.Defaults()
+	cfg.Name, cfg.Address, cfg.SystemID, cfg.Password = "self", srv.Addr(), "self", "self"
+	cfg.Sources = []smpp.Source{{Addr: "777"}}
+	cfg.Window = 500
+	cfg.Inbound.Workers = workers
+	cfg.Inbound.Queue = 4096
+	c, err := smpp.New(cfg, smsc.ESMEHandler(p, benchMenu), smpp.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Start(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// benchMenu is what the gateway serves for cmd/loadtest/flows/bench.yaml,
+// near enough for the -expect checks.
+func benchMenu(code string, inputs []string) (string, bool) {
+	switch len(inputs) {
+	case 0:
+		return "Welcome\n1. Check prices\n2. Compare markets\n3. Price alerts\n4. Language", false
+	case 1:
+		return "Choose a crop\n1. Maize\n2. Beans\n3. Rice", false
+	case 2:
+		return "Beans: choose a market\n1. Nairobi\n2. Eldoret\n3. Kisumu", false
+	}
+	return "Beans at Kisumu: KES 4,500 per 90kg bag (20 Nov). Dial *777# again for more.", true
+}
+
+// load runs the sessions and measures them.
+func load(ctx context.Context, srv *smsc.Server, lc loadConfig) (*loadResult, error) {
+	bctx, cancel := context.WithTimeout(ctx, lc.bindWait)
+	err := srv.WaitBound(bctx, lc.binds)
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	steps := len(lc.inputs) + 1
+	res := &loadResult{}
+	var budget atomic.Int64 // sessions left to start, when -sessions is set
+	budget.Store(int64(lc.sessions))
+	ctx, cancel = context.WithCancel(ctx)
+	defer cancel()
+	if lc.duration > 0 {
+		var c2 context.CancelFunc
+		ctx, c2 = context.WithTimeout(ctx, lc.warmup+lc.duration)
+		defer c2()
+	}
+	// What happens before measureFrom is warm-up: not counted.
+	measureFrom := time.Now().Add(lc.warmup)
+	var firstErr sync.Once
+	var mu sync.Mutex
+	lat := make([][]time.Duration, steps)
+	var wg sync.WaitGroup
+	for w := range lc.concurrency {
+		wg.Go(func() {
+			local := make([][]time.Duration, steps)
+			var n uint64
+			for ctx.Err() == nil {
+				if lc.sessions > 0 && budget.Add(-1) < 0 {
+					break
+				}
+				msisdn := fmt.Sprint(lc.msisdnBase + uint64(w)*1000 + n%1000)
+				n++
+				ok, err := session(ctx, srv, lc, msisdn, func(step int, sc smsc.Screen) {
+					if sc.Submit.Received.After(measureFrom) {
+						local[step] = append(local[step], sc.Latency)
+					}
+				})
+				if ctx.Err() != nil && lc.sessions == 0 {
+					break // cut by the end of the run: not a failure
+				}
+				if time.Now().Before(measureFrom) {
+					continue
+				}
+				switch {
+				case err != nil:
+					atomic.AddInt64(&res.Errors, 1)
+					atomic.AddInt64(&res.Failed, 1)
+					firstErr.Do(func() { res.FirstError = err.Error() })
+				case !ok:
+					atomic.AddInt64(&res.Mismatches, 1)
+					atomic.AddInt64(&res.Failed, 1)
+				default:
+					atomic.AddInt64(&res.Sessions, 1)
+				}
+			}
+			mu.Lock()
+			for i := range local {
+				lat[i] = append(lat[i], local[i]...)
+			}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	res.Elapsed = time.Since(measureFrom)
+	if res.Elapsed <= 0 {
+		return nil, fmt.Errorf("the run ended before the warm-up did")
+	}
+	for i := range lat {
+		slices.Sort(lat[i])
+		res.Steps += int64(len(lat[i]))
+	}
+	res.Latency = lat
+	if res.FirstError == "" && res.Mismatches > 0 {
+		res.FirstError = "a screen was not the expected one"
+	}
+	return res, nil
+}
+
+// session plays one dialogue; ok is false when a screen was not the
+// expected one.
+func session(ctx context.Context, srv *smsc.Server, lc loadConfig, msisdn string, seen func(int, smsc.Screen)) (ok bool, err error) {
+	sctx, cancel := context.WithTimeout(ctx, lc.timeout*time.Duration(len(lc.inputs)+1))
+	defer cancel()
+	ss, err := srv.Dial(sctx, msisdn, lc.code)
+	if err != nil {
+		return false, err
+	}
+	defer ss.Close()
+	for step := 0; step <= len(lc.inputs); step++ {
+		if step > 0 {
+			if err := ss.Reply(lc.inputs[step-1]); err != nil {
+				return false, err
+			}
+		}
+		sc, err := ss.Next(sctx)
+		if err != nil {
+			return false, err
+		}
+		seen(step, sc)
+		if !strings.Contains(sc.Text, lc.expect[step]) || sc.End != (step == len(lc.inputs)) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+func pct(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	i := int(float64(len(d)-1) * p)
+	return d[i]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond)) }
+
+func (r *loadResult) print(w io.Writer, lc loadConfig) {
+	secs := r.Elapsed.Seconds()
+	fmt.Fprintf(w, "USSD load: %d concurrent sessions of %d steps (%s then %s), %.1fs measured\n",
+		lc.concurrency, len(lc.inputs)+1, lc.code, strings.Join(lc.inputs, ", "), secs)
+	fmt.Fprintf(w, "steps: %d = %.0f steps/s; sessions: %d completed = %.0f/s, %d failed; mismatches: %d; errors: %d\n",
+		r.Steps, float64(r.Steps)/secs, r.Sessions, float64(r.Sessions)/secs, r.Failed, r.Mismatches, r.Errors)
+	if r.FirstError != "" {
+		fmt.Fprintf(w, "first error: %s\n", r.FirstError)
+	}
+	fmt.Fprintf(w, "%-10s %9s %9s %9s %9s %9s\n", "step", "n", "p50", "p90", "p99", "max")
+	var all []time.Duration
+	for i, d := range r.Latency {
+		name := "dial"
+		if i > 0 {
+			name = "reply " + lc.inputs[i-1]
+		}
+		all = append(all, d...)
+		fmt.Fprintf(w, "%-10s %9d %9s %9s %9s %9s\n", name, len(d), ms(pct(d, .5)), ms(pct(d, .9)), ms(pct(d, .99)), ms(pct(d, 1)))
+	}
+	slices.Sort(all)
+	fmt.Fprintf(w, "%-10s %9d %9s %9s %9s %9s\n", "all", len(all), ms(pct(all, .5)), ms(pct(all, .9)), ms(pct(all, .99)), ms(pct(all, 1)))
+}
