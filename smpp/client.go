@@ -241,6 +241,7 @@ func (c *Client) onInbound(cn *conn, h pdu.Header, body []byte) {
 		return
 	}
 	in.Client, in.Received = c, time.Now()
+	in.respond = func(st CommandStatus) error { return cn.respond(h.ID, h.Seq, st, []byte{0}) }
 	select {
 	case c.inq <- inboundItem{cn, h, in}:
 	default:
@@ -258,7 +259,7 @@ func (c *Client) worker() {
 			return
 		case it := <-c.inq:
 			status := c.callHandler(it.in)
-			if err := it.c.respond(it.h.ID, it.h.Seq, status, []byte{0}); err != nil {
+			if err := it.in.Ack(status); err != nil {
 				c.log.Debug("inbound response not sent", "cmd", commandName(it.h.ID), "seq", it.h.Seq, "err", err)
 			}
 		}

@@ -36,6 +36,7 @@ const (
 // keys), then Validate it.
 type Config struct {
 	Name         string   `yaml:"name"`          // identifies the bind in logs and metrics
+	Group        string   `yaml:"group"`         // binds to one SMSC that stand in for each other; default: the name
 	Address      string   `yaml:"address"`       // host:port of the SMSC
 	SystemID     string   `yaml:"system_id"`     // bind system_id
 	PasswordEnv  string   `yaml:"password_env"`  // name of the environment variable holding the password
@@ -109,23 +110,29 @@ type InboundConfig struct {
 	HandlerTimeout time.Duration `yaml:"handler_timeout"` // deadline of the Handler's ctx
 }
 
-// USSDConfig reserves the shape of a bind's USSD profile. This package does not
-// interpret it yet: the USSD mapping (which ussd_service_op opens,
-// continues and ends a session, which TLV keys it) reads it.
+// USSDConfig is a bind's USSD profile as configured: a preset (Profile)
+// and overrides of any of its fields. Resolve turns it into the
+// USSDProfile the mapping uses. Pointer and slice fields left nil keep the
+// preset's value.
 type USSDConfig struct {
-	// Profile names a built-in profile: "spec" (SMPP 3.4 / NowSMS),
-	// "tata" (vumi default: end by its_session_info bit), "mica"
-	// (user_message_reference, abort 0x81), "sixdee". Empty: no USSD on
-	// this bind. The fields below override the profile.
+	// Profile names a preset (see USSDPresets): "spec" (SMPP 3.4 /
+	// NowSMS), "tata" (vumi's default: end by the its_session_info bit),
+	// "mica" (user_message_reference, abort 0x81), "sixdee". Empty: no
+	// USSD on this bind.
 	Profile     string  `yaml:"profile"`
-	ServiceType string  `yaml:"service_type"` // service_type of USSD submits, usually "USSD"
-	SessionKey  string  `yaml:"session_key"`  // its_session_info | user_message_reference
-	EndBy       string  `yaml:"end_by"`       // op | bit | both
+	ServiceType string  `yaml:"service_type"` // service_type of USSD answers; default "USSD"
+	SessionKey  string  `yaml:"session_key"`  // its_session_info | user_message_reference | msisdn
+	SessionMask *uint16 `yaml:"session_mask"` // bits of its_session_info that name the dialogue
+	EndBy       string  `yaml:"end_by"`       // op | bit | both: how our last screen says so
+	OpenOps     []uint8 `yaml:"open_ops"`     // deliver_sm ops that open a dialogue, usually [0x01]
+	ReplyOps    []uint8 `yaml:"reply_ops"`    // deliver_sm ops that carry the user's reply, usually [0x12]
+	AbortOps    []uint8 `yaml:"abort_ops"`    // deliver_sm ops that mean the network ended it, e.g. [0x81]
+	AbortBit    *bool   `yaml:"abort_bit"`    // a deliver_sm with the its_session_info end bit ends it
 	ContinueOp  *uint8  `yaml:"continue_op"`  // ussd_service_op to continue, usually 0x02
 	EndOp       *uint8  `yaml:"end_op"`       // ussd_service_op to end, usually 0x11
-	AbortOps    []uint8 `yaml:"abort_ops"`    // ops that mean the network ended the session, e.g. 0x81
-	DataCoding  *uint8  `yaml:"data_coding"`  // dc of GSM 7-bit replies, e.g. 0x0F
-	MaxOctets   int     `yaml:"max_octets"`   // screen limit in octets, 160 on MAP
+	DataCoding  *uint8  `yaml:"data_coding"`  // dc of GSM 7-bit answers: 0x0F, 0x00, 0x01 or 0xF0-0xF3
+	Dialled     string  `yaml:"dialled"`      // where the dialled string is: auto | short_message | destination_addr
+	MaxOctets   int     `yaml:"max_octets"`   // screen limit in octets, at most 160 (MAP); 0: the flow's
 }
 
 // Defaults returns a Config with every default set; fill in the
@@ -157,6 +164,14 @@ func Defaults() Config {
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 
 // password returns the password: Password, else the environment variable.
+// GroupName returns Group, or Name when Group is empty.
+func (c *Config) GroupName() string {
+	if c.Group != "" {
+		return c.Group
+	}
+	return c.Name
+}
+
 func (c *Config) password() string {
 	if c.Password != "" {
 		return string(c.Password)
@@ -167,16 +182,19 @@ func (c *Config) password() string {
 	return os.Getenv(c.PasswordEnv)
 }
 
-// Validate reports every problem of the configuration at once, each as
-// "smsc <name>: <field>: <problem>". It also checks that the password's
-// environment variable is set.
+// Validate reports every problem of the configuration at once, each a
+// *ConfigError ("smsc <name>: <field>: <problem>"). It also checks that the
+// password's environment variable is set.
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("smsc %q: %s: %s", c.Name, field, fmt.Sprintf(format, args...)))
+		errs = append(errs, &ConfigError{Bind: c.Name, Path: field, Msg: fmt.Sprintf(format, args...)})
 	}
 	if !nameRE.MatchString(c.Name) {
 		bad("name", "must be letters, digits, '_', '.', '-'")
+	}
+	if c.Group != "" && !nameRE.MatchString(c.Group) {
+		bad("group", "must be letters, digits, '_', '.', '-'")
 	}
 	if host, port, err := net.SplitHostPort(c.Address); err != nil || host == "" {
 		bad("address", "want host:port, have %q", c.Address)
@@ -265,24 +283,10 @@ func (b Backoff) validate(field string, bad func(field, format string, args ...a
 }
 
 func (u USSDConfig) validate(bad func(field, format string, args ...any)) {
-	switch u.Profile {
-	case "", "spec", "tata", "mica", "sixdee":
-	default:
-		bad("ussd.profile", "unknown profile %q (spec, tata, mica, sixdee)", u.Profile)
+	if u.Profile == "" {
+		return
 	}
-	switch u.SessionKey {
-	case "", "its_session_info", "user_message_reference":
-	default:
-		bad("ussd.session_key", "want its_session_info or user_message_reference, have %q", u.SessionKey)
-	}
-	switch u.EndBy {
-	case "", "op", "bit", "both":
-	default:
-		bad("ussd.end_by", "want op, bit or both, have %q", u.EndBy)
-	}
-	if u.MaxOctets < 0 || u.MaxOctets > 160 {
-		bad("ussd.max_octets", "must be 0 to 160")
-	}
+	u.resolve(bad)
 }
 
 func validNPI(n uint8) bool {

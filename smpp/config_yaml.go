@@ -27,6 +27,39 @@ func (c *Config) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
+// ConfigError is one problem of a Config: the field, as a path such as
+// "ussd.end_op" or "sources[0].addr", and what is wrong with it. Line and
+// Column are set when the problem was found while decoding YAML (an
+// unknown key); callers that kept the YAML can find the others' position
+// by Path.
+type ConfigError struct {
+	Bind         string // the bind's name, when known
+	Path         string
+	Msg          string
+	Line, Column int
+}
+
+func (e *ConfigError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("line %d:%d: %s: %s", e.Line, e.Column, e.Path, e.Msg)
+	}
+	return fmt.Sprintf("smsc %q: %s: %s", e.Bind, e.Path, e.Msg)
+}
+
+// CheckKnownFields reports, as *ConfigError joined, every mapping key of n
+// that no yaml tag of v's type names, recursing into structs and slices:
+// yaml.v3's KnownFields does not reach into values decoded with
+// Node.Decode or custom unmarshalers. v is a pointer or a value of the
+// target type.
+func CheckKnownFields(n *yaml.Node, v any) error {
+	var errs []error
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	checkKnown(n, reflect.TypeOf(v), "", &errs)
+	return errors.Join(errs...)
+}
+
 // checkKnown reports mapping keys that no yaml tag of t names, recursing
 // into structs and slices.
 func checkKnown(n *yaml.Node, t reflect.Type, path string, errs *[]error) {
@@ -54,7 +87,7 @@ func checkKnown(n *yaml.Node, t reflect.Type, path string, errs *[]error) {
 			ft, ok := fields[k.Value]
 			p := join(path, k.Value)
 			if !ok {
-				*errs = append(*errs, fmt.Errorf("line %d:%d: %s: unknown field", k.Line, k.Column, p))
+				*errs = append(*errs, &ConfigError{Line: k.Line, Column: k.Column, Path: p, Msg: "unknown field"})
 				continue
 			}
 			checkKnown(v, ft, p, errs)

@@ -3,8 +3,10 @@ package smpp
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/fiorix/go-smpp/smpp/pdu"
@@ -20,8 +22,9 @@ import (
 // have the SMSC deliver it again later, StatusXPAppn to refuse it for good.
 // ctx ends at the configured inbound.handler_timeout or when the Client
 // closes; the response is only written once HandleInbound returns, so it
-// should return by then. To answer (a USSD reply, say), submit on
-// in.Client or on any other Client.
+// should return by then, unless it answers earlier with in.Ack (a USSD
+// step acknowledges the deliver_sm first, then works). To answer (a USSD
+// reply, say), submit on in.Client or on any other Client.
 type Handler interface {
 	HandleInbound(ctx context.Context, in *Inbound) CommandStatus
 }
@@ -59,7 +62,33 @@ type Inbound struct {
 	TLVs               TLVs   // all optional parameters, unknown ones too
 	Client             *Client
 	Received           time.Time
+
+	respond  func(CommandStatus) error // writes the response; nil outside a Client
+	answered atomic.Bool
 }
+
+// errNoConnection is Ack's error for an Inbound that came from no
+// connection (built by hand, in tests).
+var errNoConnection = errors.New("inbound pdu has no connection to answer on")
+
+// Ack writes the deliver_sm_resp (or data_sm_resp) now, with status,
+// instead of when the Handler returns; the status the Handler then returns
+// is ignored. Only the first Ack counts. A Handler that still has work to
+// do after accepting the PDU (a USSD step, whose answer is a submit_sm of
+// its own) acknowledges first, so that the SMSC does not wait on the work.
+// It is safe for concurrent use.
+func (in *Inbound) Ack(status CommandStatus) error {
+	if !in.answered.CompareAndSwap(false, true) {
+		return nil
+	}
+	if in.respond == nil {
+		return errNoConnection
+	}
+	return in.respond(status)
+}
+
+// Acked reports whether the PDU has been answered.
+func (in *Inbound) Acked() bool { return in.answered.Load() }
 
 // esm_class bits (SMPP 3.4 §5.2.12).
 const (

@@ -60,7 +60,7 @@ func (s *KVStore) Sent(ctx context.Context, ref string, ids []string) error {
 		}
 		keys[i] = s.prefix + "orphan:" + idKey(id)
 	}
-	orphans, err := s.kv.Get(ctx, keys...)
+	orphans, err := s.getEach(ctx, keys)
 	if err != nil {
 		return fmt.Errorf("looking for early receipts of %s: %w", ref, err)
 	}
@@ -103,7 +103,7 @@ func (s *KVStore) applyKnown(ctx context.Context, r Receipt) (MessageStatus, boo
 	for i, f := range forms {
 		keys[i] = s.prefix + "id:" + f
 	}
-	vals, err := s.kv.Get(ctx, keys...)
+	vals, err := s.getEach(ctx, keys)
 	if err != nil {
 		return MessageStatus{}, false, fmt.Errorf("matching receipt %s: %w", r.ID, err)
 	}
@@ -116,6 +116,20 @@ func (s *KVStore) applyKnown(ctx context.Context, r Receipt) (MessageStatus, boo
 		return st, err == nil, err
 	}
 	return MessageStatus{}, false, nil
+}
+
+// getEach reads keys one by one: they are unrelated keys, which a Redis
+// Cluster may hold in different slots, where one MGET of them fails.
+func (s *KVStore) getEach(ctx context.Context, keys []string) ([][]byte, error) {
+	out := make([][]byte, len(keys))
+	for i, k := range keys {
+		v, err := s.kv.Get(ctx, k)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v[0]
+	}
+	return out, nil
 }
 
 // update applies r to part i of message ref with compare-and-swap.

@@ -39,9 +39,9 @@ func TestNodeUnsupportedPDUs(t *testing.T) {
 		if tt.resp == "" {
 			continue
 		}
-		r := smsc.waitFor(from, 5*time.Second, tt.command+" response", func(e event) bool { return e.str("tag") == tag && e.str("ev") == "response" })
-		if r.str("command") != tt.resp || r.num("status") != tt.status {
-			t.Errorf("%s: got %s status %#x, want %s status %#x", tt.command, r.str("command"), r.num("status"), tt.resp, tt.status)
+		r := smsc.waitFor(from, 5*time.Second, tt.command+" response", func(e event) bool { return e.Str("tag") == tag && e.Str("ev") == "response" })
+		if r.Str("command") != tt.resp || r.Num("status") != tt.status {
+			t.Errorf("%s: got %s status %#x, want %s status %#x", tt.command, r.Str("command"), r.Num("status"), tt.resp, tt.status)
 		}
 	}
 	in := box.next(t, 5*time.Second)
@@ -52,8 +52,8 @@ func TestNodeUnsupportedPDUs(t *testing.T) {
 	// An unknown command id: generic_nack with ESME_RINVCMDID.
 	from := smsc.mark()
 	smsc.do(map[string]any{"cmd": "raw", "hex": "0000001000000999000000000000b0b0"})
-	nack := smsc.waitFor(from, 5*time.Second, "generic_nack", func(e event) bool { return e.str("ev") == "pdu" && e.num("seq") == 0xb0b0 })
-	if nack.str("command") != "generic_nack" || nack.num("status") != 0x03 {
+	nack := smsc.waitFor(from, 5*time.Second, "generic_nack", func(e event) bool { return e.Str("ev") == "pdu" && e.Num("seq") == 0xb0b0 })
+	if nack.Str("command") != "generic_nack" || nack.Num("status") != 0x03 {
 		t.Errorf("unknown command answered with %v", nack)
 	}
 
@@ -61,7 +61,7 @@ func TestNodeUnsupportedPDUs(t *testing.T) {
 	from = smsc.mark()
 	smsc.do(map[string]any{"cmd": "enquire_link"})
 	r := smsc.waitFor(from, 5*time.Second, "enquire_link_resp", isEv("response"))
-	if r.str("command") != "enquire_link_resp" || r.num("status") != 0 {
+	if r.Str("command") != "enquire_link_resp" || r.Num("status") != 0 {
 		t.Errorf("enquire_link answered with %v", r)
 	}
 	if st := c.Status(); st.Sessions[0].Binds != 1 || st.Sessions[0].Drops != 0 || st.Counters.Unsupported != 8 {
@@ -81,7 +81,7 @@ func TestNodeEnquireLink(t *testing.T) {
 	smsc.waitCount(0, 3, 5*time.Second, "enquire_link", isEv("enquire_link"))
 	from := smsc.mark()
 	smsc.do(map[string]any{"cmd": "enquire_link"})
-	if r := smsc.waitFor(from, 5*time.Second, "response", isEv("response")); r.str("command") != "enquire_link_resp" {
+	if r := smsc.waitFor(from, 5*time.Second, "response", isEv("response")); r.Str("command") != "enquire_link_resp" {
 		t.Errorf("our answer to enquire_link: %v", r)
 	}
 
@@ -105,7 +105,7 @@ func TestNodeUnbindFromSMSC(t *testing.T) {
 	c := startClient(t, testConfig(smsc.addr()), newInbox())
 	from := smsc.mark()
 	smsc.do(map[string]any{"cmd": "unbind"})
-	if r := smsc.waitFor(from, 5*time.Second, "unbind_resp", isEv("response")); r.str("command") != "unbind_resp" || r.num("status") != 0 {
+	if r := smsc.waitFor(from, 5*time.Second, "unbind_resp", isEv("response")); r.Str("command") != "unbind_resp" || r.Num("status") != 0 {
 		t.Errorf("our answer to unbind: %v", r)
 	}
 	smsc.waitFor(from, 5*time.Second, "rebind", isEv("bind"))
@@ -139,7 +139,7 @@ func TestNodeWindow(t *testing.T) {
 	}
 	smsc.waitCount(0, cfg.Window, 5*time.Second, "submit_sm", isEv("submit_sm"))
 	waitUntil(t, 5*time.Second, "the other callers to wait for a slot", func() bool { return c.Status().Waiting == total-cfg.Window })
-	if st := smsc.stats(); st.num("outstanding") != cfg.Window || st.num("submits") != cfg.Window {
+	if st := smsc.stats(); st.Num("outstanding") != cfg.Window || st.Num("submits") != cfg.Window {
 		t.Errorf("with %d callers waiting the SMSC has %v", total-cfg.Window, st)
 	}
 	if got := c.Status().Sessions[0].InFlight; got != cfg.Window {
@@ -148,7 +148,7 @@ func TestNodeWindow(t *testing.T) {
 	smsc.do(map[string]any{"cmd": "release"})
 	wg.Wait()
 	st := smsc.stats()
-	if st.num("submits") != total || st.num("max_outstanding") != cfg.Window {
+	if st.Num("submits") != total || st.Num("max_outstanding") != cfg.Window {
 		t.Errorf("SMSC stats %v: want %d submits, at most %d outstanding", st, total, cfg.Window)
 	}
 }
@@ -160,7 +160,7 @@ func TestNodeDedupe(t *testing.T) {
 	smsc := startNodeSMSC(t)
 	count := func(text string) int {
 		smsc.sync()
-		return len(smsc.filter(0, func(e event) bool { return e.str("ev") == "submit_sm" && e.str("text") == text }))
+		return len(smsc.filter(0, func(e event) bool { return e.Str("ev") == "submit_sm" && e.Str("text") == text }))
 	}
 
 	t.Run("late response", func(t *testing.T) {
@@ -233,11 +233,11 @@ func TestNodeStatuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := smsc.waitFor(from, time.Second, "submit_sm", isEv("submit_sm"))
-	if e.num("ussd_service_op") != 2 || e.str("its_session_info") != "1234" || e.str("service_type") != "USSD" || e.num("dc") != 0x0F {
+	if e.Num("ussd_service_op") != 2 || e.Str("its_session_info") != "1234" || e.Str("service_type") != "USSD" || e.Num("dc") != 0x0F {
 		t.Errorf("USSD submit arrived as %v", e)
 	}
 	smsc.sync()
-	if n := len(smsc.filter(0, func(e event) bool { return e.str("ev") == "submit_sm" && e.str("service_type") == "USSD" })); n != 2 {
+	if n := len(smsc.filter(0, func(e event) bool { return e.Str("ev") == "submit_sm" && e.Str("service_type") == "USSD" })); n != 2 {
 		t.Errorf("the SMSC saw %d USSD submits, want 2 (no retry)", n)
 	}
 }

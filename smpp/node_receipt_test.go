@@ -41,13 +41,13 @@ func TestNodeReceipts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			dlrs := smsc.waitCount(from, len(res.IDs), 5*time.Second, "receipt response", func(e event) bool { return e.str("tag") == "dlr" })
+			dlrs := smsc.waitCount(from, len(res.IDs), 5*time.Second, "receipt response", func(e event) bool { return e.Str("tag") == "dlr" })
 			for j, d := range dlrs {
-				if d.str("command") != "deliver_sm_resp" || d.num("status") != 0 {
+				if d.Str("command") != "deliver_sm_resp" || d.Num("status") != 0 {
 					t.Errorf("receipt %d answered %v", j, d)
 				}
-				if tt.respID != tt.dlID && strings.EqualFold(d.str("id"), res.IDs[j]) {
-					t.Errorf("receipt id %s equals the submit id %s: the forms were meant to differ", d.str("id"), res.IDs[j])
+				if tt.respID != tt.dlID && strings.EqualFold(d.Str("id"), res.IDs[j]) {
+					t.Errorf("receipt id %s equals the submit id %s: the forms were meant to differ", d.Str("id"), res.IDs[j])
 				}
 			}
 			// The receipts may come before Send records the ids (the SMSC

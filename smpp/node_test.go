@@ -30,10 +30,10 @@ func TestNodeBindUnbind(t *testing.T) {
 			binds := smsc.waitCount(0, len(c.sessions), 5*time.Second, "bind", isEv("bind"))
 			want := map[string]bool{"bind_transceiver": bt == BindTRX, "bind_transmitter": bt == BindTXRX, "bind_receiver": bt == BindTXRX}
 			for _, b := range binds {
-				if !want[b.str("command")] || !b["ok"].(bool) || b.str("system_id") != "test" || b.num("interface_version") != 0x34 {
+				if !want[b.Str("command")] || !b["ok"].(bool) || b.Str("system_id") != "test" || b.Num("interface_version") != 0x34 {
 					t.Errorf("unexpected bind %v", b)
 				}
-				delete(want, b.str("command"))
+				delete(want, b.Str("command"))
 			}
 			st := c.Status()
 			if !st.Bound || len(st.Sessions) != len(binds) {
@@ -130,10 +130,10 @@ func TestNodeMTText(t *testing.T) {
 					t.Errorf("%s: result %+v, want %d segments dc %d", tt.name, res, wantSegs, tt.dc)
 				}
 				m := smsc.waitFor(from, 5*time.Second, "message to "+dst, func(e event) bool {
-					return e.str("ev") == "message" && e.str("dst") == dst
+					return e.Str("ev") == "message" && e.Str("dst") == dst
 				})
-				if m.str("text") != tt.text {
-					t.Errorf("%s: the SMSC reassembled\n%q\nwant\n%q", tt.name, m.str("text"), tt.text)
+				if m.Str("text") != tt.text {
+					t.Errorf("%s: the SMSC reassembled\n%q\nwant\n%q", tt.name, m.Str("text"), tt.text)
 				}
 				wantMethod, wantParts := string(method), wantSegs
 				switch {
@@ -142,11 +142,11 @@ func TestNodeMTText(t *testing.T) {
 				case method == ConcatPayload:
 					wantParts = 1
 				}
-				if m.str("method") != wantMethod || m.num("parts") != wantParts || m.num("dc") != tt.dc {
+				if m.Str("method") != wantMethod || m.Num("parts") != wantParts || m.Num("dc") != tt.dc {
 					t.Errorf("%s: message %v, want method %s, %d parts, dc %d", tt.name, m, wantMethod, wantParts, tt.dc)
 				}
 				for _, s := range smsc.filter(from, isEv("submit_sm")) {
-					if s.num("registered_delivery") != 1 || s.str("src") != "384" || s.num("dest_ton") != 1 {
+					if s.Num("registered_delivery") != 1 || s.Str("src") != "384" || s.Num("dest_ton") != 1 {
 						t.Errorf("%s: submit_sm %v", tt.name, s)
 					}
 				}
@@ -187,7 +187,7 @@ func TestNodeDropMidBatch(t *testing.T) {
 	smsc.waitFor(0, time.Second, "dropping", isEv("dropping"))
 	seen := map[string]int{}
 	for _, e := range smsc.filter(0, isEv("submit_sm")) {
-		seen[e.str("text")]++
+		seen[e.Str("text")]++
 	}
 	dups := 0
 	for i := range total {
@@ -227,11 +227,11 @@ func TestNodeThrottle(t *testing.T) {
 	ok := map[string]int{}
 	byseq := map[int]string{}
 	for _, e := range smsc.filter(0, isEv("submit_sm")) {
-		byseq[e.num("seq")] = e.str("text")
+		byseq[e.Num("seq")] = e.Str("text")
 	}
 	for _, e := range smsc.filter(0, isEv("answered")) {
-		if e.num("status") == 0 {
-			ok[byseq[e.num("seq")]]++
+		if e.Num("status") == 0 {
+			ok[byseq[e.Num("seq")]]++
 		}
 	}
 	for i := range total {
@@ -263,11 +263,11 @@ func TestNodeSeqCollision(t *testing.T) {
 		t.Errorf("handler got %+v %q", in, text)
 	}
 	sub := smsc.waitFor(0, time.Second, "submit_sm", isEv("submit_sm"))
-	if in.Seq != uint32(sub.num("seq")) {
-		t.Errorf("deliver_sm seq %d, submit_sm seq %d: no collision was tested", in.Seq, sub.num("seq"))
+	if in.Seq != uint32(sub.Num("seq")) {
+		t.Errorf("deliver_sm seq %d, submit_sm seq %d: no collision was tested", in.Seq, sub.Num("seq"))
 	}
-	r := smsc.waitFor(0, time.Second, "collide response", func(e event) bool { return e.str("tag") == "collide" })
-	if r.str("command") != "deliver_sm_resp" || r.num("status") != 0 {
+	r := smsc.waitFor(0, time.Second, "collide response", func(e event) bool { return e.Str("tag") == "collide" })
+	if r.Str("command") != "deliver_sm_resp" || r.Num("status") != 0 {
 		t.Errorf("SMSC got %v", r)
 	}
 	if len(res.IDs) != 1 || res.IDs[0] == "" {

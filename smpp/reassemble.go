@@ -16,6 +16,8 @@ type MO struct {
 	Decoded      bool   // false for binary or unknown codings: use Raw
 	Parts        int
 	First        *Inbound // the first part, for service_type and TLVs
+
+	key string // where MOParts keeps it until Done
 }
 
 // Reassembler joins the parts of concatenated MO SMS: UDH with an 8-bit

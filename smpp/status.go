@@ -7,26 +7,29 @@ type CommandStatus uint32
 
 // The command statuses this package produces or treats specially.
 const (
-	StatusOK           CommandStatus = 0x00 // ESME_ROK
-	StatusInvMsgLen    CommandStatus = 0x01 // ESME_RINVMSGLEN
-	StatusInvCmdLen    CommandStatus = 0x02 // ESME_RINVCMDLEN
-	StatusInvCmdID     CommandStatus = 0x03 // ESME_RINVCMDID
-	StatusInvBndSts    CommandStatus = 0x04 // ESME_RINVBNDSTS
-	StatusAlyBnd       CommandStatus = 0x05 // ESME_RALYBND
-	StatusSysErr       CommandStatus = 0x08 // ESME_RSYSERR
-	StatusInvSrcAdr    CommandStatus = 0x0A // ESME_RINVSRCADR
-	StatusInvDstAdr    CommandStatus = 0x0B // ESME_RINVDSTADR
-	StatusBindFail     CommandStatus = 0x0D // ESME_RBINDFAIL
-	StatusInvPaswd     CommandStatus = 0x0E // ESME_RINVPASWD
-	StatusInvSysID     CommandStatus = 0x0F // ESME_RINVSYSID
-	StatusMsgQFul      CommandStatus = 0x14 // ESME_RMSGQFUL
-	StatusSubmitFail   CommandStatus = 0x45 // ESME_RSUBMITFAIL
-	StatusThrottled    CommandStatus = 0x58 // ESME_RTHROTTLED
-	StatusXTAppn       CommandStatus = 0x64 // ESME_RX_T_APPN: temporary, try later
-	StatusXPAppn       CommandStatus = 0x65 // ESME_RX_P_APPN: permanent
-	StatusXRAppn       CommandStatus = 0x66 // ESME_RX_R_APPN: rejected
-	StatusInvTLVStream CommandStatus = 0xC0 // ESME_RINVOPTPARSTREAM
-	StatusUnknownErr   CommandStatus = 0xFF // ESME_RUNKNOWNERR
+	StatusOK              CommandStatus = 0x00 // ESME_ROK
+	StatusInvMsgLen       CommandStatus = 0x01 // ESME_RINVMSGLEN
+	StatusInvCmdLen       CommandStatus = 0x02 // ESME_RINVCMDLEN
+	StatusInvCmdID        CommandStatus = 0x03 // ESME_RINVCMDID
+	StatusInvBndSts       CommandStatus = 0x04 // ESME_RINVBNDSTS
+	StatusAlyBnd          CommandStatus = 0x05 // ESME_RALYBND
+	StatusSysErr          CommandStatus = 0x08 // ESME_RSYSERR
+	StatusInvSrcAdr       CommandStatus = 0x0A // ESME_RINVSRCADR
+	StatusInvDstAdr       CommandStatus = 0x0B // ESME_RINVDSTADR
+	StatusBindFail        CommandStatus = 0x0D // ESME_RBINDFAIL
+	StatusInvPaswd        CommandStatus = 0x0E // ESME_RINVPASWD
+	StatusInvSysID        CommandStatus = 0x0F // ESME_RINVSYSID
+	StatusMsgQFul         CommandStatus = 0x14 // ESME_RMSGQFUL
+	StatusSubmitFail      CommandStatus = 0x45 // ESME_RSUBMITFAIL
+	StatusThrottled       CommandStatus = 0x58 // ESME_RTHROTTLED
+	StatusXTAppn          CommandStatus = 0x64 // ESME_RX_T_APPN: temporary, try later
+	StatusXPAppn          CommandStatus = 0x65 // ESME_RX_P_APPN: permanent
+	StatusXRAppn          CommandStatus = 0x66 // ESME_RX_R_APPN: rejected
+	StatusInvTLVStream    CommandStatus = 0xC0 // ESME_RINVOPTPARSTREAM
+	StatusInvParLen       CommandStatus = 0xC2 // ESME_RINVPARLEN: a TLV of the wrong length
+	StatusMissingOptParam CommandStatus = 0xC3 // ESME_RMISSINGOPTPARAM
+	StatusInvOptParamVal  CommandStatus = 0xC4 // ESME_RINVOPTPARAMVAL
+	StatusUnknownErr      CommandStatus = 0xFF // ESME_RUNKNOWNERR
 )
 
 var statusNames = map[CommandStatus]string{

@@ -30,6 +30,10 @@ func (k *memKV) Get(_ context.Context, keys ...string) ([][]byte, error) {
 func (k *memKV) Set(_ context.Context, key string, val []byte, _ time.Duration) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if val == nil {
+		delete(k.m, key) // as the team store: a nil value deletes
+		return nil
+	}
 	k.m[key] = append([]byte(nil), val...)
 	return nil
 }
@@ -40,6 +44,10 @@ func (k *memKV) Swap(_ context.Context, key string, old, val []byte, _ time.Dura
 	cur, ok := k.m[key]
 	if (old == nil && ok) || (old != nil && (!ok || !bytes.Equal(cur, old))) {
 		return false, nil
+	}
+	if val == nil {
+		delete(k.m, key)
+		return true, nil
 	}
 	k.m[key] = append([]byte(nil), val...)
 	return true, nil

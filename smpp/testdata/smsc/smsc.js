@@ -13,12 +13,15 @@
 // compare what a peer decoded with what they sent. Fault injection: answer
 // statuses, withheld or delayed responses, ignored submits, a dropped
 // connection, a deliver_sm reusing an in-flight submit's sequence number,
-// raw bytes, no enquire_link answers. It exits when stdin closes.
+// raw bytes, no enquire_link answers. It plays a USSDC too: the tests send
+// USSD deliver_sm with "send" and read the submit_sm answers, whose text
+// it decodes for dc 0x0F as well. It exits when stdin closes.
 
 const smpp = require('smpp');
 const readline = require('readline');
 
 const out = (ev) => process.stdout.write(JSON.stringify(ev) + '\n');
+const emit = out;
 
 const cfg = {
   system_id: 'test',
@@ -53,6 +56,14 @@ function outstanding() {
   return n;
 }
 
+// node-smpp reads data_coding & 0x0F, so the USSD coding 0x0F (and the
+// GSM class codings 0xF0-0xF3) come as a Buffer: unpacked GSM 7-bit, which
+// node-smpp's own GSM table decodes.
+function gsm7(dc, b) {
+  if (!Buffer.isBuffer(b) || !(dc === 0x0F || (dc >= 0xF0 && dc <= 0xF3))) return undefined;
+  return smpp.gsmCoder.decode(b, 0x00);
+}
+
 // Decode one submit_sm into the facts the tests look at.
 function describe(p) {
   const sm = p.short_message || {};
@@ -61,7 +72,7 @@ function describe(p) {
     esm_class: p.esm_class, dc: p.data_coding, registered_delivery: p.registered_delivery,
     source_ton: p.source_addr_ton, source_npi: p.source_addr_npi,
     dest_ton: p.dest_addr_ton, dest_npi: p.dest_addr_npi,
-    text: typeof sm.message === 'string' ? sm.message : undefined,
+    text: typeof sm.message === 'string' ? sm.message : gsm7(p.data_coding, sm.message),
     sm_hex: Buffer.isBuffer(sm.message) ? hex(sm.message) : undefined,
     udh: (sm.udh || []).map(hex),
   };
@@ -76,8 +87,10 @@ function describe(p) {
   return d;
 }
 
-// Reassemble with node-smpp's decoding; emit "message" when whole.
+// Reassemble with node-smpp's decoding; emit "message" when whole. A USSD
+// screen (it has ussd_service_op) is reported as a message too, marked.
 function reassemble(d) {
+  const out = (ev) => emit(d.ussd_service_op === undefined ? ev : Object.assign(ev, { ussd: true }));
   if (d.payload !== undefined) {
     out({ ev: 'message', dst: d.dst, src: d.src, method: 'payload', parts: 1, dc: d.dc, text: d.payload });
     return;
@@ -246,8 +259,8 @@ function command(c) {
     case 'unbind':
       s.unbind({}, (r) => { out({ ev: 'response', tag: c.tag, command: r.command, status: r.command_status }); s.close(); });
       break;
-    case 'close':
-      for (const x of sessions.values()) x.socket.destroy();
+    case 'close': // every connection, or the one named by session
+      for (const x of sessions.values()) if (!c.session || x.id === c.session) x.socket.destroy();
       break;
     case 'stats': {
       let max = 0;
