@@ -1,0 +1,478 @@
+// Package bridge joins the SMPP session layer (package smpp) to the
+// gateway: USSD dialogues from a USSDC become steps of the session manager
+// (package ussd) whose screens go back as submit_sm, MO SMS are reassembled
+// and handed to the SMS router (package ussd/sms), delivery receipts go to
+// the status store, and the flows' SMS (sms nodes, late results, replies)
+// go out over the binds.
+//
+// A USSD dialogue is keyed in the session manager by the subscriber's
+// MSISDN and an id made of the USSDC (the bind group) and the profile's
+// session key (its_session_info masked, user_message_reference, or none).
+// Sessions live in the store (Redis), so the next message of a dialogue
+// may arrive on any bind of the group, or at another gateway instance.
+//
+// A USSD deliver_sm is acknowledged at once; the step then runs (bounded
+// by the step timeout) and its screen leaves on the bind the deliver_sm
+// came on, or another bound one of its group, without retry. A step that
+// fails after the acknowledgement still answers: an END apology.
+package bridge
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ussdgw/ussdgw/flows"
+	"github.com/ussdgw/ussdgw/flows/gsm"
+	"github.com/ussdgw/ussdgw/smpp"
+	"github.com/ussdgw/ussdgw/ussd"
+)
+
+// Sessions runs USSD steps; *ussd.Manager is one.
+type Sessions interface {
+	Handle(ctx context.Context, req ussd.Request) (ussd.Response, error)
+	Abort(ctx context.Context, msisdn ussd.MSISDN, sessionID string) error
+}
+
+// Router answers MO SMS; *sms.Router is one. An error means the message
+// was not handled and the SMSC should deliver it again.
+type Router interface {
+	Handle(ctx context.Context, msisdn ussd.MSISDN, text string) error
+}
+
+// Routes are where inbound traffic goes. A nil field refuses that traffic
+// with ESME_RX_T_APPN (the SMSC keeps it).
+type Routes struct {
+	USSD Sessions
+	SMS  Router
+}
+
+// Deps are what a Hub needs from the rest of the gateway.
+type Deps struct {
+	// KV is the team store (ussd.RedisStore or ussd.MemoryStore): delivery
+	// status and the parts of concatenated MO live there. Required.
+	KV smpp.KV
+	// Prefix starts every key the Hub writes ("smpp:").
+	Prefix string
+	// StepTimeout bounds one USSD step from the acknowledgement to the
+	// answer's submit_sm_resp: the session manager's step budget plus the
+	// store and the submit (5s).
+	StepTimeout time.Duration
+	Log         *slog.Logger
+	// Dial replaces net.Dialer.DialContext for every connection (TLS).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// Hub is the gateway's SMPP side: every configured connection, grouped
+// by SMSC, and the handling of what they carry. It implements
+// flows.Messenger (MT SMS) and smpp.Handler. Its methods are safe for
+// concurrent use.
+type Hub struct {
+	cfg      Config
+	deps     Deps
+	log      *slog.Logger
+	clients  []*smpp.Client
+	group    map[*smpp.Client]string
+	profile  map[*smpp.Client]*smpp.USSDProfile
+	pools    map[string]*smpp.Pool
+	sms      *smpp.Pool
+	status   *smpp.KVStore
+	parts    *smpp.MOParts
+	receipts smpp.Handler
+
+	routes atomic.Pointer[Routes]
+	steps  chan struct{} // one token per USSD step in flight
+
+	mu       sync.Mutex
+	started  bool
+	draining bool
+	inflight sync.WaitGroup
+	stats    counters
+}
+
+var (
+	_ flows.Messenger = (*Hub)(nil)
+	_ smpp.Handler    = (*Hub)(nil)
+)
+
+type counters struct {
+	ussdSteps, ussdAborts, ussdFailed, ussdRefused, ussdDead atomic.Int64
+	moIn, moHandled, moFailed, mtSent, mtFailed              atomic.Int64
+}
+
+// New validates cfg and builds the Hub's clients, not started.
+func New(cfg Config, deps Deps) (*Hub, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.KV == nil {
+		return nil, errors.New("smpp bridge: no store")
+	}
+	if deps.StepTimeout <= 0 {
+		deps.StepTimeout = 5 * time.Second
+	}
+	if deps.Log == nil {
+		deps.Log = slog.Default()
+	}
+	h := &Hub{
+		cfg:     cfg,
+		deps:    deps,
+		log:     deps.Log.With("comp", "smpp"),
+		group:   map[*smpp.Client]string{},
+		profile: map[*smpp.Client]*smpp.USSDProfile{},
+		pools:   map[string]*smpp.Pool{},
+		status:  smpp.NewKVStore(deps.KV, deps.Prefix+"dlr:", cfg.SMS.ReceiptTTL),
+		parts:   smpp.NewMOParts(deps.KV, deps.Prefix, cfg.MO.Reassembly),
+		steps:   make(chan struct{}, cfg.USSD.MaxSteps),
+	}
+	h.receipts = smpp.Receipts(h.status, nil, nil)
+	byGroup := map[string][]*smpp.Client{}
+	var order []string
+	for _, cc := range cfg.Connections {
+		opts := []smpp.Option{smpp.WithLogger(deps.Log), smpp.WithStatusStore(h.status)}
+		if deps.Dial != nil {
+			opts = append(opts, smpp.WithDialer(deps.Dial))
+		}
+		c, err := smpp.New(cc, h, opts...)
+		if err != nil {
+			return nil, err
+		}
+		h.clients = append(h.clients, c)
+		g := cc.GroupName()
+		h.group[c] = g
+		if p, ok := cc.USSD.Resolve(); ok {
+			h.profile[c] = &p
+		}
+		if byGroup[g] == nil {
+			order = append(order, g)
+		}
+		byGroup[g] = append(byGroup[g], c)
+	}
+	for _, g := range order {
+		p, err := smpp.NewPool(byGroup[g]...)
+		if err != nil {
+			return nil, err
+		}
+		h.pools[g] = p
+	}
+	h.sms = h.pools[cfg.smsGroup()]
+	return h, nil
+}
+
+// Clients returns the connections in configuration order.
+func (h *Hub) Clients() []*smpp.Client { return append([]*smpp.Client(nil), h.clients...) }
+
+// Start sets where inbound traffic goes and starts binding every
+// connection in the background.
+func (h *Hub) Start(r Routes) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.started {
+		return errors.New("smpp bridge: already started")
+	}
+	h.started = true
+	h.routes.Store(&r)
+	for i, c := range h.clients {
+		if err := c.Start(); err != nil {
+			for _, s := range h.clients[:i] {
+				_ = s.Close(context.Background())
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// WaitBound waits until every connection is bound.
+func (h *Hub) WaitBound(ctx context.Context) error {
+	for _, c := range h.clients {
+		if err := c.WaitBound(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Drain stops taking USSD and MO traffic (the SMSC is answered
+// ESME_RX_T_APPN and delivers it again, to another instance or after a
+// restart) and waits, until ctx ends, for the USSD steps in flight to send
+// their answers. The binds stay up, so that late results can still go
+// out as SMS; Close ends them.
+func (h *Hub) Drain(ctx context.Context) error {
+	h.mu.Lock()
+	h.draining = true
+	h.mu.Unlock()
+	done := make(chan struct{})
+	go func() { h.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("draining ussd steps: %w", ctx.Err())
+	}
+}
+
+// Close drains, then unbinds every connection (until ctx ends).
+func (h *Hub) Close(ctx context.Context) error {
+	err := h.Drain(ctx)
+	var wg sync.WaitGroup
+	errs := make([]error, len(h.clients))
+	for i, c := range h.clients {
+		wg.Go(func() { errs[i] = c.Close(ctx) })
+	}
+	wg.Wait()
+	return errors.Join(append(errs, err)...)
+}
+
+// HandleInbound implements smpp.Handler: receipts to the status store,
+// USSD to the session manager, the rest to the SMS router.
+func (h *Hub) HandleInbound(ctx context.Context, in *smpp.Inbound) smpp.CommandStatus {
+	if in.IsReceipt() {
+		return h.receipts.HandleInbound(ctx, in)
+	}
+	h.mu.Lock()
+	draining := h.draining
+	h.mu.Unlock()
+	r := h.routes.Load()
+	if draining || r == nil {
+		return smpp.StatusXTAppn
+	}
+	if p := h.profile[in.Client]; p != nil && p.IsUSSD(in) {
+		return h.ussd(ctx, in, p, r.USSD)
+	}
+	if _, ok := in.TLVs[smpp.TagUssdServiceOp]; ok {
+		h.clientLog(in).Warn("ussd message on a bind without a ussd profile refused", "from", smpp.MSISDN(in.Source.Addr))
+		return smpp.StatusXRAppn
+	}
+	return h.mo(ctx, in, r.SMS)
+}
+
+// ussd handles one USSD message: an abort at once, a step after the
+// acknowledgement.
+func (h *Hub) ussd(ctx context.Context, in *smpp.Inbound, p *smpp.USSDProfile, s Sessions) smpp.CommandStatus {
+	log := h.clientLog(in)
+	if s == nil {
+		return smpp.StatusXTAppn
+	}
+	m, err := p.Parse(in)
+	if err != nil {
+		var ue *smpp.USSDError
+		status := smpp.StatusXPAppn
+		if errors.As(err, &ue) {
+			status = ue.Status
+		}
+		log.Warn("malformed ussd message", "from", smpp.MSISDN(in.Source.Addr), "status", status, "err", err)
+		return status
+	}
+	sid := m.SessionID(h.group[in.Client])
+	switch m.Kind {
+	case smpp.USSDAbort:
+		h.stats.ussdAborts.Add(1)
+		if err := s.Abort(ctx, ussd.MSISDN(m.MSISDN), sid); err != nil {
+			log.Warn("ussd abort not recorded", "from", smpp.MSISDN(m.MSISDN), "err", err)
+			return smpp.StatusXTAppn
+		}
+		return smpp.StatusOK
+	case smpp.USSDNotice:
+		return smpp.StatusOK
+	}
+	select {
+	case h.steps <- struct{}{}:
+	default:
+		h.stats.ussdRefused.Add(1)
+		log.Warn("too many ussd steps in flight; refusing one", "max_steps", cap(h.steps))
+		return smpp.StatusXTAppn
+	}
+	h.mu.Lock()
+	if h.draining {
+		h.mu.Unlock()
+		<-h.steps
+		return smpp.StatusXTAppn
+	}
+	h.inflight.Add(1)
+	h.mu.Unlock()
+	if err := in.Ack(smpp.StatusOK); err != nil {
+		log.Debug("ussd deliver_sm_resp not sent", "err", err)
+	}
+	go h.step(in, p, m, sid, s)
+	return smpp.StatusOK
+}
+
+// step runs one USSD step and submits its screen. It runs after the
+// deliver_sm was acknowledged, so it always answers: with the step's
+// screen, or an END apology when the step failed.
+func (h *Hub) step(in *smpp.Inbound, p *smpp.USSDProfile, m smpp.USSDMessage, sid string, s Sessions) {
+	defer func() { <-h.steps; h.inflight.Done() }()
+	h.stats.ussdSteps.Add(1)
+	log := h.clientLog(in)
+	ctx, cancel := context.WithTimeout(context.Background(), h.deps.StepTimeout)
+	defer cancel()
+	req := ussd.Request{SessionID: sid, MSISDN: ussd.MSISDN(m.MSISDN), New: m.Kind == smpp.USSDOpen,
+		Dialled: m.Dialled, Input: m.Input}
+	if p.MaxOctets > 0 && p.MaxOctets < 160 {
+		req.Limit = gsm.Limit{Octets: p.MaxOctets}
+	}
+	resp, err := h.run(ctx, s, req)
+	if err != nil {
+		h.stats.ussdFailed.Add(1)
+		log.Warn("ussd step failed; answering with its apology", "from", smpp.MSISDN(m.MSISDN), "err", err)
+	}
+	if resp.Text == "" {
+		resp = ussd.Response{Text: h.cfg.USSD.Apology, End: true}
+	}
+	sm := p.Answer(in, &m, resp.Text, resp.End)
+	_, err = h.pools[h.group[in.Client]].Submit(ctx, in.Client, sm, smpp.NoRetry())
+	if err == nil {
+		return
+	}
+	if st, ok := smpp.StatusOf(err); ok {
+		// The USSDC refused the screen: the dialogue is gone on its side
+		// (the user hung up, its timer ran out). Its end, not ours: the
+		// next dial offers to resume.
+		h.stats.ussdDead.Add(1)
+		log.Debug("ussd answer refused: dialogue ended by the network", "from", smpp.MSISDN(m.MSISDN), "status", st)
+		if !resp.End {
+			if err := s.Abort(ctx, req.MSISDN, sid); err != nil {
+				log.Debug("ussd abort not recorded", "err", err)
+			}
+		}
+		return
+	}
+	h.stats.ussdFailed.Add(1)
+	log.Warn("ussd answer not sent", "from", smpp.MSISDN(m.MSISDN), "err", err)
+}
+
+// run calls the session manager, turning a panic into an error.
+func (h *Hub) run(ctx context.Context, s Sessions, req ussd.Request) (resp ussd.Response, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			resp, err = ussd.Response{}, fmt.Errorf("ussd step panicked: %v", r)
+		}
+	}()
+	return s.Handle(ctx, req)
+}
+
+// mo handles one MO SMS part: reassembled in the store, the whole message
+// routed, and only then accepted.
+func (h *Hub) mo(ctx context.Context, in *smpp.Inbound, r Router) smpp.CommandStatus {
+	log := h.clientLog(in)
+	if r == nil {
+		return smpp.StatusXTAppn
+	}
+	h.stats.moIn.Add(1)
+	m, err := h.parts.Add(ctx, in)
+	switch {
+	case errors.Is(err, smpp.ErrBadUDH):
+		log.Warn("mo with a malformed header refused", "from", smpp.MSISDN(in.Source.Addr), "err", err)
+		return smpp.StatusXPAppn
+	case err != nil:
+		log.Warn("mo part not stored", "from", smpp.MSISDN(in.Source.Addr), "err", err)
+		return smpp.StatusXTAppn
+	case m == nil:
+		return smpp.StatusOK // a part; the message completes with the last one
+	}
+	switch {
+	case !m.Decoded:
+		log.Debug("binary mo dropped", "from", smpp.MSISDN(m.Source.Addr), "dc", m.DataCoding)
+	case m.Source.Addr == "":
+		log.Warn("mo without a source address dropped")
+	default:
+		if err := r.Handle(ctx, ussd.MSISDN(m.Source.Addr), m.Text); err != nil {
+			h.stats.moFailed.Add(1)
+			log.Warn("mo not handled; the smsc will deliver it again", "from", smpp.MSISDN(m.Source.Addr), "err", err)
+			return smpp.StatusXTAppn
+		}
+		h.stats.moHandled.Add(1)
+	}
+	if err := h.parts.Done(ctx, m); err != nil {
+		log.Warn("reassembled mo not forgotten", "err", err)
+	}
+	return smpp.StatusOK
+}
+
+func (h *Hub) clientLog(in *smpp.Inbound) *slog.Logger {
+	if in.Client != nil {
+		return h.log.With("bind", in.Client.Name())
+	}
+	return h.log
+}
+
+// Send implements flows.Messenger: it sends text as an MT SMS to msisdn
+// and returns once the SMSC accepted every part (submit_sm_resp), not on
+// delivery.
+func (h *Hub) Send(ctx context.Context, msisdn, text string) error {
+	_, err := h.SendSMS(ctx, msisdn, text)
+	return err
+}
+
+// SendSMS sends text as an MT SMS to msisdn on the SMS group and returns
+// the reference its delivery status is kept under (see Lookup).
+func (h *Hub) SendSMS(ctx context.Context, msisdn, text string) (ref string, err error) {
+	ref = newRef()
+	_, err = h.sms.Send(ctx, smpp.Message{Src: h.cfg.SMS.Source, Dst: msisdn, Text: text, Ref: ref})
+	if err != nil {
+		h.stats.mtFailed.Add(1)
+		return "", fmt.Errorf("sending sms: %w", err)
+	}
+	h.stats.mtSent.Add(1)
+	return ref, nil
+}
+
+// Lookup returns the delivery status of the MT SMS sent under ref, and
+// false when it is unknown (or expired).
+func (h *Hub) Lookup(ctx context.Context, ref string) (smpp.MessageStatus, bool, error) {
+	return h.status.Lookup(ctx, ref)
+}
+
+func newRef() string {
+	b := make([]byte, 10)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Health describes every bind and the Hub's counters, for /healthz:
+// {"bound": 2, "binds": 2, "connections": [...], "counters": {...}}.
+// Addresses of subscribers never appear in it.
+func (h *Hub) Health(context.Context) map[string]any {
+	var conns []map[string]any
+	bound := 0
+	for _, c := range h.clients {
+		st := c.Status()
+		if st.Bound {
+			bound++
+		}
+		var sessions []map[string]any
+		for _, s := range st.Sessions {
+			ss := map[string]any{"role": s.Role, "state": string(s.State), "since": s.Since.UTC().Format(time.RFC3339),
+				"binds": s.Binds, "drops": s.Drops, "in_flight": s.InFlight}
+			if s.LastError != "" {
+				ss["last_error"] = s.LastError
+				ss["error_at"] = s.ErrorAt.UTC().Format(time.RFC3339)
+			}
+			sessions = append(sessions, ss)
+		}
+		conn := map[string]any{"name": st.Name, "group": h.group[c], "bound": st.Bound, "sessions": sessions,
+			"submit_ok": st.Counters.SubmitOK, "submit_failed": st.Counters.SubmitFailed,
+			"inbound": st.Counters.Inbound, "throttled": st.Counters.Throttled}
+		if p := h.profile[c]; p != nil {
+			conn["ussd"] = p.Name
+		}
+		conns = append(conns, conn)
+	}
+	return map[string]any{
+		"bound": bound, "binds": len(h.clients), "connections": conns,
+		"counters": map[string]int64{
+			"ussd_steps": h.stats.ussdSteps.Load(), "ussd_aborts": h.stats.ussdAborts.Load(),
+			"ussd_failed": h.stats.ussdFailed.Load(), "ussd_refused": h.stats.ussdRefused.Load(),
+			"ussd_dead": h.stats.ussdDead.Load(), "mo": h.stats.moIn.Load(), "mo_handled": h.stats.moHandled.Load(),
+			"mo_failed": h.stats.moFailed.Load(), "mt_sent": h.stats.mtSent.Load(), "mt_failed": h.stats.mtFailed.Load(),
+		},
+	}
+}
