@@ -27,6 +27,9 @@ type Config struct {
 	Ready func(ctx context.Context) error
 	// MaxBody bounds a request body (64 KiB).
 	MaxBody int64
+	// Health, when set, adds to /healthz: its keys (such as "smpp", the
+	// state of each bind) join the answer. It must answer fast.
+	Health func(ctx context.Context) map[string]any
 }
 
 // Server is the HTTP side of the gateway. It is an http.Handler.
@@ -97,7 +100,15 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 }
 
 func (s *Server) health(c echo.Context) error {
-	return c.JSON(http.StatusOK, map[string]any{"status": "ok", "services": len(s.m.Flows().Flows())})
+	body := map[string]any{"status": "ok", "services": len(s.m.Flows().Flows())}
+	if s.cfg.Health != nil {
+		for k, v := range s.cfg.Health(c.Request().Context()) {
+			if _, taken := body[k]; !taken {
+				body[k] = v
+			}
+		}
+	}
+	return c.JSON(http.StatusOK, body)
 }
 
 func (s *Server) ready(c echo.Context) error {

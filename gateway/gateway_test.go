@@ -188,6 +188,23 @@ func TestHealth(t *testing.T) {
 	}
 }
 
+// TestHealthExtra: a Health function adds its keys to /healthz, without
+// overriding the server's own.
+func TestHealthExtra(t *testing.T) {
+	set, _ := flows.Compile(map[string][]byte{"shop.yaml": []byte(shop)}, flows.Options{})
+	h := gateway.New(gateway.Config{
+		Manager: ussd.NewManager(ussd.Config{Store: ussd.NewMemoryStore(), Flows: set}),
+		Health: func(contextT) map[string]any {
+			return map[string]any{"smpp": map[string]any{"bound": 1}, "status": "overridden"}
+		},
+	})
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	if body := w.Body.String(); w.Code != 200 || !strings.Contains(body, `"smpp":{"bound":1}`) || !strings.Contains(body, `"status":"ok"`) {
+		t.Errorf("healthz %d %s", w.Code, body)
+	}
+}
+
 func TestEndOfSessionNotification(t *testing.T) {
 	h := newServer(t, ussd.NewMemoryStore())
 	post(t, h, at("n1", "254700000007", "*500#", ""))

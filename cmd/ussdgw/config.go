@@ -30,6 +30,7 @@ type settings struct {
 
 	// Sections of the config file that other packages decode.
 	adapters *yaml.Node
+	smpp     *yaml.Node
 	file     string
 }
 
@@ -42,7 +43,7 @@ type option struct {
 
 func (s *settings) options() []option {
 	return []option{
-		{name: "config", usage: "gateway config file (YAML) with adapters and the settings below", str: &s.Config},
+		{name: "config", usage: "gateway config file (YAML) with adapters, SMPP connections (smpp:) and the settings below", str: &s.Config},
 		{name: "listen", usage: "HTTP listen address", str: &s.Listen},
 		{name: "flows", usage: "directory of flow files (*.yaml)", str: &s.Flows},
 		{name: "redis-url", usage: "Redis URL for sessions; empty keeps them in memory (one instance only)", str: &s.RedisURL},
@@ -161,6 +162,10 @@ func (s *settings) readFile(opts []option, given func(string) bool) error {
 		k, v := root.Content[i], root.Content[i+1]
 		if k.Value == "adapters" {
 			s.adapters = v
+			continue
+		}
+		if k.Value == "smpp" {
+			s.smpp = v
 			continue
 		}
 		var opt *option

@@ -32,7 +32,9 @@ import (
 	"github.com/ussdgw/ussdgw/adapters/builtin"
 	"github.com/ussdgw/ussdgw/flows"
 	"github.com/ussdgw/ussdgw/gateway"
+	"github.com/ussdgw/ussdgw/smpp/bridge"
 	"github.com/ussdgw/ussdgw/ussd"
+	"github.com/ussdgw/ussdgw/ussd/sms"
 )
 
 func main() {
@@ -84,7 +86,7 @@ func newLogger(s *settings, w io.Writer) (*slog.Logger, error) {
 }
 
 // wireOptions are what tests change in the wiring: the clock, a wrapper
-// around the adapters, and where SMS go.
+// around the adapters, and where SMS go when there is no SMSC.
 type wireOptions struct {
 	now  func() time.Time
 	wrap func(flows.Caller) flows.Caller
@@ -97,6 +99,7 @@ type app struct {
 	store    ussd.Store
 	reg      *adapters.Registry
 	manager  *ussd.Manager
+	hub      *bridge.Hub // nil without an smpp: section
 	handler  http.Handler
 	storeStr string
 	closers  []func() // in the order to call them
@@ -104,8 +107,11 @@ type app struct {
 
 // wire builds the gateway from its settings, in dependency order: store,
 // adapters (which keep per-user data in the store), flows (checked against
-// the adapters), the session manager and the HTTP handler. On failure what
-// was opened is closed again.
+// the adapters), the session managers, the SMPP binds and the HTTP handler.
+// On failure what was opened is closed again; closing runs in reverse:
+// stop taking SMPP traffic and finish the USSD steps in flight, wait for
+// late results (which may still go out as SMS), unbind, stop the
+// adapters, close the store.
 func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a *app, err error) {
 	a = &app{}
 	defer func() {
@@ -113,6 +119,14 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 			a.close()
 		}
 	}()
+	var smppCfg *bridge.Config
+	if s.smpp != nil {
+		c, err := decodeSMPP(s.file, s.smpp)
+		if err != nil {
+			return a, err
+		}
+		smppCfg = &c
+	}
 	store, storeName, readyFn, closeStore, err := openStore(ctx, s)
 	if err != nil {
 		return a, err
@@ -145,20 +159,64 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 	if o.wrap != nil {
 		caller = o.wrap(caller)
 	}
-	a.manager = ussd.NewManager(ussd.Config{
-		Store: store, Flows: a.set, Adapters: caller, SMS: o.sms,
+	var smsRoute flows.Messenger = o.sms
+	if smppCfg != nil {
+		a.hub, err = bridge.New(*smppCfg, bridge.Deps{KV: store, Prefix: "smpp:", StepTimeout: s.StepBudget + 2*time.Second, Log: log})
+		if err != nil {
+			return a, err
+		}
+		a.closers = append([]func(){func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := a.hub.Close(sctx); err != nil {
+				log.Error("closing smpp connections", "err", err)
+			}
+		}}, a.closers...)
+		smsRoute = a.hub
+	}
+	base := ussd.Config{
+		Store: store, Flows: a.set, Adapters: caller, SMS: smsRoute,
 		SessionTimeout: s.SessionTimeout, ResumeWindow: resume, StepBudget: s.StepBudget,
 		Now: o.now, Log: log,
-	})
-	a.closers = append([]func(){func() {
+	}
+	a.manager = ussd.NewManager(base)
+	a.closers = append([]func(){closeManager(a.manager, "stopping sessions", log)}, a.closers...)
+	var health func(context.Context) map[string]any
+	if a.hub != nil {
+		smsManager := ussd.NewManager(bridge.SMSSessions(base, smppCfg.MO))
+		a.closers = append([]func(){closeManager(smsManager, "stopping sms dialogues", log)}, a.closers...)
+		if err := a.hub.Start(bridge.Routes{USSD: a.manager, SMS: &sms.Router{Manager: smsManager, Reply: a.hub}}); err != nil {
+			return a, err
+		}
+		a.closers = append([]func(){func() {
+			sctx, cancel := context.WithTimeout(context.Background(), s.StepBudget+5*time.Second)
+			defer cancel()
+			if err := a.hub.Drain(sctx); err != nil {
+				log.Error("finishing ussd steps", "err", err)
+			}
+		}}, a.closers...)
+		for _, c := range smppCfg.Connections {
+			ussdProfile := "none"
+			if c.USSD.Profile != "" {
+				ussdProfile = c.USSD.Profile
+			}
+			log.Info("smpp connection", "bind", c.Name, "group", c.GroupName(), "address", c.Address, "bind_type", string(c.Bind), "ussd", ussdProfile)
+		}
+		health = func(ctx context.Context) map[string]any { return map[string]any{"smpp": a.hub.Health(ctx)} }
+	}
+	a.handler = gateway.New(gateway.Config{Manager: a.manager, Log: log, Ready: readyFn, Health: health})
+	return a, nil
+}
+
+// closeManager returns a closer that waits for the manager's late results.
+func closeManager(m *ussd.Manager, what string, log *slog.Logger) func() {
+	return func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := a.manager.Close(sctx); err != nil {
-			log.Error("stopping sessions", "err", err)
+		if err := m.Close(sctx); err != nil {
+			log.Error(what, "err", err)
 		}
-	}}, a.closers...)
-	a.handler = gateway.New(gateway.Config{Manager: a.manager, Log: log, Ready: readyFn})
-	return a, nil
+	}
 }
 
 func (a *app) close() {
