@@ -31,8 +31,20 @@
 // UCS-2) and segmentation (UDH 8/16-bit, SAR, message_payload), a
 // segment-weighted TPS limit, retry of temporary failures (the command
 // status table is in status.go), delivery receipt parsing and matching
-// (receipt.go, msgid.go), a status store (store.go) and MO reassembly
-// (reassemble.go).
+// (receipt.go, msgid.go), a status store (store.go, kvstore.go) and MO
+// reassembly in memory (reassemble.go) or in the team store (moparts.go).
+//
+// # USSD
+//
+// USSD over SMPP is vendor-shaped (PROTOCOL.md §1.2), so a bind's USSD
+// profile is data (ussd.go): which ussd_service_op values open, carry a
+// reply to and abort a dialogue, what identifies it (its_session_info
+// masked, user_message_reference, or the MSISDN), and how a screen says
+// continue or end (the end op, the its_session_info end bit, or both).
+// USSDPresets holds spec, tata, mica and sixdee; a USSDConfig names one
+// and overrides any field. USSDProfile.Parse reads a deliver_sm and
+// USSDProfile.Answer builds the submit_sm of a screen. Package
+// smpp/bridge runs the dialogues through the session manager.
 //
 // # What closes a connection
 //

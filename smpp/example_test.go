@@ -16,16 +16,21 @@ func Example() {
 	mo := smpp.NewReassembler(2*time.Minute, 10000)
 	var pool *smpp.Pool // every bind of the operator, built after the Clients
 
+	profile := smpp.USSDPresets["tata"]
+
 	ussd := smpp.HandlerFunc(func(ctx context.Context, in *smpp.Inbound) smpp.CommandStatus {
-		if op, ok := in.TLVs.Uint8(smpp.TagUssdServiceOp); ok && op == 0x01 {
-			si, _ := in.TLVs.Get(smpp.TagItsSessionInfo)
-			_, err := pool.Submit(ctx, in.Client, &smpp.ShortMessage{
-				ServiceType: "USSD", Source: in.Dest, Dest: in.Source, DataCoding: 0x0F,
-				Body: []byte("1. Prices\n2. Weather"),
-				TLVs: smpp.TLVs{smpp.TagUssdServiceOp: {0x02}, smpp.TagItsSessionInfo: si},
-			}, smpp.NoRetry())
+		if profile.IsUSSD(in) {
+			m, err := profile.Parse(in)
 			if err != nil {
-				return smpp.StatusXTAppn
+				return err.(*smpp.USSDError).Status
+			}
+			if m.Kind != smpp.USSDOpen {
+				return smpp.StatusOK // a real gateway continues or aborts the dialogue (smpp/bridge)
+			}
+			_ = in.Ack(smpp.StatusOK) // answer the deliver_sm first, then work
+			screen := profile.Answer(in, &m, "1. Prices\n2. Weather", false)
+			if _, err := pool.Submit(ctx, in.Client, screen, smpp.NoRetry()); err != nil {
+				log.Print(err) // never retried: a late screen is worse than none
 			}
 			return smpp.StatusOK
 		}

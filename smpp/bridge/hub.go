@@ -100,6 +100,9 @@ type Hub struct {
 var (
 	_ flows.Messenger = (*Hub)(nil)
 	_ smpp.Handler    = (*Hub)(nil)
+	// The team's stores are what Deps.KV takes.
+	_ smpp.KV = (*ussd.RedisStore)(nil)
+	_ smpp.KV = (*ussd.MemoryStore)(nil)
 )
 
 type counters struct {
