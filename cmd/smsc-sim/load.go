@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"runtime/pprof"
 	"slices"
@@ -42,6 +44,7 @@ type loadResult struct {
 	Mismatches int64             // screens that were not the expected one
 	Errors     int64             // timeouts, refused deliver_sm, lost binds
 	Latency    [][]time.Duration // per step, sorted
+	CPU        time.Duration     // this process's CPU time in the measured window
 	FirstError string
 }
 
@@ -59,7 +62,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.DurationVar(&lc.duration, "duration", 10*time.Second, "stop after this long (0: run for -sessions)")
 	fs.DurationVar(&lc.warmup, "warmup", 2*time.Second, "run this long before measuring")
 	fs.DurationVar(&lc.timeout, "timeout", 5*time.Second, "how long to wait for one screen")
-	fs.Uint64Var(&lc.msisdnBase, "msisdn-base", 254710000000, "first phone number")
+	fs.Uint64Var(&lc.msisdnBase, "msisdn-base", 0, "first phone number (0: a random 2547… number, so that runs do not share numbers)")
 	fs.IntVar(&lc.binds, "binds", 1, "wait for this many binds of the gateway before starting")
 	fs.DurationVar(&lc.bindWait, "bind-wait", 30*time.Second, "how long to wait for them")
 	self := fs.Bool("self", false, "bind a built-in Go ESME (phase 1 smpp.Client) serving the bench menu instead of waiting for the gateway: measures the generator")
@@ -83,6 +86,9 @@ sent to submit_sm received). Every screen is checked against -expect.
 	lc.expect = strings.Split(*expect, "|")
 	if len(lc.expect) != len(lc.inputs)+1 {
 		return fmt.Errorf("-expect has %d screens for %d steps", len(lc.expect), len(lc.inputs)+1)
+	}
+	if lc.msisdnBase == 0 {
+		lc.msisdnBase = 254700000000 + rand.Uint64N(90000000)
 	}
 	if lc.sessions == 0 && lc.duration == 0 {
 		return fmt.Errorf("set -sessions or -duration")
@@ -172,15 +178,32 @@ func load(ctx context.Context, srv *smsc.Server, lc loadConfig) (*loadResult, er
 	res := &loadResult{}
 	var budget atomic.Int64 // sessions left to start, when -sessions is set
 	budget.Store(int64(lc.sessions))
-	ctx, cancel = context.WithCancel(ctx)
+	// No session starts after the run's time is up, and those under way
+	// are played to their end, so that none is left half-way in the
+	// gateway's store (its next dial would be offered to resume it).
+	stop, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if lc.duration > 0 {
 		var c2 context.CancelFunc
-		ctx, c2 = context.WithTimeout(ctx, lc.warmup+lc.duration)
+		stop, c2 = context.WithTimeout(stop, lc.warmup+lc.duration)
 		defer c2()
 	}
-	// What happens before measureFrom is warm-up: not counted.
+	// What happens before measureFrom is warm-up, and after measureTo
+	// cool-down: not counted.
 	measureFrom := time.Now().Add(lc.warmup)
+	measureTo := time.Now().Add(100 * 365 * 24 * time.Hour)
+	if lc.duration > 0 {
+		measureTo = measureFrom.Add(lc.duration)
+	}
+	in := func(t time.Time) bool { return t.After(measureFrom) && !t.After(measureTo) }
+	var last atomic.Int64 // UnixNano of the last counted session end
+	var cpuFrom, cpuTo atomic.Int64
+	t1 := time.AfterFunc(time.Until(measureFrom), func() { cpuFrom.Store(int64(cpuTime())) })
+	defer t1.Stop()
+	if lc.duration > 0 {
+		t2 := time.AfterFunc(time.Until(measureTo), func() { cpuTo.Store(int64(cpuTime())) })
+		defer t2.Stop()
+	}
 	var firstErr sync.Once
 	var mu sync.Mutex
 	lat := make([][]time.Duration, steps)
@@ -189,31 +212,34 @@ func load(ctx context.Context, srv *smsc.Server, lc loadConfig) (*loadResult, er
 		wg.Go(func() {
 			local := make([][]time.Duration, steps)
 			var n uint64
-			for ctx.Err() == nil {
+			for stop.Err() == nil {
 				if lc.sessions > 0 && budget.Add(-1) < 0 {
 					break
 				}
 				msisdn := fmt.Sprint(lc.msisdnBase + uint64(w)*1000 + n%1000)
 				n++
-				ok, err := session(ctx, srv, lc, msisdn, func(step int, sc smsc.Screen) {
-					if sc.Submit.Received.After(measureFrom) {
+				err := session(ctx, srv, lc, msisdn, func(step int, sc smsc.Screen) {
+					if in(sc.Submit.Received) {
 						local[step] = append(local[step], sc.Latency)
 					}
 				})
-				if ctx.Err() != nil && lc.sessions == 0 {
-					break // cut by the end of the run: not a failure
+				if ctx.Err() != nil {
+					break // interrupted
 				}
-				if time.Now().Before(measureFrom) {
+				now := time.Now()
+				if !in(now) {
 					continue
 				}
+				last.Store(now.UnixNano())
 				switch {
+				case errors.Is(err, errMismatch):
+					atomic.AddInt64(&res.Mismatches, 1)
+					atomic.AddInt64(&res.Failed, 1)
+					firstErr.Do(func() { res.FirstError = err.Error() })
 				case err != nil:
 					atomic.AddInt64(&res.Errors, 1)
 					atomic.AddInt64(&res.Failed, 1)
 					firstErr.Do(func() { res.FirstError = err.Error() })
-				case !ok:
-					atomic.AddInt64(&res.Mismatches, 1)
-					atomic.AddInt64(&res.Failed, 1)
 				default:
 					atomic.AddInt64(&res.Sessions, 1)
 				}
@@ -226,7 +252,17 @@ func load(ctx context.Context, srv *smsc.Server, lc loadConfig) (*loadResult, er
 		})
 	}
 	wg.Wait()
-	res.Elapsed = time.Since(measureFrom)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if cpuTo.Load() == 0 {
+		cpuTo.Store(int64(cpuTime()))
+	}
+	res.CPU = time.Duration(cpuTo.Load() - cpuFrom.Load())
+	res.Elapsed = lc.duration
+	if lc.duration == 0 {
+		res.Elapsed = time.Unix(0, last.Load()).Sub(measureFrom)
+	}
 	if res.Elapsed <= 0 {
 		return nil, fmt.Errorf("the run ended before the warm-up did")
 	}
@@ -235,38 +271,41 @@ func load(ctx context.Context, srv *smsc.Server, lc loadConfig) (*loadResult, er
 		res.Steps += int64(len(lat[i]))
 	}
 	res.Latency = lat
-	if res.FirstError == "" && res.Mismatches > 0 {
-		res.FirstError = "a screen was not the expected one"
-	}
 	return res, nil
 }
 
-// session plays one dialogue; ok is false when a screen was not the
-// expected one.
-func session(ctx context.Context, srv *smsc.Server, lc loadConfig, msisdn string, seen func(int, smsc.Screen)) (ok bool, err error) {
+var errMismatch = errors.New("unexpected screen")
+
+// session plays one dialogue; the error wraps errMismatch when a screen
+// was not the expected one.
+func session(ctx context.Context, srv *smsc.Server, lc loadConfig, msisdn string, seen func(int, smsc.Screen)) error {
 	sctx, cancel := context.WithTimeout(ctx, lc.timeout*time.Duration(len(lc.inputs)+1))
 	defer cancel()
 	ss, err := srv.Dial(sctx, msisdn, lc.code)
 	if err != nil {
-		return false, err
+		return err
 	}
 	defer ss.Close()
 	for step := 0; step <= len(lc.inputs); step++ {
 		if step > 0 {
 			if err := ss.Reply(lc.inputs[step-1]); err != nil {
-				return false, err
+				return err
 			}
 		}
 		sc, err := ss.Next(sctx)
 		if err != nil {
-			return false, err
+			return err
 		}
 		seen(step, sc)
 		if !strings.Contains(sc.Text, lc.expect[step]) || sc.End != (step == len(lc.inputs)) {
-			return false, nil
+			kind := "continue"
+			if sc.End {
+				kind = "end"
+			}
+			return fmt.Errorf("%w: %s step %d (%q): want %q, got %s op 0x%02X %q", errMismatch, msisdn, step+1, lc.inputs[max(step-1, 0)], lc.expect[step], kind, sc.Op, sc.Text)
 		}
 	}
-	return true, nil
+	return nil
 }
 
 func pct(d []time.Duration, p float64) time.Duration {
@@ -287,6 +326,9 @@ func (r *loadResult) print(w io.Writer, lc loadConfig) {
 		r.Steps, float64(r.Steps)/secs, r.Sessions, float64(r.Sessions)/secs, r.Failed, r.Mismatches, r.Errors)
 	if r.FirstError != "" {
 		fmt.Fprintf(w, "first error: %s\n", r.FirstError)
+	}
+	if r.CPU > 0 && r.Steps > 0 {
+		fmt.Fprintf(w, "this process: %.2f cores, %.0fµs CPU per step\n", r.CPU.Seconds()/secs, float64(r.CPU.Microseconds())/float64(r.Steps))
 	}
 	fmt.Fprintf(w, "%-10s %9s %9s %9s %9s %9s\n", "step", "n", "p50", "p90", "p99", "max")
 	var all []time.Duration

@@ -250,7 +250,6 @@ func (s *Server) accept() {
 		}
 		s.conns[c] = struct{}{}
 		s.mu.Unlock()
-		s.wg.Go(c.writeLoop)
 		s.wg.Go(func() {
 			c.readLoop()
 			s.forget(c)
@@ -413,7 +412,16 @@ type conn struct {
 	srv *Server
 	nc  net.Conn
 	id  int
-	out chan []byte
+
+	// Writes are combined: a sender appends its PDU to wbuf, and whoever
+	// finds no write in progress writes everything pending, so a burst
+	// goes out in few syscalls without a writer goroutine to wake.
+	wmu        sync.Mutex
+	wbuf       []byte
+	spare      []byte
+	writing    bool
+	closeAfter bool // close once wbuf is written
+	wclosed    bool
 
 	mu       sync.Mutex
 	kind     BindKind // "" until bound
@@ -433,7 +441,7 @@ type call struct {
 }
 
 func newConn(s *Server, nc net.Conn, id int) *conn {
-	return &conn{srv: s, nc: nc, id: id, out: make(chan []byte, 4096), pending: map[uint32]*call{}, done: make(chan struct{})}
+	return &conn{srv: s, nc: nc, id: id, pending: map[uint32]*call{}, done: make(chan struct{})}
 }
 
 func (c *conn) bind() Bind {
@@ -462,52 +470,79 @@ func (c *conn) close() {
 	})
 }
 
-// send queues a whole PDU for the writer.
-func (c *conn) send(b []byte) error {
-	select {
-	case c.out <- b:
-		return nil
-	case <-c.done:
+// send writes a whole PDU, or leaves it to the write in progress. A nil
+// PDU closes the connection once everything before it is written.
+func (c *conn) send(b []byte) error { return c.put(b, false) }
+
+// queue adds a PDU that the next send or flush writes: the read loop
+// answers a burst of requests in one write.
+func (c *conn) queue(b []byte) { _ = c.put(b, true) }
+
+// flush writes what is queued.
+func (c *conn) flush() {
+	c.wmu.Lock()
+	if c.writing || len(c.wbuf) == 0 || c.wclosed {
+		c.wmu.Unlock()
+		return
+	}
+	c.writing = true
+	_ = c.drain()
+}
+
+func (c *conn) put(b []byte, hold bool) error {
+	c.wmu.Lock()
+	if c.wclosed || c.closeAfter {
+		c.wmu.Unlock()
 		return net.ErrClosed
+	}
+	if b == nil {
+		c.closeAfter = true
+	} else {
+		c.wbuf = append(c.wbuf, b...)
+	}
+	if c.writing || (hold && b != nil) {
+		c.wmu.Unlock()
+		return nil
+	}
+	c.writing = true
+	return c.drain()
+}
+
+// drain writes until nothing is pending; c.wmu is held on entry and
+// released on return.
+func (c *conn) drain() error {
+	for {
+		buf, closeAfter := c.wbuf, c.closeAfter
+		c.wbuf = c.spare[:0]
+		c.wmu.Unlock()
+		var err error
+		if len(buf) > 0 {
+			if err = c.nc.SetWriteDeadline(time.Now().Add(5 * time.Second)); err == nil {
+				_, err = c.nc.Write(buf)
+			}
+		}
+		c.wmu.Lock()
+		if cap(buf) <= 1<<20 {
+			c.spare = buf[:0]
+		}
+		if err != nil || (closeAfter && len(c.wbuf) == 0) {
+			c.writing, c.wclosed = false, true
+			c.wmu.Unlock()
+			c.close()
+			return err
+		}
+		if len(c.wbuf) == 0 && !c.closeAfter {
+			c.writing = false
+			c.wmu.Unlock()
+			return nil
+		}
 	}
 }
 
-// sendAndClose queues a last PDU; the writer closes the connection once
-// it is written.
+// sendAndClose writes a last PDU and closes the connection.
 func (c *conn) sendAndClose(b []byte) {
 	if c.send(b) == nil {
 		_ = c.send(nil)
-	}
-}
-
-// writeLoop writes queued PDUs, flushing when the queue is empty, so a
-// burst goes out in few writes. A nil PDU closes the connection.
-func (c *conn) writeLoop() {
-	w := bufio.NewWriterSize(c.nc, 64<<10)
-	for {
-		select {
-		case b := <-c.out:
-			err := c.nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
-			last := b == nil
-			if err == nil && !last {
-				_, err = w.Write(b)
-			}
-			for err == nil && !last && len(c.out) > 0 {
-				b = <-c.out
-				if last = b == nil; !last {
-					_, err = w.Write(b)
-				}
-			}
-			if err == nil {
-				err = w.Flush()
-			}
-			if err != nil || last {
-				c.close()
-				return
-			}
-		case <-c.done:
-			return
-		}
 	}
 }
 
@@ -583,8 +618,10 @@ func (c *conn) unbind(ctx context.Context) {
 	_, _ = c.wait(ctx, cl, seq, time.Second)
 }
 
+// respond queues a response; the read loop flushes when it has read
+// everything buffered.
 func (c *conn) respond(id pdu.ID, status smpp.CommandStatus, seq uint32, body []byte) {
-	_ = c.send(encodeFrame(id|respBit, status, seq, body))
+	c.queue(encodeFrame(id|respBit, status, seq, body))
 }
 
 func (c *conn) readLoop() {
@@ -604,14 +641,19 @@ func (c *conn) readLoop() {
 			return
 		}
 		if !c.handle(f) {
+			c.flush()
 			c.lastWords()
 			c.close()
 			return
 		}
+		if r.Buffered() == 0 {
+			c.flush()
+		}
 	}
 }
 
-// lastWords gives the writer a moment to send what sendAndClose queued.
+// lastWords gives a write in progress a moment to send what
+// sendAndClose queued.
 func (c *conn) lastWords() {
 	t := time.NewTimer(time.Second)
 	defer t.Stop()
@@ -662,7 +704,7 @@ func (c *conn) handle(f frame) bool {
 	case knownRequests[h.ID]:
 		c.respond(h.ID, smpp.StatusInvCmdID, h.Seq, nil)
 	default:
-		_ = c.send(encodeFrame(pdu.GenericNACKID, smpp.StatusInvCmdID, h.Seq, nil))
+		c.queue(encodeFrame(pdu.GenericNACKID, smpp.StatusInvCmdID, h.Seq, nil))
 	}
 	return true
 }

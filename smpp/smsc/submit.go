@@ -230,7 +230,7 @@ func (c *conn) handleSubmit(f frame, b Bind) bool {
 			s.faults.held = append(s.faults.held, heldResp{c, resp})
 			s.faults.mu.Unlock()
 		} else {
-			_ = c.send(resp)
+			c.queue(resp)
 		}
 		s.accepted(sub, in, n)
 	}
