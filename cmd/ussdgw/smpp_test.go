@@ -9,11 +9,16 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
+	"github.com/ussdgw/ussdgw/smpp"
+	"github.com/ussdgw/ussdgw/smpp/bridge"
 	"github.com/ussdgw/ussdgw/smpp/nodetest"
 	"github.com/ussdgw/ussdgw/ussd/storetest"
 )
@@ -224,4 +229,37 @@ func (s *syncWriter) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.String()
+}
+
+// TestSMPPConfigReference: the reference section in testdata (every key,
+// the defaults) decodes, validates, and its explicit defaults equal the
+// ones left out.
+func TestSMPPConfigReference(t *testing.T) {
+	t.Setenv("OP1_SMPP_PASSWORD", "pw")
+	data, err := os.ReadFile("testdata/smpp.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	c, err := decodeSMPP("testdata/smpp.yaml", doc.Content[0].Content[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, short := c.Connections[0], c.Connections[1]
+	pf, _ := full.USSD.Resolve()
+	ps, _ := short.USSD.Resolve()
+	if !reflect.DeepEqual(pf, ps) {
+		t.Errorf("the tata preset written out differs from the preset:\n%+v\n%+v", pf, ps)
+	}
+	full.Address, full.USSD, short.USSD = short.Address, smpp.USSDConfig{}, smpp.USSDConfig{}
+	full.Name = short.Name
+	if !reflect.DeepEqual(full, short) {
+		t.Errorf("explicit defaults differ from the defaults:\n%+v\n%+v", full, short)
+	}
+	if d := bridge.Defaults(); c.SMS.ReceiptTTL != d.SMS.ReceiptTTL || c.MO != d.MO || c.USSD != d.USSD {
+		t.Errorf("section defaults: %+v", c)
+	}
 }
