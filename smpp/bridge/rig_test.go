@@ -23,11 +23,13 @@ import (
 // slower than any step budget.
 type prices struct {
 	slow  atomic.Bool
+	delay atomic.Int64 // a delay within the step budget
 	calls atomic.Int32
 }
 
 func (p *prices) Call(ctx context.Context, name string, req adapters.Request) (adapters.Result, error) {
 	p.calls.Add(1)
+	time.Sleep(time.Duration(p.delay.Load()))
 	if p.slow.Load() {
 		select {
 		case <-ctx.Done():

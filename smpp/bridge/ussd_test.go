@@ -113,14 +113,20 @@ func TestUSSDReplyOnSecondBind(t *testing.T) {
 	if s.Num("session") != b || !strings.HasPrefix(s.Str("text"), "Pick a fruit") {
 		t.Errorf("second screen %q on session %d, want Pick a fruit on %d", s.Str("text"), s.Num("session"), b)
 	}
-	// The bind it came on is down: the screen leaves on the other.
-	r.smsc.Do(map[string]any{"cmd": "close", "session": a})
-	from, _ := r.ussdFrom(msisdn, dm{op: 0x12, text: "1", its: "0700", session: b})
+	// The bind it came on goes down during the step: the screen leaves on
+	// the other.
+	const other = "254700000014"
+	r.step(other, dm{op: 1, text: "*500#", its: "0800", session: a})
+	r.adapters.delay.Store(int64(200 * time.Millisecond))
+	from, tag := r.ussdFrom(other, dm{op: 0x12, text: "2", its: "0800", session: b})
+	r.smsc.Response(from, tag, 5*time.Second)
+	r.smsc.Do(map[string]any{"cmd": "set", "password": "changed"}) // b cannot bind again
 	r.smsc.Do(map[string]any{"cmd": "close", "session": b})
-	s = r.screen(from, msisdn)
-	if !strings.HasPrefix(s.Str("text"), "How many apples?") {
-		t.Errorf("third screen %q", s.Str("text"))
+	s = r.screen(from, other)
+	if s.Num("session") != a || s.Str("text") != "Price of the day: 120 a kilo." {
+		t.Errorf("screen %q on session %d, want the price on %d", s.Str("text"), s.Num("session"), a)
 	}
+	r.smsc.Do(map[string]any{"cmd": "set", "password": "secret"})
 }
 
 // TestUSSDSMSCDropsMidSession: the SMSC closes every connection in the
