@@ -81,6 +81,7 @@ type Hub struct {
 	clients  []*smpp.Client
 	group    map[*smpp.Client]string
 	profile  map[*smpp.Client]*smpp.USSDProfile
+	logs     map[*smpp.Client]*slog.Logger
 	pools    map[string]*smpp.Pool
 	sms      *smpp.Pool
 	status   *smpp.KVStore
@@ -130,6 +131,7 @@ func New(cfg Config, deps Deps) (*Hub, error) {
 		log:     deps.Log.With("comp", "smpp"),
 		group:   map[*smpp.Client]string{},
 		profile: map[*smpp.Client]*smpp.USSDProfile{},
+		logs:    map[*smpp.Client]*slog.Logger{},
 		pools:   map[string]*smpp.Pool{},
 		status:  smpp.NewKVStore(deps.KV, deps.Prefix+"dlr:", cfg.SMS.ReceiptTTL),
 		parts:   smpp.NewMOParts(deps.KV, deps.Prefix, cfg.MO.Reassembly),
@@ -150,6 +152,7 @@ func New(cfg Config, deps Deps) (*Hub, error) {
 		h.clients = append(h.clients, c)
 		g := cc.GroupName()
 		h.group[c] = g
+		h.logs[c] = h.log.With("bind", cc.Name)
 		if p, ok := cc.USSD.Resolve(); ok {
 			h.profile[c] = &p
 		}
@@ -401,8 +404,8 @@ func (h *Hub) mo(ctx context.Context, in *smpp.Inbound, r Router) smpp.CommandSt
 }
 
 func (h *Hub) clientLog(in *smpp.Inbound) *slog.Logger {
-	if in.Client != nil {
-		return h.log.With("bind", in.Client.Name())
+	if l := h.logs[in.Client]; l != nil {
+		return l
 	}
 	return h.log
 }
