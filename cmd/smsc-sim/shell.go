@@ -69,7 +69,7 @@ func runShell(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	shortcode := fs.String("shortcode", "384", "where 'sms TEXT' goes")
 	dlr := fs.Duration("dlr-delay", time.Second, "delay of the delivery receipts for MT SMS that ask for one (negative: none)")
 	wait := fs.Duration("wait", 10*time.Second, "how long to wait for a screen")
-	verbose := fs.Bool("v", false, "log binds, every submit_sm and receipt")
+	verbose := fs.Bool("v", false, "print every submit_sm, and log at debug level")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `usage: smsc-sim [flags]
        smsc-sim load -h | smsc-sim mt -h
