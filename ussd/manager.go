@@ -219,7 +219,8 @@ func (m *Manager) Handle(ctx context.Context, req Request) (Response, error) {
 	if routed == nil {
 		// Service is left empty: the caller can tell "no such service or
 		// session" apart from a flow's answer.
-		if req.Dialled == "" && req.Service == "" {
+		first := req.New || (req.Cumulative && req.Text == "")
+		if req.Dialled == "" && req.Service == "" && !first {
 			// A reply to a session the store no longer has (it expired,
 			// or Redis restarted): not an unknown code.
 			return Response{Text: m.expired(string(vals[1])), End: true}, nil
