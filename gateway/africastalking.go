@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -56,7 +57,11 @@ func (s *Server) africasTalking(c echo.Context) error {
 		Cumulative: true,
 	}
 	resp, err := s.m.Handle(c.Request().Context(), req)
-	if err != nil {
+	switch {
+	case err == nil:
+	case errors.Is(err, context.Canceled):
+		s.log.Debug("ussd step abandoned by the aggregator", "msisdn", req.MSISDN, "service", resp.Service)
+	default:
 		s.log.Error("ussd step failed", "msisdn", req.MSISDN, "service", resp.Service, "err", err)
 	}
 	prefix := "CON "

@@ -65,6 +65,8 @@ const (
 	// endedTTL keeps an ended session so that a retried last step is
 	// answered the same.
 	endedTTL = time.Minute
+	// saveTimeout bounds saving a step's result once its caller is gone.
+	saveTimeout = 3 * time.Second
 )
 
 // Manager runs steps of USSD sessions. It is safe for concurrent use.
@@ -433,6 +435,11 @@ func (m *Manager) continueSession(ctx context.Context, set *flows.Set, req Reque
 // meanwhile; if somebody has, it answers with the state they wrote. The
 // user's language is remembered when the step changed it from prevLang.
 func (m *Manager) save(ctx context.Context, req Request, f *flows.Flow, s *Session, curRaw []byte, screen flows.Screen, prevLang string) (Response, error) {
+	// The step has happened (an adapter may have registered something): it
+	// is saved even if the caller went away meanwhile, so that a retry
+	// finds it applied.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
+	defer cancel()
 	ttl := m.cfg.SessionTimeout + m.cfg.ResumeWindow
 	if screen.End {
 		s.Status = StatusEnded

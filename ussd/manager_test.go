@@ -259,6 +259,40 @@ func TestReplyToAVanishedSession(t *testing.T) {
 	}
 }
 
+// A step whose caller has gone (the aggregator closed the connection) is
+// still saved: its retry must find it applied.
+func TestStepSavedAfterCallerLeft(t *testing.T) {
+	store := ussd.NewMemoryStore()
+	defer store.Close()
+	m := ussd.NewManager(ussd.Config{Store: store, Flows: loadShop(t)})
+	req := ussd.Request{SessionID: "gone", MSISDN: "254700000012", Dialled: "*500#", Text: "", Cumulative: true}
+	m.Handle(context.Background(), req)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancelling := cancelAfterGet{Store: store, cancel: cancel}
+	m2 := ussd.NewManager(ussd.Config{Store: cancelling, Flows: loadShop(t)})
+	req.Text = "1"
+	if _, err := m2.Handle(ctx, req); err != nil {
+		t.Fatalf("step: %v", err)
+	}
+	resp, _ := m.Handle(context.Background(), req) // the retry
+	if !strings.HasPrefix(resp.Text, "Pick a fruit") {
+		t.Fatalf("retry after the caller left: %q", resp.Text)
+	}
+}
+
+// cancelAfterGet cancels the request's context once the session is read,
+// as a client that hangs up during the step would.
+type cancelAfterGet struct {
+	ussd.Store
+	cancel func()
+}
+
+func (c cancelAfterGet) Get(ctx context.Context, keys ...string) ([][]byte, error) {
+	v, err := c.Store.Get(ctx, keys...)
+	c.cancel()
+	return v, err
+}
+
 func TestStoreFailureEndsPolitely(t *testing.T) {
 	m := ussd.NewManager(ussd.Config{Store: failing{}, Flows: loadShop(t)})
 	resp, err := m.Handle(context.Background(), ussd.Request{SessionID: "s", MSISDN: "254700000003", Dialled: "*500#", Cumulative: true})

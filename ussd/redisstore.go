@@ -15,6 +15,7 @@ import (
 // master, or a Cluster, through go-redis's UniversalClient.
 type RedisStore struct {
 	c      redis.UniversalClient
+	cmd    redis.Cmdable // c, or an autopipeliner over it
 	prefix string
 }
 
@@ -41,7 +42,31 @@ return 1
 // NewRedisStore returns a store over c whose keys all start with prefix
 // (e.g. "ussdgw:"), so that several deployments can share a Redis.
 func NewRedisStore(c redis.UniversalClient, prefix string) *RedisStore {
-	return &RedisStore{c: c, prefix: prefix}
+	return &RedisStore{c: c, cmd: c, prefix: prefix}
+}
+
+// AutoPipeline makes the store send its commands through go-redis's
+// autopipeliner: the commands of concurrent steps go to Redis together, in
+// one write and one read, instead of one round trip each. Under load that
+// cuts the system calls of the gateway and of Redis alike; a lone request
+// waits no longer than the batch it finds. It reports an error when the
+// client cannot autopipeline (the store then keeps plain round trips).
+func (s *RedisStore) AutoPipeline() error {
+	var ap *redis.AutoPipeliner
+	var err error
+	switch c := s.c.(type) {
+	case *redis.Client:
+		ap, err = c.AutoPipeline()
+	case *redis.ClusterClient:
+		ap, err = c.AutoPipeline()
+	default:
+		return fmt.Errorf("redis autopipeline: not available for %T", s.c)
+	}
+	if err != nil {
+		return fmt.Errorf("redis autopipeline: %w", err)
+	}
+	s.cmd = ap
+	return nil
 }
 
 // Client returns the underlying client.
@@ -52,9 +77,12 @@ func (s *RedisStore) Close() error { return s.c.Close() }
 
 // Get implements Store.
 func (s *RedisStore) Get(ctx context.Context, keys ...string) ([][]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("redis get: %w", err)
+	}
 	out := make([][]byte, len(keys))
 	if len(keys) == 1 {
-		v, err := s.c.Get(ctx, s.prefix+keys[0]).Bytes()
+		v, err := s.cmd.Get(ctx, s.prefix+keys[0]).Bytes()
 		if errors.Is(err, redis.Nil) {
 			return out, nil
 		}
@@ -68,7 +96,7 @@ func (s *RedisStore) Get(ctx context.Context, keys ...string) ([][]byte, error) 
 	for i, k := range keys {
 		full[i] = s.prefix + k
 	}
-	vals, err := s.c.MGet(ctx, full...).Result()
+	vals, err := s.cmd.MGet(ctx, full...).Result()
 	if err != nil {
 		return nil, fmt.Errorf("redis mget: %w", err)
 	}
@@ -82,11 +110,14 @@ func (s *RedisStore) Get(ctx context.Context, keys ...string) ([][]byte, error) 
 
 // Set implements Store.
 func (s *RedisStore) Set(ctx context.Context, key string, val []byte, ttl time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("redis set: %w", err)
+	}
 	var err error
 	if val == nil {
-		err = s.c.Del(ctx, s.prefix+key).Err()
+		err = s.cmd.Del(ctx, s.prefix+key).Err()
 	} else {
-		err = s.c.Set(ctx, s.prefix+key, val, ttl).Err()
+		err = s.cmd.Set(ctx, s.prefix+key, val, ttl).Err()
 	}
 	if err != nil {
 		return fmt.Errorf("redis set: %w", err)
@@ -96,6 +127,9 @@ func (s *RedisStore) Set(ctx context.Context, key string, val []byte, ttl time.D
 
 // Swap implements Store.
 func (s *RedisStore) Swap(ctx context.Context, key string, old, val []byte, ttl time.Duration) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("redis swap: %w", err)
+	}
 	if len(val) == 0 && val != nil {
 		return false, errors.New("redis swap: empty values cannot be stored")
 	}
@@ -103,7 +137,7 @@ func (s *RedisStore) Swap(ctx context.Context, key string, old, val []byte, ttl 
 	if ttl > 0 && ms == 0 {
 		ms = 1
 	}
-	n, err := swapScript.Run(ctx, s.c, []string{s.prefix + key}, old, val, ms).Int()
+	n, err := swapScript.Run(ctx, s.cmd, []string{s.prefix + key}, old, val, ms).Int()
 	if err != nil {
 		return false, fmt.Errorf("redis swap: %w", err)
 	}

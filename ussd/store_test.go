@@ -19,6 +19,15 @@ func TestRedisStore(t *testing.T) {
 	storetest.Run(t, ussd.NewRedisStore(r.Client, r.Prefix), r.Advance)
 }
 
+func TestRedisStoreAutoPipelined(t *testing.T) {
+	r := storetest.Redis(t)
+	s := ussd.NewRedisStore(r.Client, r.Prefix)
+	if err := s.AutoPipeline(); err != nil {
+		t.Fatal(err)
+	}
+	storetest.Run(t, s, r.Advance)
+}
+
 func TestNewRedisClientURLs(t *testing.T) {
 	tests := []struct {
 		url  string

@@ -19,13 +19,20 @@ import (
 func main() {
 	listen := flag.String("listen", "127.0.0.1:8090", "listen address")
 	redisURL := flag.String("redis-url", "redis://127.0.0.1:6379/0", "Redis URL")
+	autopipeline := flag.Bool("autopipeline", false, "send the commands of concurrent requests together, as the gateway does by default")
 	flag.Parse()
-	c, err := ussd.NewRedisClient(*redisURL)
+	rc, err := ussd.NewRedisClient(*redisURL)
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := c.Ping(context.Background()).Err(); err != nil {
+	if err := rc.Ping(context.Background()).Err(); err != nil {
 		log.Fatal(err)
+	}
+	var c redis.Cmdable = rc
+	if *autopipeline {
+		if c, err = rc.(*redis.Client).AutoPipeline(); err != nil {
+			log.Fatal(err)
+		}
 	}
 	http.HandleFunc("POST /ussd/africastalking", func(w http.ResponseWriter, r *http.Request) {
 		if err := r.ParseForm(); err != nil {

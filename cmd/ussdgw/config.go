@@ -21,6 +21,7 @@ type settings struct {
 	Flows          string
 	RedisURL       string
 	RedisPrefix    string
+	RedisPipeline  string
 	SessionTimeout time.Duration
 	ResumeWindow   time.Duration
 	StepBudget     time.Duration
@@ -48,6 +49,7 @@ func (s *settings) options() []option {
 		{name: "flows", usage: "directory of flow files (*.yaml)", str: &s.Flows},
 		{name: "redis-url", usage: "Redis URL for sessions; empty keeps them in memory (one instance only)", str: &s.RedisURL},
 		{name: "redis-prefix", usage: "prefix of every Redis key", str: &s.RedisPrefix},
+		{name: "redis-autopipeline", usage: "send the Redis commands of concurrent steps together (on or off)", str: &s.RedisPipeline},
 		{name: "session-timeout", usage: "how long a USSD session lives without a step", dur: &s.SessionTimeout},
 		{name: "resume-window", usage: "how long after a cut session the next dial offers to resume it (0 disables)", dur: &s.ResumeWindow},
 		{name: "step-budget", usage: "time allowed for one USSD step, adapter calls included", dur: &s.StepBudget},
@@ -62,6 +64,7 @@ func defaults() *settings {
 		Listen:         "127.0.0.1:8080",
 		Flows:          "./flows-examples",
 		RedisPrefix:    "ussdgw:",
+		RedisPipeline:  "on",
 		SessionTimeout: 180 * time.Second,
 		ResumeWindow:   5 * time.Minute,
 		StepBudget:     4 * time.Second,

@@ -297,7 +297,21 @@ func openStore(ctx context.Context, s *settings) (ussd.Store, string, func(conte
 		return nil, "", nil, nil, fmt.Errorf("redis at %s does not answer: %w", redactURL(s.RedisURL), err)
 	}
 	ready := func(ctx context.Context) error { return c.Ping(ctx).Err() }
-	return ussd.NewRedisStore(c, s.RedisPrefix), "redis " + redactURL(s.RedisURL), ready, func() { c.Close() }, nil
+	store := ussd.NewRedisStore(c, s.RedisPrefix)
+	name := "redis " + redactURL(s.RedisURL)
+	switch s.RedisPipeline {
+	case "on":
+		if err := store.AutoPipeline(); err != nil {
+			c.Close()
+			return nil, "", nil, nil, err
+		}
+		name += " (autopipelined)"
+	case "off":
+	default:
+		c.Close()
+		return nil, "", nil, nil, fmt.Errorf("-redis-autopipeline %q: use on or off", s.RedisPipeline)
+	}
+	return store, name, ready, func() { c.Close() }, nil
 }
 
 // redactURL hides a password in a URL for logs.

@@ -14,7 +14,7 @@ import (
 // tourStep is a shell block of the README's tour and the output block that
 // follows it.
 type tourStep struct {
-	line       int
+	line      int
 	cmd, want string
 }
 
