@@ -16,6 +16,7 @@ binds=${BINDS:-1}
 workers=${WORKERS:-16}
 port=12775
 bin=$(mktemp -d)
+if [ -n "${PPROF:-}" ]; then mkdir -p "$PPROF"; fi
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -63,7 +64,6 @@ cpu() { awk '{printf "%.2f", ($14+$15)/100}' "/proc/$1/stat" 2>/dev/null || echo
 sleep 3 # bind and warm-up
 g0=$(cpu "$gw"); l0=$(cpu "$load"); r0=$([ -n "$redis_pid" ] && cpu "$redis_pid" || echo 0); t0=$(date +%s.%N)
 if [ -n "${PPROF:-}" ]; then
-  mkdir -p "$PPROF"
   curl -s "http://127.0.0.1:6060/debug/pprof/profile?seconds=$((secs - 4))" -o "$PPROF/smpp-gateway.pprof"
 else
   sleep $((secs - 4))
