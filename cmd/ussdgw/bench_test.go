@@ -65,25 +65,29 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // handler, session in Redis, the market example's flow and prices adapter):
 // each iteration is one request of a four-step session.
 func BenchmarkHTTPStep(b *testing.B) {
-	r := storetest.Redis(b)
-	s := defaults()
-	s.Flows = "../../flows-examples"
-	s.RedisURL, s.RedisPrefix = redisURLForB(r), r.Prefix
-	a, err := wire(context.Background(), s, slog.New(slog.NewTextHandler(io.Discard, nil)), wireOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer a.close()
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		text := marketPath[i%len(marketPath)]
-		sid := "bench-" + strconv.Itoa(i/len(marketPath))
-		code, body, _ := postForm(a.handler, sid, "+254700000001", "*384#", text)
-		if code != 200 || !strings.HasPrefix(body, "CON ") {
-			b.Fatalf("%d %q", code, body)
-		}
-		i++
+	for _, pipeline := range []string{"on", "off"} {
+		b.Run("autopipeline-"+pipeline, func(b *testing.B) {
+			r := storetest.Redis(b)
+			s := defaults()
+			s.Flows = "../../flows-examples"
+			s.RedisURL, s.RedisPrefix, s.RedisPipeline = redisURLForB(r), r.Prefix, pipeline
+			a, err := wire(context.Background(), s, slog.New(slog.NewTextHandler(io.Discard, nil)), wireOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer a.close()
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				text := marketPath[i%len(marketPath)]
+				sid := "bench-" + strconv.Itoa(i/len(marketPath))
+				code, body, _ := postForm(a.handler, sid, "+254700000001", "*384#", text)
+				if code != 200 || !strings.HasPrefix(body, "CON ") {
+					b.Fatalf("%d %q", code, body)
+				}
+				i++
+			}
+		})
 	}
 }
 
