@@ -169,9 +169,8 @@ func Load(name string, raw []byte, remote bool) (*data, error) {
 // Adapter answers schedule questions and keeps registrations. It is safe
 // for concurrent use.
 type Adapter struct {
-	src  *source.Source[data]
+	source.Served[data]
 	kv   adapters.KV
-	ops  *opset.Set
 	loc  *time.Location
 	keep time.Duration
 	now  func() time.Time
@@ -209,9 +208,9 @@ func New(c Config, in adapters.Instance) (*Adapter, error) {
 }
 
 func newAdapter(src *source.Source[data], kv adapters.KV, loc *time.Location, keep time.Duration, now func() time.Time) *Adapter {
-	a := &Adapter{src: src, kv: kv, loc: loc, keep: keep, now: now}
+	a := &Adapter{Served: source.Served[data]{Src: src}, kv: kv, loc: loc, keep: keep, now: now}
 	user := []string{"msisdn", "schedule"}
-	a.ops = opset.New(
+	a.Table = opset.New(
 		opset.Op{OpSpec: adapters.OpSpec{Name: "schedules", Optional: []string{"lang"}}, Fn: a.schedules},
 		opset.Op{OpSpec: adapters.OpSpec{Name: "schedule", Required: []string{"schedule"}, Optional: []string{"lang"}}, Fn: a.scheduleItems},
 		opset.Op{OpSpec: adapters.OpSpec{Name: "register", Required: []string{"msisdn", "schedule", "date"}, Optional: []string{"date_is", "lang"}}, Fn: a.register},
@@ -223,23 +222,8 @@ func newAdapter(src *source.Source[data], kv adapters.KV, loc *time.Location, ke
 	return a
 }
 
-// Call implements adapters.Adapter.
-func (a *Adapter) Call(ctx context.Context, req adapters.Request) (adapters.Result, error) {
-	return a.ops.Call(ctx, req)
-}
-
-// Ops implements adapters.Describer.
-func (a *Adapter) Ops() []adapters.OpSpec { return a.ops.Ops() }
-
-// Start fetches the data from a back-end URL and starts the refresh, if
-// configured.
-func (a *Adapter) Start(ctx context.Context) error { return a.src.Start(ctx) }
-
-// Stop stops the refresh.
-func (a *Adapter) Stop(ctx context.Context) error { return a.src.Stop(ctx) }
-
 func (a *Adapter) data(p map[string]string) (*data, string, error) {
-	d := a.src.Current()
+	d := a.Src.Current()
 	if d == nil {
 		return nil, "", source.NotLoaded
 	}

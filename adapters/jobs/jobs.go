@@ -269,8 +269,7 @@ func compile(doc *Doc, ix *yamlx.Index) (*data, error) {
 // Adapter serves the listings of its current data set. It is safe for
 // concurrent use.
 type Adapter struct {
-	src     *source.Source[data]
-	ops     *opset.Set
+	source.Served[data]
 	size    int
 	maxSize int
 }
@@ -302,8 +301,8 @@ func New(c Config, in adapters.Instance) (*Adapter, error) {
 }
 
 func newAdapter(src *source.Source[data], size, maxSize int) *Adapter {
-	a := &Adapter{src: src, size: size, maxSize: maxSize}
-	a.ops = opset.New(
+	a := &Adapter{Served: source.Served[data]{Src: src}, size: size, maxSize: maxSize}
+	a.Table = opset.New(
 		opset.Op{OpSpec: adapters.OpSpec{Name: "regions", Optional: []string{"lang"}}, Fn: a.regions},
 		opset.Op{OpSpec: adapters.OpSpec{Name: "categories", Optional: []string{"region", "lang"}}, Fn: a.categories},
 		opset.Op{OpSpec: adapters.OpSpec{Name: "list", Optional: []string{"region", "category", "page", "size"}}, Fn: a.list},
@@ -312,23 +311,8 @@ func newAdapter(src *source.Source[data], size, maxSize int) *Adapter {
 	return a
 }
 
-// Call implements adapters.Adapter.
-func (a *Adapter) Call(ctx context.Context, req adapters.Request) (adapters.Result, error) {
-	return a.ops.Call(ctx, req)
-}
-
-// Ops implements adapters.Describer.
-func (a *Adapter) Ops() []adapters.OpSpec { return a.ops.Ops() }
-
-// Start fetches the data from a back-end URL and starts the refresh, if
-// configured.
-func (a *Adapter) Start(ctx context.Context) error { return a.src.Start(ctx) }
-
-// Stop stops the refresh.
-func (a *Adapter) Stop(ctx context.Context) error { return a.src.Stop(ctx) }
-
 func (a *Adapter) data(p map[string]string) (*data, string, error) {
-	d := a.src.Current()
+	d := a.Src.Current()
 	if d == nil {
 		return nil, "", source.NotLoaded
 	}

@@ -37,8 +37,7 @@ func Kind() adapters.Factory {
 // Adapter answers price questions from its current data set. It is safe
 // for concurrent use.
 type Adapter struct {
-	src *source.Source[data]
-	ops *opset.Set
+	source.Served[data]
 }
 
 var (
@@ -58,8 +57,8 @@ func New(c Config, in adapters.Instance) (*Adapter, error) {
 }
 
 func newAdapter(src *source.Source[data]) *Adapter {
-	a := &Adapter{src: src}
-	a.ops = opset.New(
+	a := &Adapter{Served: source.Served[data]{Src: src}}
+	a.Table = opset.New(
 		opset.Op{OpSpec: adapters.OpSpec{Name: "commodities", Optional: []string{"market", "lang"}}, Fn: a.commodities},
 		opset.Op{OpSpec: adapters.OpSpec{Name: "markets", Optional: []string{"region", "commodity", "lang"}}, Fn: a.markets},
 		opset.Op{OpSpec: adapters.OpSpec{Name: "regions", Optional: []string{"lang"}}, Fn: a.regions},
@@ -71,23 +70,8 @@ func newAdapter(src *source.Source[data]) *Adapter {
 	return a
 }
 
-// Call implements adapters.Adapter.
-func (a *Adapter) Call(ctx context.Context, req adapters.Request) (adapters.Result, error) {
-	return a.ops.Call(ctx, req)
-}
-
-// Ops implements adapters.Describer.
-func (a *Adapter) Ops() []adapters.OpSpec { return a.ops.Ops() }
-
-// Start fetches the data from a back-end URL and starts the refresh, if
-// configured.
-func (a *Adapter) Start(ctx context.Context) error { return a.src.Start(ctx) }
-
-// Stop stops the refresh.
-func (a *Adapter) Stop(ctx context.Context) error { return a.src.Stop(ctx) }
-
 func (a *Adapter) data(p map[string]string) (*data, string, error) {
-	d := a.src.Current()
+	d := a.Src.Current()
 	if d == nil {
 		return nil, "", source.NotLoaded
 	}

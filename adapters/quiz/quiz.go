@@ -45,9 +45,8 @@ func Kind() adapters.Factory {
 
 // Adapter runs quizzes. It is safe for concurrent use.
 type Adapter struct {
-	src  *source.Source[data]
+	source.Served[data]
 	kv   adapters.KV
-	ops  *opset.Set
 	keep time.Duration
 	seed func() uint64    // the seed of a new attempt
 	now  func() time.Time // when progress changes (current picks the latest)
@@ -93,9 +92,9 @@ func clockSeed(t time.Time) uint64 {
 }
 
 func newAdapter(src *source.Source[data], kv adapters.KV, keep time.Duration, seed func() uint64) *Adapter {
-	a := &Adapter{src: src, kv: kv, keep: keep, seed: seed, now: time.Now}
+	a := &Adapter{Served: source.Served[data]{Src: src}, kv: kv, keep: keep, seed: seed, now: time.Now}
 	user := []string{"msisdn", "course"}
-	a.ops = opset.New(
+	a.Table = opset.New(
 		opset.Op{OpSpec: adapters.OpSpec{Name: "courses", Optional: []string{"msisdn", "lang"}}, Fn: a.courses},
 		opset.Op{OpSpec: adapters.OpSpec{Name: "current", Required: []string{"msisdn"}, Optional: []string{"lang"}}, Fn: a.current},
 		opset.Op{OpSpec: adapters.OpSpec{Name: "start", Required: user, Optional: []string{"lang"}}, Fn: a.start},
@@ -106,21 +105,6 @@ func newAdapter(src *source.Source[data], kv adapters.KV, keep time.Duration, se
 	)
 	return a
 }
-
-// Call implements adapters.Adapter.
-func (a *Adapter) Call(ctx context.Context, req adapters.Request) (adapters.Result, error) {
-	return a.ops.Call(ctx, req)
-}
-
-// Ops implements adapters.Describer.
-func (a *Adapter) Ops() []adapters.OpSpec { return a.ops.Ops() }
-
-// Start fetches the data from a back-end URL and starts the refresh, if
-// configured.
-func (a *Adapter) Start(ctx context.Context) error { return a.src.Start(ctx) }
-
-// Stop stops the refresh.
-func (a *Adapter) Stop(ctx context.Context) error { return a.src.Stop(ctx) }
 
 // progress is a user's record in one course: the attempt under way (or
 // the last one, when Done) and the finished attempts.
@@ -165,7 +149,7 @@ type call struct {
 }
 
 func (a *Adapter) begin(p map[string]string) (call, error) {
-	d := a.src.Current()
+	d := a.Src.Current()
 	if d == nil {
 		return call{}, source.NotLoaded
 	}
@@ -223,7 +207,7 @@ func (a *Adapter) update(ctx context.Context, k call, change func(old *progress)
 }
 
 func (a *Adapter) courses(ctx context.Context, p map[string]string) (adapters.Result, error) {
-	d := a.src.Current()
+	d := a.Src.Current()
 	if d == nil {
 		return nil, source.NotLoaded
 	}
@@ -281,7 +265,7 @@ func (a *Adapter) all(ctx context.Context, d *data, p map[string]string) ([]*pro
 // offer when they dial again: of the courses started and not finished,
 // the one changed last (the first in the data on a tie).
 func (a *Adapter) current(ctx context.Context, p map[string]string) (adapters.Result, error) {
-	d := a.src.Current()
+	d := a.Src.Current()
 	if d == nil {
 		return nil, source.NotLoaded
 	}
