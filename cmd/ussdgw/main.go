@@ -26,6 +26,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ussdgw/ussdgw/adapters"
@@ -127,6 +128,7 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 		}
 		smppCfg = &c
 	}
+	redis.SetLogger(redisLog{log.With("comp", "redis")})
 	store, storeName, readyFn, closeStore, err := openStore(ctx, s)
 	if err != nil {
 		return a, err
@@ -278,6 +280,14 @@ func serve(ctx context.Context, s *settings, log *slog.Logger, ready chan<- stri
 		log.Error("http shutdown", "err", err)
 	}
 	return nil
+}
+
+// redisLog sends go-redis's own messages (failed dials while Redis is
+// down, say) to the gateway's log instead of stderr.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.Warn(strings.TrimSpace(fmt.Sprintf(format, v...)))
 }
 
 // openStore opens Redis when a URL is given, else an in-memory store.
