@@ -20,7 +20,23 @@ func (c *compiler) check() {
 	}
 	c.checkGraph()
 	c.homeScreens()
+	c.inputKeys()
 	c.checkScreens()
+}
+
+// inputKeys finds the inputs that accept a navigation key as an answer.
+// Only inputs that ask for something specific count (a number, a pattern,
+// a list): on a free-text screen 0 still means back.
+func (c *compiler) inputKeys() {
+	now := time.Now()
+	for _, n := range c.f.nodes {
+		r := n.rule
+		if n.kind != kindInput || (r.kind != "number" && r.kind != "integer" && r.pattern == nil && len(r.oneOf) == 0) {
+			continue
+		}
+		_, n.takesBack = r.check(c.f.nav.backKey, now)
+		_, n.takesHome = r.check(c.f.nav.homeKey, now)
+	}
 }
 
 // homeScreens marks the screens the start node reaches through routers

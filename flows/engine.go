@@ -120,9 +120,9 @@ func (f *Flow) step(ctx context.Context, env *Env, st *State, input string) (Scr
 	}
 	if n.navKeys {
 		switch {
-		case input == f.nav.homeKey && f.nav.home && !f.homeScreen[i]:
+		case input == f.nav.homeKey && f.nav.home && !f.homeScreen[i] && !n.takesHome:
 			return f.enter(ctx, env, st, toHome)
-		case input == f.nav.backKey && st.Page == 0 && f.nav.back && (!f.homeScreen[i] || len(st.History) > 0):
+		case input == f.nav.backKey && st.Page == 0 && f.nav.back && (!f.homeScreen[i] || len(st.History) > 0) && !n.takesBack:
 			return f.back(ctx, env, st)
 		}
 	}

@@ -781,3 +781,32 @@ nodes:
 		t.Fatalf("bad nav: %v", err)
 	}
 }
+
+// An input that accepts 0 as an answer takes it: 0 days is not "back".
+func TestInputTakesNavigationKeys(t *testing.T) {
+	src := `id: water
+languages: [en]
+nodes:
+  main: {type: menu, text: Water, options: [{label: Report, next: village}]}
+  village: {type: input, text: "Village?", save: village, next: days}
+  days: {type: input, text: "Days broken?", save: days, validate: {type: integer, min: 0, max: 365}, next: done}
+  done: {type: end, text: "{{village}}: {{days}} days"}
+`
+	f, err := Parse("water.yaml", []byte(src), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &Env{Now: time.Now()}
+	st := &State{}
+	// On a free-text screen 0 is still back.
+	if s := play(t, f, env, st, "1", "0"); s.Text != "Water\n1. Report" {
+		t.Fatalf("0 on free text: %q", s.Text)
+	}
+	st = &State{}
+	if s := play(t, f, env, st, "1", "Kibera"); s.Text != "Days broken?" {
+		t.Fatalf("the number screen shows no 0 or 00 line: %q", s.Text)
+	}
+	if s, _ := f.Step(context.Background(), env, st, "0"); s.Text != "Kibera: 0 days" {
+		t.Fatalf("0 as an answer: %q", s.Text)
+	}
+}

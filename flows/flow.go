@@ -103,6 +103,10 @@ type node struct {
 	// input
 	save      string
 	rule      *inputRule
+	// takesBack and takesHome are set when the input accepts the back or
+	// main-menu key as an answer (0 days, 00 as a number): then the key is
+	// the answer, and its line is not shown.
+	takesBack, takesHome bool
 	errText   text
 	sensitive bool
 

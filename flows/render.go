@@ -111,10 +111,10 @@ type layout struct {
 func (f *Flow) navLines(sc *scope, n *node, isStart bool) (back, home string) {
 	l := f.labels[f.lang(sc.st.Lang)]
 	if n == nil || n.nav {
-		if f.nav.back && (!isStart || len(sc.st.History) > 0) {
+		if f.nav.back && (!isStart || len(sc.st.History) > 0) && (n == nil || !n.takesBack) {
 			back = f.nav.backKey + ". " + l[lBack]
 		}
-		if f.nav.home && !isStart {
+		if f.nav.home && !isStart && (n == nil || !n.takesHome) {
 			home = f.nav.homeKey + ". " + l[lHome]
 		}
 	}
