@@ -101,14 +101,14 @@ type node struct {
 	items   *items
 
 	// input
-	save      string
-	rule      *inputRule
+	save string
+	rule *inputRule
 	// takesBack and takesHome are set when the input accepts the back or
 	// main-menu key as an answer (0 days, 00 as a number): then the key is
 	// the answer, and its line is not shown.
 	takesBack, takesHome bool
-	errText   text
-	sensitive bool
+	errText              text
+	sensitive            bool
 
 	// input, action: where to go on success
 	next target
