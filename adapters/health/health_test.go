@@ -39,13 +39,7 @@ func newShipped(t testing.TB, kv adapters.KV, log *slog.Logger) *Adapter {
 	return a
 }
 
-func p(kv ...string) map[string]string {
-	m := map[string]string{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		m[kv[i]] = kv[i+1]
-	}
-	return m
-}
+var p = adaptertest.Params
 
 func TestConformance(t *testing.T) {
 	for _, st := range kvtest.Stores(t) {
@@ -284,13 +278,7 @@ func BenchmarkNext(b *testing.B) {
 			if _, err := a.Call(ctx, adapters.Request{Op: "register", Params: p("msisdn", user, "schedule", "child", "date", "2026-10-09")}); err != nil {
 				b.Fatal(err)
 			}
-			req := adapters.Request{Op: "next", Params: p("msisdn", user, "schedule", "child", "lang", "sw")}
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := a.Call(ctx, req); err != nil {
-					b.Fatal(err)
-				}
-			}
+			adaptertest.Bench(b, a, adapters.Request{Op: "next", Params: p("msisdn", user, "schedule", "child", "lang", "sw")})
 		})
 	}
 }

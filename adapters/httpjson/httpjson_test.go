@@ -160,13 +160,7 @@ func newAdapter(t testing.TB, c Config, log *slog.Logger) *Adapter {
 	return a
 }
 
-func p(kv ...string) map[string]string {
-	m := map[string]string{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		m[kv[i]] = kv[i+1]
-	}
-	return m
-}
+var p = adaptertest.Params
 
 func TestConformance(t *testing.T) {
 	b := newBackend(t)
@@ -644,14 +638,7 @@ func BenchmarkCall(b *testing.B) {
 				c.Cache.TTL = time.Hour
 			}
 			a := newAdapter(b, c, nil)
-			ctx := context.Background()
-			req := adapters.Request{Op: "call", Params: p("id", "P-1")}
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := a.Call(ctx, req); err != nil {
-					b.Fatal(err)
-				}
-			}
+			adaptertest.Bench(b, a, adapters.Request{Op: "call", Params: p("id", "P-1")})
 		})
 	}
 }

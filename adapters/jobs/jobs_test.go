@@ -30,13 +30,7 @@ func newShipped(t testing.TB, log *slog.Logger) *Adapter {
 	return a
 }
 
-func p(kv ...string) map[string]string {
-	m := map[string]string{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		m[kv[i]] = kv[i+1]
-	}
-	return m
-}
+var p = adaptertest.Params
 
 func TestConformance(t *testing.T) {
 	adaptertest.Run(t, adaptertest.Harness{
@@ -189,24 +183,10 @@ func FuzzLoad(f *testing.F) {
 
 func BenchmarkList(b *testing.B) {
 	a := newShipped(b, slog.Default())
-	ctx := context.Background()
-	req := adapters.Request{Op: "list", Params: p("region", "rift_valley", "page", "1", "size", "5")}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := a.Call(ctx, req); err != nil {
-			b.Fatal(err)
-		}
-	}
+	adaptertest.Bench(b, a, adapters.Request{Op: "list", Params: p("region", "rift_valley", "page", "1", "size", "5")})
 }
 
 func BenchmarkDetail(b *testing.B) {
 	a := newShipped(b, slog.Default())
-	ctx := context.Background()
-	req := adapters.Request{Op: "detail", Params: p("id", "J1013", "lang", "sw")}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := a.Call(ctx, req); err != nil {
-			b.Fatal(err)
-		}
-	}
+	adaptertest.Bench(b, a, adapters.Request{Op: "detail", Params: p("id", "J1013", "lang", "sw")})
 }

@@ -35,13 +35,7 @@ func (c Config) with(file string) Config {
 	return c
 }
 
-func p(kv ...string) map[string]string {
-	m := map[string]string{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		m[kv[i]] = kv[i+1]
-	}
-	return m
-}
+var p = adaptertest.Params
 
 func TestConformance(t *testing.T) {
 	adaptertest.Run(t, adaptertest.Harness{
@@ -296,24 +290,10 @@ func FuzzLoad(f *testing.F) {
 
 func BenchmarkLatest(b *testing.B) {
 	a := newShipped(b, slog.Default())
-	ctx := context.Background()
-	req := adapters.Request{Op: "latest", Params: p("commodity", "maize", "market", "kisumu", "lang", "sw")}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := a.Call(ctx, req); err != nil {
-			b.Fatal(err)
-		}
-	}
+	adaptertest.Bench(b, a, adapters.Request{Op: "latest", Params: p("commodity", "maize", "market", "kisumu", "lang", "sw")})
 }
 
 func BenchmarkCompare(b *testing.B) {
 	a := newShipped(b, slog.Default())
-	ctx := context.Background()
-	req := adapters.Request{Op: "compare", Params: p("commodity", "maize", "lang", "fr")}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := a.Call(ctx, req); err != nil {
-			b.Fatal(err)
-		}
-	}
+	adaptertest.Bench(b, a, adapters.Request{Op: "compare", Params: p("commodity", "maize", "lang", "fr")})
 }

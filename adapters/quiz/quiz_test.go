@@ -51,13 +51,7 @@ func newSeeded(t testing.TB, kv adapters.KV) *Adapter {
 	})
 }
 
-func p(kv ...string) map[string]string {
-	m := map[string]string{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		m[kv[i]] = kv[i+1]
-	}
-	return m
-}
+var p = adaptertest.Params
 
 func do(t *testing.T, a *Adapter, op string, params map[string]string) map[string]any {
 	t.Helper()
@@ -365,13 +359,7 @@ func BenchmarkQuestion(b *testing.B) {
 			if _, err := a.Call(ctx, adapters.Request{Op: "start", Params: params}); err != nil {
 				b.Fatal(err)
 			}
-			req := adapters.Request{Op: "question", Params: params}
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := a.Call(ctx, req); err != nil {
-					b.Fatal(err)
-				}
-			}
+			adaptertest.Bench(b, a, adapters.Request{Op: "question", Params: params})
 		})
 	}
 }
