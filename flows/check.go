@@ -21,7 +21,23 @@ func (c *compiler) check() {
 	c.checkGraph()
 	c.homeScreens()
 	c.inputKeys()
+	c.secretParams()
 	c.checkScreens()
+}
+
+// secretParams marks the actions whose params carry a sensitive input: an
+// adapter may echo a param in its error ("param pin: ... got 1234"), so
+// their error text is never logged.
+func (c *compiler) secretParams() {
+	for _, n := range c.f.nodes {
+		for _, p := range n.params {
+			for _, v := range p.value.vars() {
+				if c.f.sensitive[v] {
+					n.secret = true
+				}
+			}
+		}
+	}
 }
 
 // inputKeys finds the inputs that accept a navigation key as an answer.

@@ -365,7 +365,7 @@ func (f *Flow) act(ctx context.Context, env *Env, st *State, n *node) (string, t
 	case adapters.KindNotFound:
 		return "empty", n.onEmpty
 	case adapters.KindInvalid:
-		f.logger(env).Info("adapter refused the request", "service", f.ID, "node", n.name, "adapter", n.call, "op", n.op, "err", err)
+		f.logger(env).Info("adapter refused the request", "service", f.ID, "node", n.name, "adapter", n.call, "op", n.op, "err", loggable(n, err))
 		return "invalid", n.onInvalid
 	case adapters.KindTimeout:
 		f.logger(env).Warn("adapter timed out", "service", f.ID, "node", n.name, "adapter", n.call, "op", n.op)
@@ -378,7 +378,7 @@ func (f *Flow) act(ctx context.Context, env *Env, st *State, n *node) (string, t
 		return "timeout", n.onTimeout
 	}
 	f.logger(env).Warn("adapter failed", "service", f.ID, "node", n.name, "adapter", n.call, "op", n.op,
-		"kind", kind.String(), "err", err)
+		"kind", kind.String(), "err", loggable(n, err))
 	return "error", n.onError
 }
 
@@ -422,6 +422,15 @@ func (f *Flow) sendSMS(ctx context.Context, env *Env, st *State, n *node) (strin
 		return "error", n.onError
 	}
 	return "sent", n.next
+}
+
+// loggable is err as it may be logged: without its text when the action
+// passed a sensitive input.
+func loggable(n *node, err error) any {
+	if n.secret {
+		return "(withheld: the request carries a sensitive input)"
+	}
+	return err
 }
 
 // call calls the adapter, turning a panic into an error: a faulty adapter

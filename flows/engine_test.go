@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -808,5 +809,30 @@ nodes:
 	}
 	if s, _ := f.Step(context.Background(), env, st, "0"); s.Text != "Kibera: 0 days" {
 		t.Fatalf("0 as an answer: %q", s.Text)
+	}
+}
+
+// An adapter error that echoes a sensitive input is not logged.
+func TestSensitiveInputNotLogged(t *testing.T) {
+	src := `id: pin
+languages: [en]
+nodes:
+  main: {type: menu, text: Bank, options: [{label: Balance, next: ask}]}
+  ask: {type: input, text: "PIN?", save: pin, sensitive: true, validate: {pattern: "[0-9]{4}"}, next: check}
+  check: {type: action, call: bank, params: {pin: "{{pin}}"}, next: done}
+  done: {type: end, text: OK}
+`
+	f, err := Parse("pin.yaml", []byte(src), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	env := &Env{Now: time.Now(), Log: slog.New(slog.NewTextHandler(&logs, nil)),
+		Adapters: &fakeCaller{err: adapters.Errorf(adapters.KindInvalid, "param pin: wrong pin %q", "4321")}}
+	if s := play(t, f, env, &State{}, "1", "4321"); !s.End {
+		t.Fatalf("got %q", s.Text)
+	}
+	if strings.Contains(logs.String(), "4321") || !strings.Contains(logs.String(), "adapter refused the request") {
+		t.Fatalf("logs: %s", logs.String())
 	}
 }

@@ -116,6 +116,7 @@ type node struct {
 	// action
 	call, op  string
 	params    []param
+	secret    bool // a param uses a sensitive input: the adapter's error text is not logged
 	saveAs    string
 	timeout   time.Duration
 	onEmpty   target
@@ -187,10 +188,6 @@ func (f *Flow) SMSHelp(lang string) string {
 	return f.out(h)
 }
 
-// Sensitive reports whether variable name holds input marked sensitive,
-// which must never be logged.
-func (f *Flow) Sensitive(name string) bool { return f.sensitive[name] }
-
 // HasLanguage reports whether the flow declares lang.
 func (f *Flow) HasLanguage(lang string) bool { _, ok := f.langIndex[lang]; return ok }
 
@@ -207,9 +204,6 @@ func (f *Flow) lang(lang string) int {
 func (f *Flow) Label(key, lang string) string {
 	return f.labels[f.lang(lang)][key]
 }
-
-// StartNode returns the name of the start node.
-func (f *Flow) StartNode() string { return f.nodes[f.start].name }
 
 // HasNode reports whether the flow has a node called name.
 func (f *Flow) HasNode(name string) bool {

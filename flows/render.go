@@ -122,9 +122,13 @@ func (f *Flow) navLines(sc *scope, n *node, isStart bool) (back, home string) {
 }
 
 func (f *Flow) layoutMenu(sc *scope, n *node, entries []entry, st *State) *layout {
-	isStart := f.homeScreen[f.byName[n.name]]
-	lay := &layout{head: f.out(n.text.get(f.lang(st.Lang)).String(sc)), limit: f.limitFor(sc.env)}
-	lay.back, lay.home = f.navLines(sc, n, isStart)
+	back, home := f.navLines(sc, n, f.homeScreen[f.byName[n.name]])
+	return f.layout(sc, f.out(n.text.get(f.lang(st.Lang)).String(sc)), back, home, entries)
+}
+
+// layout numbers entries and paginates them under head.
+func (f *Flow) layout(sc *scope, head, back, home string, entries []entry) *layout {
+	lay := &layout{head: head, back: back, home: home, limit: f.limitFor(sc.env)}
 	lay.lines = make([]string, len(entries))
 	for i, e := range entries {
 		lay.lines[i] = strconv.Itoa(i+1) + ". " + e.label
@@ -368,14 +372,7 @@ func (f *Flow) languageEntries() []entry {
 
 func (f *Flow) layoutLanguage(sc *scope, entries []entry, st *State) *layout {
 	l := f.labels[f.lang(st.Lang)]
-	lay := &layout{head: l[lLanguage], limit: f.limitFor(sc.env)}
-	lay.back = f.nav.backKey + ". " + l[lBack]
-	lay.lines = make([]string, len(entries))
-	for i, e := range entries {
-		lay.lines[i] = strconv.Itoa(i+1) + ". " + e.label
-	}
-	f.paginate(lay, sc)
-	return lay
+	return f.layout(sc, l[lLanguage], f.nav.backKey+". "+l[lBack], "", entries)
 }
 
 func (f *Flow) languageScreen(env *Env, st *State, hint string) Screen {

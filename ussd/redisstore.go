@@ -69,9 +69,6 @@ func (s *RedisStore) AutoPipeline() error {
 	return nil
 }
 
-// Client returns the underlying client.
-func (s *RedisStore) Client() redis.UniversalClient { return s.c }
-
 // Close closes the client.
 func (s *RedisStore) Close() error { return s.c.Close() }
 
