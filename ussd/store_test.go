@@ -1,6 +1,7 @@
 package ussd_test
 
 import (
+	"github.com/redis/go-redis/v9"
 	"testing"
 	"time"
 
@@ -33,8 +34,9 @@ func TestNewRedisClientURLs(t *testing.T) {
 		url  string
 		kind string
 	}{
-		{"redis://127.0.0.1:6379/0", "*redis.Client"},
-		{"redis://127.0.0.1:26379?master_name=mymaster&addr=127.0.0.2:26379", "*redis.Client"},
+		{"redis://127.0.0.1:6379/0", "*redis.Client 127.0.0.1:6379"},
+		// go-redis's Sentinel client is a *redis.Client whose address names it.
+		{"redis://127.0.0.1:26379?master_name=mymaster&addr=127.0.0.2:26379", "*redis.Client FailoverClient"},
 		{"redis+cluster://127.0.0.1:7000?addr=127.0.0.1:7001", "*redis.ClusterClient"},
 	}
 	for _, tt := range tests {
@@ -43,7 +45,11 @@ func TestNewRedisClientURLs(t *testing.T) {
 			t.Errorf("%s: %v", tt.url, err)
 			continue
 		}
-		if got := typeName(c); got != tt.kind {
+		got := typeName(c)
+		if rc, ok := c.(*redis.Client); ok {
+			got += " " + rc.Options().Addr
+		}
+		if got != tt.kind {
 			t.Errorf("%s: client %s, want %s", tt.url, got, tt.kind)
 		}
 		c.Close()
