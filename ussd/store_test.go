@@ -1,9 +1,10 @@
 package ussd_test
 
 import (
-	"github.com/redis/go-redis/v9"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/ussdgw/ussdgw/ussd"
 	"github.com/ussdgw/ussdgw/ussd/storetest"
