@@ -30,8 +30,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ussdgw/ussdgw/adapters"
-	"github.com/ussdgw/ussdgw/consent"
 	"github.com/ussdgw/ussdgw/adapters/builtin"
+	"github.com/ussdgw/ussdgw/consent"
 	"github.com/ussdgw/ussdgw/flows"
 	"github.com/ussdgw/ussdgw/gateway"
 	"github.com/ussdgw/ussdgw/smpp/bridge"
