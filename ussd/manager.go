@@ -56,8 +56,8 @@ type Config struct {
 	// and subscriptions nodes use (a *consent.Registry); nil: those nodes
 	// take their error branch.
 	Consent flows.Consent
-	Now   func() time.Time
-	Log   *slog.Logger
+	Now     func() time.Time
+	Log     *slog.Logger
 }
 
 // Defaults.
