@@ -478,6 +478,21 @@ func BenchmarkSubscribers(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "subscribers/s")
+			if be.mini == nil { // MEMORY USAGE: real Redis only
+				ctx := context.Background()
+				idx, _ := be.c.MemoryUsage(ctx, be.prefix+"t:prices:scan", 0).Result()
+				svc, _ := be.c.MemoryUsage(ctx, be.prefix+"s:market", 0).Result()
+				var num int64
+				for i := range 100 {
+					m := fmt.Sprintf("2547%08d", i*997)
+					a, _ := be.c.MemoryUsage(ctx, be.prefix+"n:{"+m+"}:subs").Result()
+					c, _ := be.c.MemoryUsage(ctx, be.prefix+"n:{"+m+"}:audit").Result()
+					num += a + c
+				}
+				b.ReportMetric(float64(idx)/n, "index-B/subscriber")
+				b.ReportMetric(float64(svc)/n, "service-set-B/subscriber")
+				b.ReportMetric(float64(num)/100, "number-record-B")
+			}
 		})
 	}
 }
