@@ -15,16 +15,19 @@
 //	n:{m}:audit   list  JSON events, newest last, capped, expiring after Retention
 //	t:<topic>     hash  msisdn -> encoded Subscription (the fan-out index)
 //	s:<service>   set   msisdns with at least one subscription of the service
+//	n:{m}:lock    string  held while one change of the number's subscriptions runs
 //
 // The topic and service indexes live in other slots than the number's keys,
-// so they are written after the number's own record: a failure in between
-// leaves the user's list right and the index short, never the reverse (a
-// user must not receive what their list does not show), and a retried
-// Subscribe or Unsubscribe repairs it.
+// so they are written after the number's own record, under a per-number
+// lock: a failure in between leaves the user's list right and the index
+// short, never the reverse (a user must not receive what their list does
+// not show), and a retried Subscribe or Unsubscribe repairs it.
 package consent
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -241,7 +244,12 @@ func (r *Registry) Subscribe(ctx context.Context, msisdn string, s Subscription)
 	}
 	s.At = s.At.UTC().Truncate(time.Second)
 	enc := encode(s)
-	_, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	unlock, err := r.lock(ctx, msisdn)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	_, err = r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSet(ctx, r.numKey(msisdn, "subs"), subField(s.Service, s.Topic), enc)
 		p.HDel(ctx, r.numKey(msisdn, "stop"), s.Service)
 		r.audit(ctx, p, msisdn, Event{At: s.At, Action: "subscribe", Service: s.Service, Topic: s.Topic, Channel: s.Channel, Detail: detail(s)})
@@ -271,6 +279,11 @@ func (r *Registry) Unsubscribe(ctx context.Context, msisdn, service, topic, chan
 	if service == "" {
 		return false, fmt.Errorf("%w: unsubscribe needs a service", ErrInvalid)
 	}
+	unlock, err := r.lock(ctx, msisdn)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
 	subs, err := r.c.HGetAll(ctx, r.numKey(msisdn, "subs")).Result()
 	if err != nil {
 		return false, fmt.Errorf("consent: unsubscribe %s from %s: %w", mask(msisdn), service, err)
@@ -335,6 +348,56 @@ func (r *Registry) unindex(ctx context.Context, msisdn, service, topic string) e
 	}
 	return nil
 }
+
+// Lock timings: how long a number's lock lives if its holder dies, and
+// how long another change of the same number waits for it.
+const (
+	lockTTL  = 5 * time.Second
+	lockWait = 3 * time.Second
+)
+
+// lock serialises the changes of one number's subscriptions. The number's
+// record and the topic and service indexes live in different Redis Cluster
+// slots, so one MULTI cannot change them together; without the lock, a
+// Subscribe and an Unsubscribe of the same number and topic running at
+// once (two channels, a retried request) could interleave and leave the
+// index saying what the record no longer does. Changes of one number are
+// human-paced: waiting is rare and short.
+func (r *Registry) lock(ctx context.Context, msisdn string) (unlock func(), err error) {
+	b := make([]byte, 8)
+	rand.Read(b)
+	token, key := hex.EncodeToString(b), r.numKey(msisdn, "lock")
+	deadline := time.Now().Add(lockWait)
+	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
+		ok, err := r.c.SetNX(ctx, key, token, lockTTL).Result()
+		if err != nil {
+			return nil, fmt.Errorf("consent: lock %s: %w", mask(msisdn), err)
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("consent: lock %s: another change of this number takes too long", mask(msisdn))
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("consent: lock %s: %w", mask(msisdn), ctx.Err())
+		case <-time.After(wait):
+		}
+	}
+	return func() {
+		// Not the caller's context: it may be done, and the lock must go.
+		uctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		unlockScript.Run(uctx, r.c, []string{key}, token)
+	}, nil
+}
+
+// unlockScript deletes the lock only if it is still the caller's.
+var unlockScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`)
 
 // Subscriptions returns msisdn's subscriptions sorted by Service, Topic.
 func (r *Registry) Subscriptions(ctx context.Context, msisdn string) ([]Subscription, error) {

@@ -496,3 +496,51 @@ func BenchmarkSubscribers(b *testing.B) {
 		})
 	}
 }
+
+// TestConcurrentSubscribeUnsubscribe: the same number subscribing (with
+// changing thresholds) and unsubscribing at once ends with the topic
+// index saying exactly what the number's own record says.
+func TestConcurrentSubscribeUnsubscribe(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			r := consent.New(b.c, b.prefix, consent.Options{})
+			for round := range 40 {
+				m := fmt.Sprintf("2547100%05d", round)
+				var wg sync.WaitGroup
+				for g := range 4 {
+					wg.Go(func() {
+						for i := range 5 {
+							if (g+i)%2 == 0 {
+								s := consent.Subscription{Service: "market", Topic: "prices:race", Label: "x", Params: map[string]string{"threshold": fmt.Sprint(g*10 + i)}}
+								if err := r.Subscribe(ctx, m, s); err != nil {
+									t.Error(err)
+								}
+							} else if _, err := r.Unsubscribe(ctx, m, "market", "prices:race", "ussd"); err != nil {
+								t.Error(err)
+							}
+						}
+					})
+				}
+				wg.Wait()
+				subs, err := r.Subscriptions(ctx, m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var inIndex *consent.Subscription
+				r.Subscribers(ctx, "prices:race", func(who string, s consent.Subscription) error {
+					if who == m {
+						inIndex = &s
+					}
+					return nil
+				})
+				switch {
+				case len(subs) == 0 && inIndex != nil:
+					t.Fatalf("round %d: the index has %+v, the record nothing", round, *inIndex)
+				case len(subs) == 1 && (inIndex == nil || inIndex.Params["threshold"] != subs[0].Params["threshold"]):
+					t.Fatalf("round %d: the record has %+v, the index %+v", round, subs[0], inIndex)
+				}
+			}
+		})
+	}
+}
