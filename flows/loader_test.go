@@ -241,10 +241,11 @@ func TestLoaderErrors(t *testing.T) {
 		},
 		{
 			name: "stop word that is the service's keyword",
-			old:  "languages: [en, fr]\n", new: "languages: [en, fr]\nkeywords: [SHOP]\nsms: {stop_words: [shop, quit], start_words: [Quit]}\n",
+			old:  "languages: [en, fr]\n", new: "languages: [en, fr]\nkeywords: [SHOP]\nsms: {stop_words: [shop, quit, \"no more\"], start_words: [Quit]}\n",
 			want: []string{
 				`shop.yaml:6:20: sms.stop_words[1]: SHOP is also a keyword of this service`,
-				`shop.yaml:6:47: sms.start_words[1]: QUIT is already in sms.stop_words`,
+				`shop.yaml:6:32: sms.stop_words[3]: "no more" is not a word (1 to 20 letters or digits, no spaces)`,
+				`shop.yaml:6:58: sms.start_words[1]: QUIT is already in sms.stop_words`,
 			},
 		},
 		{

@@ -23,7 +23,12 @@ type push struct {
 	messages  map[string]text
 }
 
-var clockRE = regexp.MustCompile(`^([01][0-9]|2[0-3]):([0-5][0-9])$`)
+var (
+	clockRE = regexp.MustCompile(`^([01][0-9]|2[0-3]):([0-5][0-9])$`)
+	// wordRE is a STOP or START word: unlike keywords, any script, since
+	// a user stops in their own language (አቁም, توقف).
+	wordRE = regexp.MustCompile(`^[\p{L}\p{M}\p{N}]{1,20}$`)
+)
 
 // clock parses "HH:MM" into minutes after midnight.
 func clock(s string) (int, bool) {
@@ -117,8 +122,8 @@ func (c *compiler) smsWords(sm fields) {
 			at := item(sm.val(key), i)
 			up := strings.ToUpper(w)
 			switch {
-			case !keywordRE.MatchString(up):
-				d.errorf(at, index(path, i), "%q is not a word (1 to 20 letters or digits)", w)
+			case !wordRE.MatchString(up):
+				d.errorf(at, index(path, i), "%q is not a word (1 to 20 letters or digits, no spaces)", w)
 				continue
 			case contains(f.Keywords, up):
 				d.errorf(at, index(path, i), "%s is also a keyword of this service", up)

@@ -21,7 +21,7 @@ title: {en: Farm prices, sw: Bei za shamba, fr: Prix agricoles}
 codes: ["*700#"]
 keywords: [FARM, SHAMBA]
 languages: [en, sw, fr]
-sms: {dialogue: true, stop_words: [SIMAMISHA], start_words: [ENDELEA]}
+sms: {dialogue: true, stop_words: [SIMAMISHA, አቁም], start_words: [ENDELEA]}
 nodes:
   main: {type: end, text: "Farm"}
 `
@@ -68,6 +68,7 @@ func TestStopStart(t *testing.T) {
 		{"254700000005", "simamisha", "You will receive no more alerts or reminders. Send START to receive them again.", allowed{false, false}},
 		{"254700000005", "ENDELEA FARM", "Messages from Farm prices will come again. Send STOP FARM to end them.", allowed{false, false}}, // the global STOP holds
 		{"254700000005", "ENDELEA", "Your alerts and reminders will come again. Send STOP to end them.", allowed{true, true}},
+		{"254700000009", "አቁም ShAmBa", "You will receive no more messages from Farm prices. Send START SHAMBA to receive them again.", allowed{false, true}},
 		{"254700000006", "unsubscribe shop", "You will receive no more messages from Shop. Send START SHOP to receive them again.", allowed{true, false}},
 		{"254700000006", "CANCEL", "You will receive no more alerts or reminders. Send START to receive them again.", allowed{false, false}},
 	}
