@@ -17,7 +17,7 @@ import (
 // subscribe and STOP (nothing of it survives a restart).
 //
 // When the push side's Redis client exists (the outbox's), this becomes
-// consent.New(thatClient, s.RedisPrefix, consent.Options{}).
+// consent.New(thatClient, s.RedisPrefix, consent.Options{Retention: s.ConsentRetention}).
 func openConsent(ctx context.Context, s *settings) (*consent.Registry, func(), error) {
 	if s.RedisURL == "" {
 		m := miniredis.NewMiniRedis()
@@ -25,7 +25,7 @@ func openConsent(ctx context.Context, s *settings) (*consent.Registry, func(), e
 			return nil, nil, fmt.Errorf("starting the embedded Redis for consent: %w", err)
 		}
 		c := redis.NewClient(&redis.Options{Addr: m.Addr()})
-		return consent.New(c, s.RedisPrefix, consent.Options{}), func() { c.Close(); m.Close() }, nil
+		return consent.New(c, s.RedisPrefix, consent.Options{Retention: s.ConsentRetention}), func() { c.Close(); m.Close() }, nil
 	}
 	c, err := ussd.NewRedisClient(s.RedisURL)
 	if err != nil {
@@ -35,5 +35,5 @@ func openConsent(ctx context.Context, s *settings) (*consent.Registry, func(), e
 		c.Close()
 		return nil, nil, fmt.Errorf("consent: redis at %s does not answer: %w", redactURL(s.RedisURL), err)
 	}
-	return consent.New(c, s.RedisPrefix, consent.Options{}), func() { c.Close() }, nil
+	return consent.New(c, s.RedisPrefix, consent.Options{Retention: s.ConsentRetention}), func() { c.Close() }, nil
 }
