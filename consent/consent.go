@@ -302,6 +302,18 @@ func (r *Registry) Unsubscribe(ctx context.Context, msisdn, service, topic, chan
 		}
 	}
 	if len(topics) == 0 {
+		// Nothing in the record; an index entry may remain from a change
+		// that failed half-way: a retried Unsubscribe clears it.
+		if topic != "" {
+			if err := r.unindex(ctx, msisdn, service, topic); err != nil {
+				return false, err
+			}
+		}
+		if left == 0 {
+			if err := r.c.SRem(ctx, r.svcKey(service), msisdn).Err(); err != nil {
+				return false, fmt.Errorf("consent: unindex %s from %s: %w", mask(msisdn), service, err)
+			}
+		}
 		return false, nil
 	}
 	sort.Strings(topics)

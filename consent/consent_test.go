@@ -544,3 +544,33 @@ func TestConcurrentSubscribeUnsubscribe(t *testing.T) {
 		})
 	}
 }
+
+// TestRetriedUnsubscribeRepairsIndex: an Unsubscribe that failed after
+// removing the record but before the index leaves an entry behind; the
+// retry, finding no record, still clears it.
+func TestRetriedUnsubscribeRepairsIndex(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			r := consent.New(b.c, b.prefix, consent.Options{})
+			const m = "254700000011"
+			if err := r.Subscribe(ctx, m, consent.Subscription{Service: "market", Topic: "prices:half", Label: "x"}); err != nil {
+				t.Fatal(err)
+			}
+			// The first half of an Unsubscribe: the record goes, the index stays.
+			b.c.HDel(ctx, b.prefix+"n:{"+m+"}:subs", "market\x1fprices:half")
+			if n := count(t, r, "prices:half"); n != 1 {
+				t.Fatalf("setup: %d in the index", n)
+			}
+			if ok, err := r.Unsubscribe(ctx, m, "market", "prices:half", "ussd"); ok || err != nil {
+				t.Fatalf("retry: %v %v", ok, err)
+			}
+			if n := count(t, r, "prices:half"); n != 0 {
+				t.Errorf("the retry left %d in the index", n)
+			}
+			if u := users(t, r, "market"); u != "" {
+				t.Errorf("the retry left %q in the service's users", u)
+			}
+		})
+	}
+}
