@@ -1,0 +1,99 @@
+# Shared by run.sh and run-kannel.sh (sourced, not run): free ports, the
+# sink, a persistent Redis, CPU and memory readings, bounded waits. Every
+# process started here is recorded in the caller's pids array and killed
+# by its EXIT trap (cleanup), by pid, never by name.
+
+push_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo_dir=$(cd "$push_dir/../../.." && pwd)
+
+need() {
+  for c in "$@"; do
+    command -v "$c" >/dev/null || { echo "$0: needs $c on PATH" >&2; exit 2; }
+  done
+}
+
+# free_port prints a TCP port nothing listens on at 127.0.0.1 now.
+free_port() {
+  node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+
+# wait_for SECONDS CMD...: run CMD every 0.2s until it succeeds; fail after SECONDS.
+wait_for() {
+  local secs=$1; shift
+  local end=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    if [ "$SECONDS" -ge "$end" ]; then echo "timed out after ${secs}s waiting for: $*" >&2; return 1; fi
+    sleep 0.2
+  done
+}
+
+cleanup() {
+  local p
+  for p in "${pids[@]:-}"; do
+    [ -n "$p" ] && kill "$p" 2>/dev/null || true
+  done
+  for p in "${pids[@]:-}"; do
+    [ -n "$p" ] || continue
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$p" 2>/dev/null || true
+  done
+  [ -n "${work:-}" ] && [ -z "${KEEP:-}" ] && rm -rf "$work"
+  return 0
+}
+
+# start_sink: node sink.js on free ports; sets SINK_PORT, SINK_HTTP, SINK_PID.
+start_sink() {
+  if [ ! -d "$repo_dir/smpp/testdata/smsc/node_modules/smpp" ]; then
+    (cd "$repo_dir/smpp/testdata/smsc" && npm ci --no-audit --no-fund >/dev/null)
+  fi
+  node "$push_dir/sink.js" -users "kannel:secret,ussdgw:*" -out "$work/sink-exit.json" >"$work/sink.log" 2>&1 &
+  SINK_PID=$!
+  pids+=("$SINK_PID")
+  wait_for 10 grep -q '"listening"' "$work/sink.log"
+  SINK_PORT=$(grep -m1 '"listening"' "$work/sink.log" | jq -r .port)
+  SINK_HTTP=$(grep -m1 '"listening"' "$work/sink.log" | jq -r .http_port)
+  export SINK_PORT SINK_HTTP SINK_PID
+}
+
+sink_stats() { curl -sf "http://127.0.0.1:$SINK_HTTP/stats"; }
+sink_reset() { curl -sf -X POST "http://127.0.0.1:$SINK_HTTP/reset" >/dev/null; }
+
+# sink_wait N SECONDS STALL: until the sink saw N submits (and as many
+# receipts acked when RECEIPTS is not 0, and as many dlr-url callbacks
+# when CALLBACKS=1), or SECONDS passed, or nothing moved for STALL seconds.
+sink_wait() {
+  local n=$1 secs=$2 stall=$3 end=$((SECONDS + $2)) last=-1 moved=$SECONDS s sub ack cb
+  while :; do
+    s=$(sink_stats) || return 1
+    sub=$(jq .submits <<<"$s"); ack=$(jq .receipts_acked <<<"$s"); cb=$(jq .dlr_callbacks <<<"$s")
+    if [ "$sub" -ge "$n" ] && { [ "${RECEIPTS:-1}" = 0 ] || [ "$ack" -ge "$sub" ]; } &&
+      { [ "${CALLBACKS:-0}" != 1 ] || [ "$cb" -ge "$sub" ]; }; then return 0; fi
+    if [ "$((sub + ack + cb))" != "$last" ]; then last=$((sub + ack + cb)); moved=$SECONDS; fi
+    if [ $((SECONDS - moved)) -ge "$stall" ]; then echo "sink: stalled at $sub submits, $ack receipts acked" >&2; return 1; fi
+    if [ "$SECONDS" -ge "$end" ]; then echo "sink: timed out at $sub submits" >&2; return 1; fi
+    sleep 0.5
+  done
+}
+
+# start_redis: a redis-server on a free port with the benchmark's
+# persistence (appendonly yes, appendfsync everysec); sets REDIS_PORT.
+start_redis() {
+  REDIS_PORT=$(free_port)
+  mkdir -p "$work/redis"
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$work/redis" --save "" \
+    --appendonly yes --appendfsync everysec --daemonize no --logfile "$work/redis.log" &
+  REDIS_PID=$!
+  pids+=("$REDIS_PID")
+  wait_for 10 redis-cli -p "$REDIS_PORT" ping
+  export REDIS_PORT REDIS_PID
+}
+
+# cpu PID: user+system CPU seconds of a live process so far.
+cpu() {
+  awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
+# peak_rss_mb PID: the process's peak resident memory (VmHWM) in MB.
+peak_rss_mb() {
+  awk '/^VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo 0
+}
