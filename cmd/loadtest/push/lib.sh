@@ -97,3 +97,24 @@ cpu() {
 peak_rss_mb() {
   awk '/^VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo 0
 }
+
+# used_memory PORT: Redis's used_memory in bytes.
+used_memory() { redis-cli -p "$1" info memory | awk -F: '/^used_memory:/ { print $2 + 0 }'; }
+
+# key_report PORT PREFIX: the keys under PREFIX grouped by shape (digit
+# runs as #, hash tags kept), each with its count and the mean MEMORY USAGE
+# of up to 50 of them, as a JSON array: where the bytes per subscriber and
+# per message go.
+key_report() {
+  local port=$1 prefix=$2 keys
+  keys=$(mktemp)
+  redis-cli -p "$port" --scan --pattern "${prefix}*" >"$keys"
+  awk '{ p = $0; gsub(/[0-9]+/, "#", p); n[p]++; if (n[p] <= 50) print p "\t" $0 }' "$keys" |
+    while IFS=$'\t' read -r pat key; do
+      printf '%s\t%s\n' "$pat" "$(redis-cli -p "$port" memory usage "$key" samples 0)"
+    done |
+    awk -F'\t' -v keys="$keys" 'BEGIN { while ((getline k < keys) > 0) { p = k; gsub(/[0-9]+/, "#", p); total[p]++ } }
+      { sum[$1] += $2; got[$1]++ }
+      END { printf "["; sep = ""; for (p in sum) { printf "%s{\"pattern\":\"%s\",\"keys\":%d,\"mean_bytes\":%d}", sep, p, total[p], sum[p] / got[p]; sep = "," } print "]" }'
+  rm -f "$keys"
+}

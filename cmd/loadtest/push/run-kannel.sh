@@ -164,7 +164,7 @@ kstore=$(grep -m1 -oE 'store size [-0-9]+' <<<"$status" | grep -oE '[-0-9]+$' ||
 kdlr=$(grep -m1 -oE 'DLR: [0-9]+ queued' <<<"$status" | grep -oE '[0-9]+' || echo "?")
 
 result=$(jq -n --argjson s "$sink" --argjson c "$(cat "$work/client.json" 2>/dev/null || echo '{}')" \
-  --arg n "$n" --arg wall "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}')" \
+  --arg n "$n" --arg t0 "$t0" --arg wall "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}')" \
   --arg bb "$(awk -v a="$c_bb0" -v b="$c_bb1" 'BEGIN{printf "%.2f", b-a}')" \
   --arg sb "$(awk -v a="$c_sb0" -v b="$c_sb1" 'BEGIN{printf "%.2f", b-a}')" \
   --arg sk "$(awk -v a="$c_sk0" -v b="$c_sk1" 'BEGIN{printf "%.2f", b-a}')" \
@@ -175,7 +175,8 @@ result=$(jq -n --argjson s "$sink" --argjson c "$(cat "$work/client.json" 2>/dev
     submits: $s.submits, unique: $s.unique, duplicates: $s.duplicates,
     lost: (($n|tonumber) - $s.unique), receipts: (if $cb == "1" then $s.dlr_callbacks_delivered else $s.receipts_acked end),
     receipts_acked_at_sink: $s.receipts_acked, dlr_callbacks: $s.dlr_callbacks,
-    seconds: $s.seconds, rate: $s.rate, client: $c, wall_seconds: ($wall|tonumber),
+    seconds: $s.seconds, rate: $s.rate, client: $c,
+    e2e_seconds: ((($s.last_ms / 1000) - ($t0|tonumber)) * 100 | round / 100), wall_seconds: ($wall|tonumber),
     cpu_seconds: {bearerbox: ($bb|tonumber), smsbox: ($sb|tonumber), sink: ($sk|tonumber), sendsms_client: ($c.cpu_seconds // null), redis: ($rd|tonumber)},
     peak_rss_mb: {bearerbox: ($bbrss|tonumber), smsbox: ($sbrss|tonumber)},
     kannel_store_left: $kstore, kannel_dlr_queued: $kdlr}')

@@ -17,6 +17,7 @@
 // HTTP on 127.0.0.1:  GET /stats  -> the counts as JSON
 //                     POST /reset -> the counts so far, then zero (one side of the run)
 //                     GET /dlr?type=%d -> counts a receipt callback (Kannel's dlr-url)
+//                     POST /refuse?system_id=x, POST /accept?system_id=x -> refuse x's binds, or not
 // At exit (SIGTERM, SIGINT, stdin closed when -stdin) the stats go to -out.
 // Loopback only: it listens on 127.0.0.1 and nothing else.
 
@@ -71,6 +72,7 @@ function stats() {
     receipts_sent: c.receipts_sent, receipts_acked: c.receipts_acked, receipts_failed: c.receipts_failed,
     first_submit: c.first ? new Date(c.first).toISOString() : null,
     last_submit: c.last ? new Date(c.last).toISOString() : null,
+    first_ms: Math.round(c.first), last_ms: Math.round(c.last), // epoch ms, for end-to-end times
     seconds: Number(secs.toFixed(3)),
     rate: secs > 0 ? Math.round((c.submits - 1) / secs) : 0, // intervals between first and last
     dlr_callbacks: c.callbacks, dlr_callbacks_delivered: c.callbacks_delivered,
@@ -82,6 +84,7 @@ const t0 = Date.now() - performance.now(); // epoch of performance.now's zero
 const now = () => t0 + performance.now();
 
 let nextID = 1;
+const refused = new Set(); // system_ids whose binds are refused for now (POST /refuse)
 const sessions = new Map();
 let nextSession = 1;
 
@@ -127,7 +130,7 @@ const server = smpp.createServer((s) => {
   for (const cmd of ['bind_transceiver', 'bind_transmitter', 'bind_receiver']) {
     s.on(cmd, (p) => {
       const want = opt.users.get(p.system_id);
-      const ok = want !== undefined && (want === '*' || want === p.password);
+      const ok = want !== undefined && (want === '*' || want === p.password) && !refused.has(p.system_id);
       if (!ok) {
         c.bind_failures++;
         s.send(p.response({ command_status: smpp.ESME_RBINDFAIL }));
@@ -182,7 +185,21 @@ const web = http.createServer((req, res) => {
     c = fresh();
     return reply(200, before);
   }
-  reply(404, { error: 'GET /stats, POST /reset or GET /dlr' });
+  // POST /refuse?system_id=x closes x's sessions and refuses its binds
+  // until POST /accept?system_id=x: the sender's queue then fills up
+  // without anything leaving it (run.sh measures Redis bytes per queued
+  // message that way).
+  const u = new URL(req.url, 'http://sink');
+  if (req.method === 'POST' && (u.pathname === '/refuse' || u.pathname === '/accept')) {
+    const id = u.searchParams.get('system_id') || '';
+    if (u.pathname === '/accept') refused.delete(id);
+    else {
+      refused.add(id);
+      for (const x of sessions.values()) if (x.system_id === id) x.socket.destroy();
+    }
+    return reply(200, { refused: [...refused] });
+  }
+  reply(404, { error: 'GET /stats, POST /reset, GET /dlr, POST /refuse|/accept?system_id=' });
 });
 
 let exiting = false;
