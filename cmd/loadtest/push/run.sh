@@ -8,7 +8,9 @@
 # everysec). Prints a markdown table.
 #
 # Usage: cmd/loadtest/push/run.sh [N]        (N defaults to 100000)
-#   env: SIDES        "kannel gateway" (default) or one of them
+#   env: SIDES        "kannel gateway direct" (default) or some of them; direct is the
+#                     ceiling: the gateway's SMPP client straight into the sink (no queue,
+#                     no Redis, no HTTP), to read the other rows against
 #        CONC         Kannel's concurrent HTTP clients (64)
 #        WINDOW       SMPP window, both sides (100)
 #        MODE         how the gateway side fans out: prices (default: POST /api/v1/prices, a
@@ -26,7 +28,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 need node go jq curl redis-server redis-cli
 n=${1:-100000}
-sides=${SIDES:-kannel gateway}
+sides=${SIDES:-kannel gateway direct}
 window=${WINDOW:-100}
 mode=${MODE:-prices}
 timeout_s=${TIMEOUT:-600}
@@ -196,6 +198,24 @@ YAML
       redis_keys_subscribers: $ks[0], redis_keys_queued: $kq[0]}'
 }
 
+# run_direct N: the ceiling row. Writes the result JSON on stdout.
+run_direct() {
+  local n=$1 d c0 c1 t0 sink
+  (cd "$repo_dir" && go build -o "$work/direct" ./cmd/loadtest/push/direct) >&2 || return 1
+  echo "== direct: the smpp client straight into the sink, $n messages, window $window" >&2
+  c0=$(cpu "$SINK_PID"); t0=$(date +%s.%N)
+  d=$(timeout "$((timeout_s + 60))" "$work/direct" -addr "127.0.0.1:$SINK_PORT" -n "$n" -window "$window" -timeout "${timeout_s}s") || return 1
+  RECEIPTS=1 sink_wait "$n" 60 15 || true
+  c1=$(cpu "$SINK_PID"); sink=$(sink_stats)
+  jq -n --argjson s "$sink" --argjson d "$d" --arg n "$n" --arg t0 "$t0" \
+    --arg sk "$(awk -v a="$c0" -v b="$c1" 'BEGIN{printf "%.2f", b-a}')" \
+    '{side: "ceiling: smpp.Client straight into the sink (no queue, no Redis)", n: ($n|tonumber),
+      submits: $s.submits, unique: $s.unique, duplicates: $s.duplicates, lost: (($n|tonumber) - $s.unique),
+      receipts: $d.receipts, seconds: $s.seconds, rate: $s.rate,
+      e2e_seconds: ((($s.last_ms / 1000) - ($t0|tonumber)) * 100 | round / 100),
+      cpu_seconds: {client: $d.cpu_seconds, sink: ($sk|tonumber)}, peak_rss_mb: {}}'
+}
+
 results=()
 for side in $sides; do
   sink_reset
@@ -207,7 +227,10 @@ for side in $sides; do
     gateway)
       if run_gateway "$n" >"$work/gateway.json"; then results+=("$work/gateway.json")
       else echo "the gateway side did not run (see above)" >&2; fi ;;
-    *) echo "SIDES: kannel and/or gateway" >&2; exit 2 ;;
+    direct)
+      if run_direct "$n" >"$work/direct.json"; then results+=("$work/direct.json")
+      else echo "the direct side failed" >&2; fi ;;
+    *) echo "SIDES: kannel, gateway, direct" >&2; exit 2 ;;
   esac
 done
 [ "${#results[@]}" -gt 0 ] || exit 1
@@ -222,6 +245,6 @@ for f in "${results[@]}"; do
 done
 echo
 for f in "${results[@]}"; do
-  jq -r '"- \(.side): first request/API call to last submit \(.e2e_seconds) s; CPU seconds \(.cpu_seconds | to_entries | map(select(.value != null and .value != 0)) | map("\(.key) \(.value)") | join(", ")); peak RSS MB \(.peak_rss_mb | to_entries | map("\(.key) \(.value)") | join(", "))" + (if .client then "; client: \(.client.concurrency) HTTP clients, \(.client.rate | floor) accepted/s" else "" end)' "$f"
+  jq -r '"- \(.side): first request/API call to last submit \(.e2e_seconds) s; CPU seconds \(.cpu_seconds | to_entries | map(select(.value != null and .value != 0)) | map("\(.key) \(.value)") | join(", ")); peak RSS MB \(.peak_rss_mb | to_entries | map("\(.key) \(.value)") | join(", ") | if . == "" then "—" else . end)" + (if .client then "; client: \(.client.concurrency) HTTP clients, \(.client.rate | floor) accepted/s" else "" end)' "$f"
 done
 cat "${results[@]}" >"${RESULTS:-/dev/null}"
