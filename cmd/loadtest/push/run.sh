@@ -96,7 +96,11 @@ YAML
   local key
   key=$("$work/ussdgw" apikey create -redis-url "$redis_url" -redis-prefix "$prefix" -name bench -scopes read,send,admin 2>&1 |
     grep -oE "$key_re" | head -1) || true
-  [ -n "$key" ] || { echo "gateway side: no API key from 'ussdgw apikey create'" >&2; return 1; }
+  if [ -z "$key" ]; then
+    echo "gateway side: no key from 'ussdgw apikey create'; creating one with package apikeys" >&2
+    key=$("$work/subscribers" -redis-url "$redis_url" -prefix "$prefix" -n 0 -apikey bench | jq -r .api_key)
+  fi
+  [ -n "$key" ] && [ "$key" != null ] || { echo "gateway side: no API key" >&2; return 1; }
 
   PUSH_SMPP_PASSWORD=any "$work/ussdgw" -config "$work/gateway.yaml" -listen "127.0.0.1:$gw_port" -flows "$flows" \
     -redis-url "$redis_url" -redis-prefix "$prefix" -log-level warn >"$work/gateway.log" 2>&1 &
@@ -123,11 +127,14 @@ YAML
           --data-binary @"$work/numbers.json" "http://127.0.0.1:$gw_port/api/v1/broadcasts") ;;
       *) echo "MODE: prices, topic or numbers" >&2; return 1 ;;
     esac
-    echo "fan-out call ($mode): $r" >&2
-    jq -er '.id // .run.id // .broadcast.id' <<<"$r"
+    echo "fan-out call ($mode): $(head -c 600 <<<"$r")" >&2
+    jq -er '.alert.id // .id' <<<"$r"
   }
   # progress ID: the group's counts as the API reports them.
-  progress() { api GET "/broadcasts/$1" 2>/dev/null || echo '{}'; }
+  progress() {
+    if [ "$mode" = prices ]; then api GET "/alerts/$1" 2>/dev/null || echo '{}'
+    else api GET "/broadcasts/$1" 2>/dev/null || echo '{}'; fi
+  }
 
   # The baseline price (the first of a pair alerts nobody).
   if [ "$mode" = prices ]; then api POST /prices "$(printf "$price_body" 3200)" >&2; echo >&2; fi
@@ -147,7 +154,7 @@ YAML
   local delivered="null" end=$((SECONDS + 30)) p
   while [ "$SECONDS" -lt "$end" ]; do
     p=$(progress "$id")
-    delivered=$(jq '.delivered // .Delivered // .progress.delivered // null' <<<"$p" 2>/dev/null || echo null)
+    delivered=$(jq '.delivered // null' <<<"$p" 2>/dev/null || echo null)
     [ "$delivered" != null ] && [ "$delivered" -ge "$(jq .unique <<<"$sink")" ] && break
     sleep 1
   done
@@ -164,14 +171,14 @@ YAML
     id2=$(fan_out 3700) || true
     end=$((SECONDS + 120))
     while [ -n "$id2" ] && [ "$SECONDS" -lt "$end" ]; do
-      total=$(progress "$id2" | jq '.total // .Total // .queued // 0' 2>/dev/null || echo 0)
+      total=$(progress "$id2" | jq '.total // 0' 2>/dev/null || echo 0)
       [ "$total" -ge "$n" ] && break
       sleep 1
     done
     m3=$(used_memory "$REDIS_PORT")
     key_report "$REDIS_PORT" "$prefix" >"$work/keys-queued.json"
     [ "$total" -ge "$n" ] && per_queued=$(((m3 - m2) / n))
-    [ -n "$id2" ] && api POST "/broadcasts/$id2/cancel" >/dev/null 2>&1 || true
+    [ -n "$id2" ] && [ "$mode" != prices ] && api POST "/broadcasts/$id2/cancel" >/dev/null 2>&1 || true
     echo "queued phase: $total queued, $(jq .submits <<<"$(sink_stats)") left (must be 0)" >&2
   fi
 

@@ -8,6 +8,9 @@
 //
 //	subscribers -redis-url redis://127.0.0.1:6379/0 -prefix bench: -n 100000
 //
+// With -apikey NAME it also creates an API key of every scope (package
+// apikeys) and prints it, for when `ussdgw apikey create` is not there.
+//
 // It is built with -tags pushbench by run.sh: the tag keeps `go build ./...`
 // working on a branch where package consent has not landed yet; it can go
 // once consent is on main.
@@ -15,9 +18,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"os/signal"
 	"strconv"
@@ -28,6 +33,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ussdgw/ussdgw/apikeys"
 	"github.com/ussdgw/ussdgw/consent"
 )
 
@@ -52,11 +58,12 @@ func run(ctx context.Context, args []string) error {
 	lang := fs.String("lang", "en", "language")
 	threshold := fs.String("threshold", "0", `the "threshold" param (percent; 0: any change)`)
 	conc := fs.Int("c", 16, "concurrent Subscribe calls")
+	keyName := fs.String("apikey", "", "also create an API key of this name (scopes read, send, admin) and print it")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *n < 1 || *conc < 1 {
-		return errors.New("-n and -c must be at least 1")
+	if *n < 0 || *conc < 1 {
+		return errors.New("-n must be at least 0 and -c at least 1")
 	}
 	opt, err := redis.ParseURL(*url)
 	if err != nil {
@@ -98,6 +105,17 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	d := time.Since(start)
-	fmt.Printf("{\"subscribers\":%d,\"seconds\":%.2f,\"rate\":%.0f}\n", *n, d.Seconds(), float64(*n)/d.Seconds())
-	return nil
+	key := ""
+	if *keyName != "" {
+		_, plain, err := apikeys.New(c, *prefix, time.Now).Create(ctx, *keyName, apikeys.Scopes)
+		if err != nil {
+			return fmt.Errorf("creating the API key: %w", err)
+		}
+		key = plain
+	}
+	out := map[string]any{"subscribers": *n, "seconds": d.Seconds(), "rate": math.Round(float64(*n) / d.Seconds())}
+	if key != "" {
+		out["api_key"] = key
+	}
+	return json.NewEncoder(os.Stdout).Encode(out)
 }
