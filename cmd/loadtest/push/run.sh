@@ -20,8 +20,8 @@
 #        MEM_PHASE    1 (default): after the timed run, the sink refuses the gateway's
 #                     binds, a second fan-out fills the queue, and the Redis bytes per
 #                     queued message are measured; 0: skip
-#        FLOWS        the gateway's flows (default: a copy of flows-examples with any
-#                     quiet_hours emptied, so the run is not deferred at night)
+#        FLOWS        the gateway's flows (default: a copy of flows-examples without
+#                     quiet_hours, so that a run at night is not deferred)
 #        TIMEOUT      seconds per side (600); KEEP=1 keeps the work folder
 # Everything listens on 127.0.0.1; every process started is killed on exit.
 set -euo pipefail
@@ -65,8 +65,9 @@ run_gateway() {
   if [ -n "${FLOWS:-}" ]; then flows=$FLOWS; else
     flows="$work/flows"
     cp -r "$repo_dir/flows-examples" "$flows"
-    # A night-time run must not be deferred by the example's quiet hours.
-    sed -i -E 's/quiet_hours: *"[^"]*"/quiet_hours: ""/' "$flows"/*.yaml
+    # A night-time run must not be deferred by the example's quiet hours
+    # (market.yaml: alerts: {quiet_hours: "21:00-07:00", ...}, Nairobi time).
+    sed -i -E -e 's/quiet_hours: *"[^"]*", *//' -e 's/, *quiet_hours: *"[^"]*"//' -e '/^[[:space:]]*quiet_hours:/d' "$flows"/*.yaml
   fi
 
   cat >"$work/gateway.yaml" <<YAML
