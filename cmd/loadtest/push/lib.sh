@@ -1,7 +1,11 @@
 # Shared by run.sh and run-kannel.sh (sourced, not run): free ports, the
 # sink, a persistent Redis, CPU and memory readings, bounded waits. Every
 # process started here is recorded in the caller's pids array and killed
-# by its EXIT trap (cleanup), by pid, never by name.
+# by its EXIT trap (cleanup), by pid, never by name. INT and TERM exit, so
+# that the EXIT trap runs on them too; long commands run in the background
+# under `fg_wait`, so that a signal is handled at once, not when they end.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 push_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo_dir=$(cd "$push_dir/../../.." && pwd)
@@ -27,15 +31,32 @@ wait_for() {
   done
 }
 
+# fg_wait CMD...: run CMD in the background, recorded for cleanup, and wait
+# for it; its exit status is returned.
+fg_wait() {
+  "$@" &
+  local p=$!
+  pids+=("$p")
+  wait "$p"
+}
+
+# cleanup: TERM to every recorded process, KILL to those still there after
+# cleanup_secs (run-kannel.sh 4, run.sh 8: the parent outwaits its child's
+# own cleanup), then the work folder goes.
 cleanup() {
-  local p
+  trap '' INT TERM # a second signal (a parent's cleanup, a group kill) must not cut this short
+  local p end=$((SECONDS + ${cleanup_secs:-8})) alive
   for p in "${pids[@]:-}"; do
     [ -n "$p" ] && kill "$p" 2>/dev/null || true
   done
+  while :; do
+    alive=0
+    for p in "${pids[@]:-}"; do [ -n "$p" ] && kill -0 "$p" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] || [ "$SECONDS" -ge "$end" ] && break
+    sleep 0.1
+  done
   for p in "${pids[@]:-}"; do
-    [ -n "$p" ] || continue
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$p" 2>/dev/null || true
+    [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true
   done
   [ -n "${work:-}" ] && [ -z "${KEEP:-}" ] && rm -rf "$work"
   return 0

@@ -35,6 +35,7 @@ dlr_url=${DLR_URL:-1}
 [ "$receipts" = 0 ] && dlr_url=0
 timeout_s=${TIMEOUT:-600}
 pids=()
+cleanup_secs=4
 work=$(mktemp -d /tmp/push-kannel.XXXXXX)
 trap cleanup EXIT
 [ -n "${KEEP:-}" ] && echo "work folder: $work" >&2
@@ -151,7 +152,7 @@ c_bb0=$(cpu "$bb"); c_sb0=$(cpu "$sb"); c_sk0=$(cpu "$SINK_PID"); c_rd0=$([ -n "
 t0=$(date +%s.%N)
 dlr=3; [ "$receipts" = 0 ] && dlr=0
 durl=""; [ "$dlr_url" = 1 ] && durl="http://127.0.0.1:$SINK_HTTP/dlr?type=%d"
-timeout "$((timeout_s + 30))" "$work/sendsms" -url "http://127.0.0.1:$sendport/cgi-bin/sendsms" -user bench -pass "$pass" \
+fg_wait timeout "$((timeout_s + 30))" "$work/sendsms" -url "http://127.0.0.1:$sendport/cgi-bin/sendsms" -user bench -pass "$pass" \
   -n "$n" -c "$conc" -dlr-mask "$dlr" -dlr-url "$durl" -timeout "${timeout_s}s" >"$work/client.json" 2>"$work/client.log" || {
   echo "sendsms failed:" >&2; tail -5 "$work/client.log" >&2; cat "$work/client.json" >&2; }
 accepted=$(jq .accepted "$work/client.json" 2>/dev/null || echo 0)

@@ -229,7 +229,7 @@ for side in $sides; do
   sink_reset
   case "$side" in
     kannel)
-      if RESULT="$work/kannel.json" WINDOW=$window TIMEOUT=$timeout_s "$push_dir/run-kannel.sh" "$n" >/dev/null; then
+      if RESULT="$work/kannel.json" WINDOW=$window TIMEOUT=$timeout_s fg_wait "$push_dir/run-kannel.sh" "$n" >/dev/null; then
         results+=("$work/kannel.json")
       else echo "the Kannel side failed" >&2; fi ;;
     gateway)
