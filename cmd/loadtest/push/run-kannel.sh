@@ -18,6 +18,9 @@
 #                     then logs an error per receipt)
 #        TIMEOUT      seconds for the whole send (600)
 #        SINK_HTTP, SINK_PORT, SINK_PID  use a running sink.js (run.sh does); else one is started
+#        KANNEL_MEM=1 with KANNEL_STORE=redis: after the timed run, the sink refuses Kannel's
+#                     bind, N more messages are sent, and Kannel's Redis bytes per queued
+#                     message are measured (INFO used_memory delta / N)
 #        RESULT       write the result JSON there
 #        KEEP=1       keep the work folder (configs, logs) and print its path
 # Needs: bearerbox, smsbox, node (+ npm the first time), go, jq, curl, redis-server for KANNEL_STORE=redis.
@@ -164,6 +167,25 @@ status=$(curl -sf "http://127.0.0.1:$admin/status.txt?password=$pass" || true)
 kstore=$(grep -m1 -oE 'store size [-0-9]+' <<<"$status" | grep -oE '[-0-9]+$' || echo "?")
 kdlr=$(grep -m1 -oE 'DLR: [0-9]+ queued' <<<"$status" | grep -oE '[0-9]+' || echo "?")
 
+# Kannel's Redis bytes per queued message: its bind refused, nothing leaves.
+per_queued=null
+if [ "${KANNEL_MEM:-0}" = 1 ] && [ "$store" = redis ]; then
+  curl -sf -X POST "http://127.0.0.1:$SINK_HTTP/refuse?system_id=kannel" >/dev/null
+  offline() { ! online; }
+  wait_for 30 offline || true
+  sink_reset
+  m0=$(used_memory "$REDIS_PORT")
+  fg_wait timeout "$((timeout_s + 30))" "$work/sendsms" -url "http://127.0.0.1:$sendport/cgi-bin/sendsms" -user bench -pass "$pass" \
+    -n "$n" -c "$conc" -base 254710000000 -dlr-mask "$dlr" -dlr-url "$durl" -timeout "${timeout_s}s" >"$work/client-mem.json" 2>>"$work/client.log" || true
+  sleep 2 # bearerbox writes to its store before it acks smsbox; this is slack for the last writes
+  m1=$(used_memory "$REDIS_PORT")
+  queued=$(jq .accepted "$work/client-mem.json" 2>/dev/null || echo 0)
+  left=$(sink_stats | jq .submits)
+  [ "$queued" -gt 0 ] && per_queued=$(((m1 - m0) / queued))
+  echo "Kannel with its bind refused: $queued accepted, $left reached the sink (must be 0), $per_queued Redis bytes each" >&2
+  curl -sf -X POST "http://127.0.0.1:$SINK_HTTP/accept?system_id=kannel" >/dev/null
+fi
+
 result=$(jq -n --argjson s "$sink" --argjson c "$(cat "$work/client.json" 2>/dev/null || echo '{}')" \
   --arg n "$n" --arg t0 "$t0" --arg wall "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}')" \
   --arg bb "$(awk -v a="$c_bb0" -v b="$c_bb1" 'BEGIN{printf "%.2f", b-a}')" \
@@ -171,7 +193,7 @@ result=$(jq -n --argjson s "$sink" --argjson c "$(cat "$work/client.json" 2>/dev
   --arg sk "$(awk -v a="$c_sk0" -v b="$c_sk1" 'BEGIN{printf "%.2f", b-a}')" \
   --arg rd "$(awk -v a="$c_rd0" -v b="$c_rd1" 'BEGIN{printf "%.2f", b-a}')" \
   --arg bbrss "$(peak_rss_mb "$bb")" --arg sbrss "$(peak_rss_mb "$sb")" \
-  --arg cb "$dlr_url" --arg store "$store" --arg kstore "$kstore" --arg kdlr "$kdlr" \
+  --arg pq "$per_queued" --arg cb "$dlr_url" --arg store "$store" --arg kstore "$kstore" --arg kdlr "$kdlr" \
   '{side: "Kannel 1.4.5 (bearerbox+smsbox, store \($store))", n: ($n|tonumber),
     submits: $s.submits, unique: $s.unique, duplicates: $s.duplicates,
     lost: (($n|tonumber) - $s.unique), receipts: (if $cb == "1" then $s.dlr_callbacks_delivered else $s.receipts_acked end),
@@ -180,6 +202,7 @@ result=$(jq -n --argjson s "$sink" --argjson c "$(cat "$work/client.json" 2>/dev
     e2e_seconds: ((($s.last_ms / 1000) - ($t0|tonumber)) * 100 | round / 100), wall_seconds: ($wall|tonumber),
     cpu_seconds: {bearerbox: ($bb|tonumber), smsbox: ($sb|tonumber), sink: ($sk|tonumber), sendsms_client: ($c.cpu_seconds // null), redis: ($rd|tonumber)},
     peak_rss_mb: {bearerbox: ($bbrss|tonumber), smsbox: ($sbrss|tonumber)},
-    kannel_store_left: $kstore, kannel_dlr_queued: $kdlr}')
+    kannel_store_left: $kstore, kannel_dlr_queued: $kdlr,
+    redis_bytes_per_queued_message: (if $pq == "null" then null else ($pq|tonumber) end)}')
 [ -n "${RESULT:-}" ] && echo "$result" >"$RESULT"
 echo "$result"
