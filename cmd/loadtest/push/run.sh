@@ -70,8 +70,14 @@ run_gateway() {
     sed -i -E -e 's/quiet_hours: *"[^"]*", *//' -e 's/, *quiet_hours: *"[^"]*"//' -e '/^[[:space:]]*quiet_hours:/d' "$flows"/*.yaml
   fi
 
+  local data="$repo_dir/flows-examples/data"
   cat >"$work/gateway.yaml" <<YAML
 log_level: warn
+adapters:
+  prices: {kind: prices, file: $data/prices.yaml}
+  health: {kind: health, file: $data/health.yaml}
+  quiz:   {kind: quiz,   file: $data/quiz.yaml}
+  jobs:   {kind: jobs,   file: $data/jobs.yaml}
 smpp:
   connections:
     - name: sink-1
@@ -129,7 +135,7 @@ YAML
       *) echo "MODE: prices, topic or numbers" >&2; return 1 ;;
     esac
     echo "fan-out call ($mode): $(head -c 600 <<<"$r")" >&2
-    jq -er '.alert.id // .id' <<<"$r"
+    jq -er '.alert.id // .id' <<<"$r" 2>/dev/null
   }
   # progress ID: the group's counts as the API reports them.
   progress() {
