@@ -28,6 +28,8 @@ type settings struct {
 	LogLevel       string
 	LogFormat      string
 	DebugListen    string
+	// ShutdownTimeout bounds a graceful shutdown (SIGTERM) as a whole.
+	ShutdownTimeout time.Duration
 	// ConsentRetention is how long the consent audit trail of a number is
 	// kept after its last change.
 	ConsentRetention time.Duration
@@ -59,6 +61,7 @@ func (s *settings) options() []option {
 		{name: "log-level", usage: "debug, info, warn or error", str: &s.LogLevel},
 		{name: "log-format", usage: "text or json", str: &s.LogFormat},
 		{name: "debug-listen", usage: "address for Go's /debug/pprof profiler (empty: off; keep it on localhost)", str: &s.DebugListen},
+		{name: "shutdown-timeout", usage: "time a graceful shutdown (SIGTERM) may take as a whole: stop intake, answer the steps in flight, hand queue entries back, close; a second signal exits at once", dur: &s.ShutdownTimeout},
 		{name: "consent-retention", usage: "how long a number's consent audit trail is kept after its last change", dur: &s.ConsentRetention},
 	}
 }
@@ -74,6 +77,8 @@ func defaults() *settings {
 		StepBudget:     4 * time.Second,
 		LogLevel:       "info",
 		LogFormat:      "text",
+
+		ShutdownTimeout: 20 * time.Second,
 
 		ConsentRetention: 400 * 24 * time.Hour,
 	}
