@@ -45,9 +45,12 @@ func TestRollingRestartUnderSMPPLoad(t *testing.T) {
 	t.Cleanup(func() { deleteKeys(t, rc, prefix) })
 
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "ussdgw")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("building the gateway: %v\n%s", err, out)
+	bin := os.Getenv("ROLLTEST_BIN") // another build to compare with
+	if bin == "" {
+		bin = filepath.Join(dir, "ussdgw")
+		if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+			t.Fatalf("building the gateway: %v\n%s", err, out)
+		}
 	}
 	srv, err := smsc.Start(smsc.Config{})
 	if err != nil {
@@ -235,8 +238,8 @@ func startGateway(t *testing.T, bin, name, dir, cfg, prefix string) *gwProc {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-config", cfg, "-listen", "127.0.0.1:0", "-flows", "../loadtest/flows",
-		"-redis-url", "redis://127.0.0.1:6379/0", "-redis-prefix", prefix, "-shutdown-timeout", "20s")
-	cmd.Env = append(os.Environ(), "ROLLTEST_SMPP_PASSWORD=any")
+		"-redis-url", "redis://127.0.0.1:6379/0", "-redis-prefix", prefix)
+	cmd.Env = append(os.Environ(), "ROLLTEST_SMPP_PASSWORD=any", "USSDGW_SHUTDOWN_TIMEOUT=20s")
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
