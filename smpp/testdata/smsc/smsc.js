@@ -243,7 +243,7 @@ function command(c) {
       while (held.length) held.shift()();
       break;
     case 'send': {
-      if (!s) { out({ ev: 'error', tag: c.tag, message: 'no session' }); return; }
+      if (!s) { out({ ev: 'error', tag: c.tag, message: 'no session' }); break; }
       const f = bufferize(c.fields, c.hex);
       if (c.seq) f.sequence_number = c.seq;
       s.send(new smpp.PDU(c.command, f), (r) => out({ ev: 'response', tag: c.tag, command: r.command, status: r.command_status, seq: r.sequence_number }));
