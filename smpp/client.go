@@ -212,6 +212,12 @@ func (c *Client) StopReceiving(ctx context.Context) (bool, error) {
 		}
 	}
 	c.mu.Unlock()
+	if rx.current() == nil {
+		// Not bound (the SMSC is away): nothing comes in on it, and
+		// nothing can go out on a new bind either; stop redialling.
+		rx.stop()
+		return true, nil
+	}
 	if rx.role == roleTRX {
 		tx := newSession(c, roleTX)
 		c.runSession(tx)

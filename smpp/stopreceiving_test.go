@@ -103,3 +103,41 @@ func TestNodeStopReceiving(t *testing.T) {
 		})
 	}
 }
+
+// When the SMSC refuses the transmitter, the transceiver stays bound (its
+// steps are answered on it) and StopReceiving says so; Close unbinds it.
+func TestNodeStopReceivingWithoutTransmitter(t *testing.T) {
+	smsc := startNodeSMSC(t)
+	cfg := testConfig(smsc.addr())
+	c, err := New(cfg, newInbox(), WithLogger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close(context.Background()) })
+	if err := c.WaitBound(ctxT(t, 5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	smsc.do(map[string]any{"cmd": "set", "password": "changed"})
+	from := smsc.mark()
+	ok, err := c.StopReceiving(ctxT(t, 10*time.Second))
+	if ok || err == nil {
+		t.Fatalf("StopReceiving with the transmitter refused: %v %v, want false and why", ok, err)
+	}
+	smsc.sync()
+	if u := smsc.filter(from, isEv("unbind")); len(u) > 0 {
+		t.Fatalf("the transceiver unbound without a transmitter: %v", u)
+	}
+	if c.Status().Sessions[0].State != StateBound {
+		t.Errorf("transceiver state %s", c.Status().Sessions[0].State)
+	}
+	if _, err := c.Submit(ctxT(t, 5*time.Second), &ShortMessage{Dest: Addr{Addr: "254700000001"}, Body: []byte("still")}); err != nil {
+		t.Fatalf("submit on the kept transceiver: %v", err)
+	}
+	if err := c.Close(ctxT(t, 5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	smsc.waitFor(from, 5*time.Second, "unbind", isEv("unbind"))
+}
