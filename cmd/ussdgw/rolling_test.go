@@ -20,22 +20,58 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ussdgw/ussdgw/smpp/nodetest"
 	"github.com/ussdgw/ussdgw/smpp/smsc"
 )
 
 // The rolling restart of issue 9, with real processes: two gateway
-// instances bound as the same system_id to one USSDC (package smsc, which
-// sends each new dialogue and each reply to a bind that receives, taking
-// turns, as an SMSC does with a bind group) and sharing one Redis. Under a
-// load of four-step dialogues, instance A gets SIGTERM and is started
-// again, then B. A dialogue fails when a step gets no screen or a wrong
-// one. Then the same load with kill -9 of A instead, for comparison.
+// instances bound as the same system_id to one USSDC, sharing one Redis.
+// The USSDC sends each new dialogue and each reply to a bind that
+// receives and has not unbound, taking turns, as an SMSC does with the
+// binds of one system_id, and matches a screen to its dialogue whatever
+// bind it comes on. Under a load of four-step dialogues, instance A gets
+// SIGTERM and is started again, then B. A dialogue fails when a step gets
+// no screen or a wrong one, or its deliver_sm is refused or lost with its
+// bind. Then the same load with kill -9 of A instead, for comparison.
 //
-// It needs Redis at 127.0.0.1:6379 and builds the binary; -short skips it.
+// The USSDC is smsc.js on node-smpp (an SMPP implementation we did not
+// write) in TestRollingRestartUnderSMPPLoad, and package smsc (ours, the
+// one cmd/smsc-sim load uses) in TestRollingRestartGoSMSC. Both need
+// Redis at 127.0.0.1:6379 and build the binary (ROLLTEST_BIN runs another
+// build instead, e.g. an older one to compare); -short skips them.
 func TestRollingRestartUnderSMPPLoad(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the gateway and runs two instances for ~30s")
+	skipRolling(t)
+	n := nodetest.Start(t)
+	n.Do(map[string]any{"cmd": "set", "quiet": true})
+	rollingRestart(t, &nodeUSSDC{n})
+}
+
+func TestRollingRestartGoSMSC(t *testing.T) {
+	skipRolling(t)
+	srv, err := smsc.Start(smsc.Config{})
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer srv.Close()
+	rollingRestart(t, &goUSSDC{srv})
+}
+
+func skipRolling(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the gateway and runs two instances for ~15s")
+	}
+}
+
+// usdc is the USSDC side of the rolling test.
+type usdc interface {
+	addr() string
+	waitBinds(t *testing.T, n int) // receiving binds
+	// load runs dialogues from numbers base+... while during runs, lets
+	// those under way finish, and counts them.
+	load(t *testing.T, base uint64, during func()) (ok, failed int, summary string)
+}
+
+func rollingRestart(t *testing.T, u usdc) {
 	rc := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
 	t.Cleanup(func() { rc.Close() })
 	if err := rc.Ping(context.Background()).Err(); err != nil {
@@ -52,19 +88,14 @@ func TestRollingRestartUnderSMPPLoad(t *testing.T) {
 			t.Fatalf("building the gateway: %v\n%s", err, out)
 		}
 	}
-	srv, err := smsc.Start(smsc.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
 	cfg := filepath.Join(dir, "gateway.yaml")
 	if err := os.WriteFile(cfg, []byte(`log_level: info
 smpp:
   connections:
     - name: usdc
       group: usdc
-      address: `+srv.Addr()+`
-      system_id: ussdgw
+      address: `+u.addr()+`
+      system_id: test
       password_env: ROLLTEST_SMPP_PASSWORD
       sources: [{addr: "777"}]
       reconnect: {min: 50ms, max: 1s}
@@ -76,20 +107,12 @@ smpp:
 	start := func(name string) *gwProc {
 		return startGateway(t, bin, name, dir, cfg, prefix)
 	}
-	waitBinds := func(n int) {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := srv.WaitBound(ctx, n); err != nil {
-			t.Fatal(err)
-		}
-	}
 
 	a, b := start("A"), start("B")
-	waitBinds(2)
+	u.waitBinds(t, 2)
 
 	// Rolling restart: SIGTERM A, start it again, then B.
-	rolling := runLoad(srv, 16, 254711000000, func() {
+	ok, failed, summary := u.load(t, 254711000000, func() {
 		pause(2 * time.Second)
 		for i, p := range []**gwProc{&a, &b} {
 			took, code := (*p).term(t)
@@ -101,29 +124,81 @@ smpp:
 				t.Logf("  %s", l)
 			}
 			*p = start([]string{"A", "B"}[i])
-			waitBinds(2)
+			u.waitBinds(t, 2)
 			pause(2 * time.Second)
 		}
 	})
-	t.Logf("rolling restart (SIGTERM A, restart, SIGTERM B, restart): %s", rolling)
-	if rolling.failed != 0 {
-		t.Errorf("%d sessions failed in the rolling restart: %v", rolling.failed, rolling.examples)
+	t.Logf("rolling restart (SIGTERM A, restart, SIGTERM B, restart): %s", summary)
+	if failed != 0 {
+		t.Errorf("%d sessions failed in the rolling restart", failed)
 	}
-	if rolling.ok < 100 {
-		t.Errorf("only %d sessions completed: the load did not run", rolling.ok)
+	if ok < 100 {
+		t.Errorf("only %d sessions completed: the load did not run", ok)
 	}
 
 	// The same with kill -9 of A: the steps A had taken get no answer.
-	crash := runLoad(srv, 16, 254722000000, func() {
+	_, _, summary = u.load(t, 254722000000, func() {
 		pause(2 * time.Second)
 		a.kill(t)
 		a = start("A")
-		waitBinds(2)
+		u.waitBinds(t, 2)
 		pause(2 * time.Second)
 	})
-	t.Logf("kill -9 of A and restart: %s", crash)
+	t.Logf("kill -9 of A and restart: %s", summary)
 	a.term(t)
 	b.term(t)
+}
+
+var (
+	loadInputs = []string{"1", "2", "3"}
+	loadExpect = []string{"Welcome", "Choose a crop", "Beans: choose a market", "Beans at Kisumu"}
+)
+
+// nodeUSSDC is smsc.js's ussd_load.
+type nodeUSSDC struct{ s *nodetest.SMSC }
+
+func (n *nodeUSSDC) addr() string { return n.s.Addr() }
+
+func (n *nodeUSSDC) waitBinds(t *testing.T, want int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for n.s.Stats().Num("receivers") < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("fewer than %d receiving binds after 20s", want)
+		}
+		pause(20 * time.Millisecond)
+	}
+}
+
+func (n *nodeUSSDC) load(t *testing.T, base uint64, during func()) (int, int, string) {
+	t.Helper()
+	from := n.s.Mark()
+	n.s.Do(map[string]any{"cmd": "ussd_load", "concurrency": 16, "code": "*777#", "dest": "777",
+		"inputs": loadInputs, "expect": loadExpect, "base": base, "timeout_ms": 5000})
+	during()
+	n.s.Do(map[string]any{"cmd": "ussd_load_stop"})
+	e := n.s.WaitFor(from, 30*time.Second, "ussd_load result", nodetest.IsEv("ussd_load"))
+	ok, failed := e.Num("ok"), e.Num("failed")
+	return ok, failed, fmt.Sprintf("%d sessions completed, %d failed %v %v", ok, failed, e["reasons"], e["examples"])
+}
+
+// goUSSDC is package smsc's Dial/Reply/Next.
+type goUSSDC struct{ srv *smsc.Server }
+
+func (g *goUSSDC) addr() string { return g.srv.Addr() }
+
+func (g *goUSSDC) waitBinds(t *testing.T, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := g.srv.WaitBound(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (g *goUSSDC) load(t *testing.T, base uint64, during func()) (int, int, string) {
+	l := runLoad(g.srv, 16, base, during)
+	return l.ok, l.failed, l.String()
 }
 
 var number = regexp.MustCompile(`[0-9]{6,}`)
@@ -155,8 +230,7 @@ func (l *loadTally) String() string {
 // screen checked, the last an END) while during runs; then lets those
 // under way finish.
 func runLoad(srv *smsc.Server, conc int, base uint64, during func()) *loadTally {
-	inputs := []string{"1", "2", "3"}
-	expect := []string{"Welcome", "Choose a crop", "Beans: choose a market", "Beans at Kisumu"}
+	inputs, expect := loadInputs, loadExpect
 	l := &loadTally{reasons: map[string]int{}}
 	var stop atomic.Bool
 	var wg sync.WaitGroup
@@ -239,7 +313,7 @@ func startGateway(t *testing.T, bin, name, dir, cfg, prefix string) *gwProc {
 	}
 	cmd := exec.Command(bin, "-config", cfg, "-listen", "127.0.0.1:0", "-flows", "../loadtest/flows",
 		"-redis-url", "redis://127.0.0.1:6379/0", "-redis-prefix", prefix)
-	cmd.Env = append(os.Environ(), "ROLLTEST_SMPP_PASSWORD=any", "USSDGW_SHUTDOWN_TIMEOUT=20s")
+	cmd.Env = append(os.Environ(), "ROLLTEST_SMPP_PASSWORD=secret", "USSDGW_SHUTDOWN_TIMEOUT=20s")
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
