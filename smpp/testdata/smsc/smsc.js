@@ -198,29 +198,30 @@ function loadBind() {
 
 function ussdLoad(c) {
   load = { c, ok: 0, failed: 0, reasons: {}, examples: [], running: 0, dialogues: new Map(), stopping: false, nextKey: 0 };
-  for (let w = 0; w < c.concurrency; w++) loadWorker(w, 0);
+  for (let w = 0; w < c.concurrency; w++) loadWorker(load, w, 0);
 }
 
-function loadWorker(w, n) {
-  const L = load;
+// loadWorker starts worker w's next dialogue of run L, or reports the run
+// when it is stopping and this was its last dialogue.
+function loadWorker(L, w, n) {
   if (L.stopping) {
     if (L.running === 0 && !L.reported) {
       L.reported = true;
       out({ ev: 'ussd_load', ok: L.ok, failed: L.failed, reasons: L.reasons, examples: L.examples });
-      load = null;
+      if (load === L) load = null;
     }
     return;
   }
   L.running++;
   const msisdn = String(L.c.base + w * 10000 + (n % 10000));
   const key = (L.nextKey++ % 255) + 1;
-  const dlg = { msisdn, key, step: 0, w, n, done: false, timer: null };
+  const dlg = { L, msisdn, key, step: 0, w, n, done: false, timer: null };
   L.dialogues.set(msisdn + '|' + key, dlg);
   loadSend(dlg, 0x01, L.c.code);
 }
 
 function loadEnd(dlg, err) {
-  const L = load;
+  const L = dlg.L;
   if (dlg.done) return;
   dlg.done = true;
   clearTimeout(dlg.timer);
@@ -233,11 +234,11 @@ function loadEnd(dlg, err) {
     L.ok++;
   }
   L.running--;
-  setImmediate(() => loadWorker(dlg.w, dlg.n + 1));
+  setImmediate(() => loadWorker(L, dlg.w, dlg.n + 1));
 }
 
 function loadSend(dlg, op, text) {
-  const L = load;
+  const L = dlg.L;
   const s = loadBind();
   if (!s) { loadEnd(dlg, 'no receiving bind'); return; }
   const fields = {
