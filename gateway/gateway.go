@@ -27,6 +27,9 @@ type Config struct {
 	Ready func(ctx context.Context) error
 	// MaxBody bounds a request body (64 KiB).
 	MaxBody int64
+	// Guards protect the aggregators' callbacks, by aggregator name
+	// (AfricasTalking); a missing one lets anyone in.
+	Guards map[string]Guard
 	// Health, when set, adds to /healthz: its keys (such as "smpp", the
 	// state of each bind) join the answer. It must answer fast.
 	Health func(ctx context.Context) map[string]any
@@ -38,6 +41,8 @@ type Server struct {
 	m   *ussd.Manager
 	log *slog.Logger
 	cfg Config
+
+	refused *refusals
 }
 
 // New builds the server and its routes.
@@ -49,6 +54,7 @@ func New(cfg Config) *Server {
 		cfg.MaxBody = 64 << 10
 	}
 	s := &Server{e: echo.New(), m: cfg.Manager, log: cfg.Log.With("comp", "http"), cfg: cfg}
+	s.refused = newRefusals(s.log)
 	e := s.e
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
@@ -59,8 +65,13 @@ func New(cfg Config) *Server {
 		},
 	}))
 	e.Use(s.limitBody)
-	e.POST("/ussd/africastalking", s.africasTalking)
-	e.POST("/ussd/africastalking/events", s.africasTalkingEvent)
+	// The secret may be a path segment for aggregators that cannot send a
+	// header; echo prefers the static /events route to the :secret one.
+	at, atEvent := s.guarded(AfricasTalking, s.africasTalking), s.guarded(AfricasTalking, s.africasTalkingEvent)
+	e.POST("/ussd/africastalking", at)
+	e.POST("/ussd/africastalking/events", atEvent)
+	e.POST("/ussd/africastalking/:secret", at)
+	e.POST("/ussd/africastalking/:secret/events", atEvent)
 	e.GET("/healthz", s.health)
 	e.GET("/readyz", s.ready)
 	return s

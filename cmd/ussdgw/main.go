@@ -120,6 +120,10 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 			a.close()
 		}
 	}()
+	guards, err := s.guards()
+	if err != nil {
+		return a, err
+	}
 	var smppCfg *bridge.Config
 	if s.smpp != nil {
 		c, err := decodeSMPP(s.file, s.smpp)
@@ -206,7 +210,7 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 		}
 		health = func(ctx context.Context) map[string]any { return map[string]any{"smpp": a.hub.Health(ctx)} }
 	}
-	a.handler = gateway.New(gateway.Config{Manager: a.manager, Log: log, Ready: readyFn, Health: health})
+	a.handler = gateway.New(gateway.Config{Manager: a.manager, Log: log, Ready: readyFn, Health: health, Guards: guards})
 	return a, nil
 }
 
@@ -241,13 +245,10 @@ func serve(ctx context.Context, s *settings, log *slog.Logger, ready chan<- stri
 		log.Info("serving service", "service", f.ID, "file", f.File, "codes", strings.Join(f.Codes, " "),
 			"keywords", strings.Join(f.Keywords, " "), "languages", strings.Join(f.Languages, " "), "version", f.Version)
 	}
-	srv := &http.Server{
-		Handler:           a.handler,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      s.StepBudget + 5*time.Second,
-		IdleTimeout:       120 * time.Second,
+	if err := s.checkDebug(log); err != nil {
+		return err
 	}
+	srv := gateway.NewHTTPServer(a.handler, s.StepBudget+5*time.Second)
 	ln, err := net.Listen("tcp", s.Listen)
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
@@ -258,7 +259,10 @@ func serve(ctx context.Context, s *settings, log *slog.Logger, ready chan<- stri
 		go func() {
 			// net/http/pprof registers on the default mux, which nothing else uses.
 			log.Info("profiler listening", "addr", "http://"+s.DebugListen+"/debug/pprof/")
-			if err := http.ListenAndServe(s.DebugListen, http.DefaultServeMux); err != nil {
+			// No write timeout: a CPU profile takes its time.
+			dbg := gateway.NewHTTPServer(http.DefaultServeMux, 0)
+			dbg.Addr = s.DebugListen
+			if err := dbg.ListenAndServe(); err != nil {
 				log.Error("profiler", "err", err)
 			}
 		}()
