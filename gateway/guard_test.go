@@ -238,4 +238,3 @@ func TestSlowClients(t *testing.T) {
 		}
 	}
 }
-
