@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -30,9 +31,11 @@ type Config struct {
 	// Guards protect the aggregators' callbacks, by aggregator name
 	// (AfricasTalking); a missing one lets anyone in.
 	Guards map[string]Guard
-	// Health, when set, adds to /healthz: its keys (such as "smpp", the
-	// state of each bind) join the answer. It must answer fast.
-	Health func(ctx context.Context) map[string]any
+	// Details, when set, adds to Server.Details: its keys (such as "smpp",
+	// the state of each bind) join the answer. It must answer fast. They
+	// are for operators (the authenticated /api/v1/health), never served
+	// on the public /healthz.
+	Details func(ctx context.Context) map[string]any
 }
 
 // Server is the HTTP side of the gateway. It is an http.Handler.
@@ -43,6 +46,7 @@ type Server struct {
 	cfg Config
 
 	refused *refusals
+	down    atomic.Bool
 }
 
 // New builds the server and its routes.
@@ -110,16 +114,44 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	c.String(code, msg+"\n")
 }
 
+// health is the public liveness answer: up or down, nothing an outsider
+// could use (addresses, errors, counters are in Details).
 func (s *Server) health(c echo.Context) error {
+	if s.down.Load() {
+		return c.JSON(http.StatusServiceUnavailable, map[string]any{"status": "down"})
+	}
+	return c.JSON(http.StatusOK, map[string]any{"status": "ok"})
+}
+
+// SetDown makes /healthz answer 503 (the gateway is stopping) or 200.
+func (s *Server) SetDown(down bool) { s.down.Store(down) }
+
+// Details is the health for operators: the services served, readiness with
+// its reason, and Config.Details's keys (SMPP binds, SMSC addresses, last
+// errors, counters). Mount it behind authentication (/api/v1/health).
+func (s *Server) Details(ctx context.Context) map[string]any {
 	body := map[string]any{"status": "ok", "services": len(s.m.Flows().Flows())}
-	if s.cfg.Health != nil {
-		for k, v := range s.cfg.Health(c.Request().Context()) {
+	if s.down.Load() {
+		body["status"] = "down"
+	}
+	if s.cfg.Ready != nil {
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := s.cfg.Ready(rctx)
+		cancel()
+		if err != nil {
+			body["ready"], body["not_ready"] = false, err.Error()
+		} else {
+			body["ready"] = true
+		}
+	}
+	if s.cfg.Details != nil {
+		for k, v := range s.cfg.Details(ctx) {
 			if _, taken := body[k]; !taken {
 				body[k] = v
 			}
 		}
 	}
-	return c.JSON(http.StatusOK, body)
+	return body
 }
 
 func (s *Server) ready(c echo.Context) error {

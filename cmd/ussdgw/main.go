@@ -102,6 +102,7 @@ type app struct {
 	manager  *ussd.Manager
 	hub      *bridge.Hub // nil without an smpp: section
 	handler  http.Handler
+	gw       *gateway.Server // handler's gateway part: Details for the authenticated health
 	storeStr string
 	closers  []func() // in the order to call them
 }
@@ -210,7 +211,8 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 		}
 		health = func(ctx context.Context) map[string]any { return map[string]any{"smpp": a.hub.Health(ctx)} }
 	}
-	a.handler = gateway.New(gateway.Config{Manager: a.manager, Log: log, Ready: readyFn, Health: health, Guards: guards})
+	a.gw = gateway.New(gateway.Config{Manager: a.manager, Log: log, Ready: readyFn, Details: health, Guards: guards})
+	a.handler = a.gw
 	return a, nil
 }
 
@@ -278,6 +280,7 @@ func serve(ctx context.Context, s *settings, log *slog.Logger, ready chan<- stri
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
+	a.gw.SetDown(true)
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
