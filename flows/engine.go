@@ -623,4 +623,5 @@ func (f *Flow) ResumeScreen(lang string) Screen {
 const (
 	LabelExpired     = lExpired
 	LabelUnavailable = lUnavailable
+	LabelLater       = lLater // too many requests from this number
 )

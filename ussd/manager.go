@@ -20,8 +20,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/ussdgw/ussdgw/flows"
 	"github.com/ussdgw/ussdgw/flows/gsm"
+	"github.com/ussdgw/ussdgw/limits"
 )
 
 // Config configures a Manager. Zero durations take the defaults.
@@ -52,8 +55,22 @@ type Config struct {
 	// Limit is the screen size of the channel (zero: the flow's, a USSD
 	// screen).
 	Limit gsm.Limit
-	Now   func() time.Time
-	Log   *slog.Logger
+	// Limiter admits or refuses each message of a number before its step
+	// (a deny-list, per-number rates); nil admits all. *limits.Redis and
+	// *limits.Memory are ones.
+	Limiter Limiter
+	Now     func() time.Time
+	Log     *slog.Logger
+}
+
+// Limiter is the check a message passes before it is served.
+type Limiter interface {
+	// Admit judges one message of msisdn; dial marks the first message of
+	// a session. On an error the message is served (a limiter that cannot
+	// count must not take the service down).
+	Admit(ctx context.Context, msisdn string, dial bool) (limits.Verdict, error)
+	// IsDenied reports whether msisdn is on the deny-list.
+	IsDenied(ctx context.Context, msisdn string) (bool, error)
 }
 
 // Defaults.
@@ -74,8 +91,10 @@ type Manager struct {
 	cfg   Config
 	flows atomic.Pointer[flows.Set]
 	log   *slog.Logger
-	late  sync.WaitGroup
-	slots chan struct{} // bounds late work in flight
+	// limitErrs bounds the log lines of a failing limiter.
+	limitErrs *rate.Limiter
+	late      sync.WaitGroup
+	slots     chan struct{} // bounds late work in flight
 }
 
 // maxLate bounds the late adapter calls in flight: past it a late result
@@ -111,7 +130,8 @@ func NewManager(cfg Config) *Manager {
 	if cfg.LateTimeout <= 0 {
 		cfg.LateTimeout = time.Minute
 	}
-	m := &Manager{cfg: cfg, log: cfg.Log.With("comp", "ussd"), slots: make(chan struct{}, maxLate)}
+	m := &Manager{cfg: cfg, log: cfg.Log.With("comp", "ussd"), slots: make(chan struct{}, maxLate),
+		limitErrs: rate.NewLimiter(rate.Every(10*time.Second), 1)}
 	m.flows.Store(cfg.Flows)
 	return m
 }
@@ -155,6 +175,10 @@ type Response struct {
 	End     bool
 	Service string // the flow id, when known
 	Lang    string
+	// Refused is limits.Limited or limits.Denied when the message was not
+	// served (Text is the "try again later" or "unavailable" words); a
+	// denied number gets no SMS.
+	Refused limits.Verdict
 }
 
 func (m *Manager) sessionKey(msisdn MSISDN) string {
@@ -215,7 +239,11 @@ func (m *Manager) Handle(ctx context.Context, req Request) (Response, error) {
 	// A session that ended is only kept for retries of its last step, which
 	// only cumulative-text transports can tell apart from a new message.
 	ended := cur != nil && cur.Status == StatusEnded && !req.Cumulative
-	if cur != nil && cur.ID == req.SessionID && !req.New && !ended {
+	continuing := cur != nil && cur.ID == req.SessionID && !req.New && !ended
+	if resp, refused := m.admit(ctx, set, req, routed, cur, string(vals[1]), !continuing && routed != nil); refused {
+		return resp, nil
+	}
+	if continuing {
 		return m.continueSession(ctx, set, req, cur, vals[0])
 	}
 	if routed == nil {
@@ -239,12 +267,62 @@ func (m *Manager) Handle(ctx context.Context, req Request) (Response, error) {
 // expired is the "session expired" text in lang, from any service that
 // has lang (English otherwise).
 func (m *Manager) expired(lang string) string {
+	return m.label(flows.LabelExpired, lang, "Your session has expired. Please dial again.")
+}
+
+// label is one of the engine's words in lang from any service that has
+// lang, else def.
+func (m *Manager) label(key, lang, def string) string {
 	for _, f := range m.flows.Load().Flows() {
 		if f.HasLanguage(lang) {
-			return f.Label(flows.LabelExpired, lang)
+			return f.Label(key, lang)
 		}
 	}
-	return "Your session has expired. Please dial again."
+	return def
+}
+
+// admit asks the limiter about this message. A refused one gets an END
+// screen in the user's language: "try again later" when over a rate, the
+// service's "unavailable" words for a denied number.
+func (m *Manager) admit(ctx context.Context, set *flows.Set, req Request, f *flows.Flow, cur *Session, profileLang string, dial bool) (Response, bool) {
+	if m.cfg.Limiter == nil {
+		return Response{}, false
+	}
+	v, err := m.cfg.Limiter.Admit(ctx, string(req.MSISDN), dial)
+	if err != nil {
+		if m.limitErrs.Allow() {
+			m.log.Warn("the rate limiter failed; messages are served unlimited meanwhile (logged once per 10 s)", "err", err)
+		}
+		return Response{}, false
+	}
+	if v == limits.Allowed {
+		return Response{}, false
+	}
+	lang := profileLang
+	if cur != nil && cur.ID == req.SessionID && cur.Lang != "" {
+		lang = cur.Lang
+	}
+	if f == nil && cur != nil {
+		f, _ = set.Flow(cur.Service)
+	}
+	key, def := flows.LabelLater, "Too many requests. Please try again later."
+	if v == limits.Denied {
+		key, def = flows.LabelUnavailable, "Sorry, the service is not available right now."
+	}
+	m.log.Debug("message refused", "msisdn", req.MSISDN, "verdict", v.String(), "dial", dial)
+	if f == nil {
+		return Response{Text: m.label(key, lang, def), End: true, Lang: lang, Refused: v}, true
+	}
+	return Response{Text: f.Label(key, lang), End: true, Service: f.ID, Lang: lang, Refused: v}, true
+}
+
+// Denied reports whether msisdn is on the deny-list (false without a
+// limiter): the SMS router answers a denied number nothing at all.
+func (m *Manager) Denied(ctx context.Context, msisdn MSISDN) (bool, error) {
+	if m.cfg.Limiter == nil {
+		return false, nil
+	}
+	return m.cfg.Limiter.IsDenied(ctx, string(msisdn))
 }
 
 func (m *Manager) env(req Request, now time.Time) *flows.Env {

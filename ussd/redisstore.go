@@ -69,6 +69,10 @@ func (s *RedisStore) AutoPipeline() error {
 	return nil
 }
 
+// Client is the store's Redis client, for the gateway's other Redis users
+// (the rate limiter).
+func (s *RedisStore) Client() redis.UniversalClient { return s.c }
+
 // Close closes the client.
 func (s *RedisStore) Close() error { return s.c.Close() }
 

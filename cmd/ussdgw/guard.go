@@ -1,13 +1,18 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
 
 	"github.com/ussdgw/ussdgw/gateway"
+	"github.com/ussdgw/ussdgw/limits"
+	"github.com/ussdgw/ussdgw/ussd"
 )
 
 // guardSettings are the settings of the guard rails: who may call the
@@ -17,9 +22,13 @@ type guardSettings struct {
 	CallbackAllow   string
 	CallbackProxies string
 	DebugPublic     bool
+	LimitDials      int
+	LimitSteps      int
 }
 
-func guardDefaults() guardSettings { return guardSettings{} }
+func guardDefaults() guardSettings {
+	return guardSettings{LimitDials: limits.Defaults.DialsPerMinute, LimitSteps: limits.Defaults.StepsPerMinute}
+}
 
 func (g *guardSettings) guardOptions() []option {
 	return []option{
@@ -27,6 +36,8 @@ func (g *guardSettings) guardOptions() []option {
 		{name: "callback-allow", usage: "addresses or CIDRs allowed to call the USSD callbacks, comma separated (empty: any)", str: &g.CallbackAllow},
 		{name: "callback-trusted-proxies", usage: "addresses or CIDRs of reverse proxies whose X-Forwarded-For is believed, comma separated", str: &g.CallbackProxies},
 		{name: "debug-public", usage: "let -debug-listen use a non-loopback address (the profiler shows the command line and memory)", flag: &g.DebugPublic},
+		{name: "limit-dials", usage: "new USSD/SMS sessions a number may start per minute (0: no limit)", num: &g.LimitDials},
+		{name: "limit-steps", usage: "USSD/SMS messages a number may send per minute (0: no limit)", num: &g.LimitSteps},
 	}
 }
 
@@ -84,4 +95,99 @@ func loopback(addr string) bool {
 	}
 	a, err := netip.ParseAddr(host)
 	return err == nil && a.IsLoopback()
+}
+
+// limiter is the per-number limiter: in Redis when sessions are (so that
+// the limits hold across instances), else in the process.
+func (s *settings) limiter(store ussd.Store) ussd.Limiter {
+	r := limits.Rates{DialsPerMinute: s.LimitDials, StepsPerMinute: s.LimitSteps}
+	if rs, ok := store.(*ussd.RedisStore); ok {
+		return limits.NewRedis(rs.Client(), s.RedisPrefix, r)
+	}
+	return limits.NewMemory(r, nil)
+}
+
+// deny runs "ussdgw deny add|remove|list [MSISDN] [flags]": the deny-list
+// in Redis, which every instance reads on each message.
+func deny(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	const usage = "usage: ussdgw deny add|remove MSISDN [flags] | ussdgw deny list [flags] (flags as for the gateway: -redis-url, -redis-prefix, -config)"
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return errUsage
+	}
+	verb, rest := args[0], args[1:]
+	var msisdn string
+	if verb == "add" || verb == "remove" {
+		if len(rest) == 0 {
+			fmt.Fprintln(stderr, usage)
+			return errUsage
+		}
+		msisdn = gatewayMSISDN(rest[0])
+		if msisdn == "" {
+			return fmt.Errorf("%q is not a phone number (international, 5 to 15 digits)", rest[0])
+		}
+		rest = rest[1:]
+	} else if verb != "list" {
+		fmt.Fprintln(stderr, usage)
+		return errUsage
+	}
+	s, err := parseSettings("ussdgw deny", rest, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	if s.RedisURL == "" {
+		return errors.New("the deny-list lives in Redis: set -redis-url (or USSDGW_REDIS_URL) as for the gateway")
+	}
+	c, err := ussd.NewRedisClient(s.RedisURL)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	l := limits.NewRedis(c, s.RedisPrefix, limits.Rates{})
+	switch verb {
+	case "add":
+		if err := l.Deny(ctx, msisdn); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "denied %s\n", msisdn)
+	case "remove":
+		ok, err := l.Undeny(ctx, msisdn)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			fmt.Fprintf(stdout, "%s was not on the deny-list\n", msisdn)
+			return nil
+		}
+		fmt.Fprintf(stdout, "removed %s\n", msisdn)
+	case "list":
+		list, err := l.DenyList(ctx)
+		if err != nil {
+			return err
+		}
+		for _, n := range list {
+			fmt.Fprintln(stdout, n)
+		}
+	}
+	return nil
+}
+
+// gatewayMSISDN keeps the digits of an international number (+254 700
+// 000001 -> 254700000001), or returns "".
+func gatewayMSISDN(s string) string {
+	s = strings.TrimPrefix(strings.TrimSpace(s), "+")
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case r == ' ' || r == '-':
+		default:
+			return ""
+		}
+	}
+	if b.Len() < 5 || b.Len() > 15 {
+		return ""
+	}
+	return b.String()
 }

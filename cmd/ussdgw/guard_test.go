@@ -5,8 +5,11 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
+
+	"github.com/ussdgw/ussdgw/ussd/storetest"
 )
 
 func TestSecureByDefault(t *testing.T) {
@@ -78,5 +81,42 @@ func TestDebugListen(t *testing.T) {
 		if tt.wantLog != "" && !strings.Contains(logBuf.String(), tt.wantLog) {
 			t.Errorf("%v: log %q", tt.args, logBuf.String())
 		}
+	}
+}
+
+func TestDenyCommand(t *testing.T) {
+	red := storetest.Redis(t)
+	if red.Addr() != "" {
+		t.Skip("needs REDIS_URL: the command connects by URL")
+	}
+	e := env(map[string]string{"USSDGW_REDIS_URL": os.Getenv("REDIS_URL"), "USSDGW_REDIS_PREFIX": red.Prefix})
+	do := func(args ...string) (string, error) {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), append([]string{"deny"}, args...), e, &out, &errOut, nil)
+		return out.String() + errOut.String(), err
+	}
+	for _, st := range []struct {
+		args []string
+		want string
+		err  bool
+	}{
+		{[]string{"add", "+254 700 000 001"}, "denied 254700000001\n", false},
+		{[]string{"add", "254700000002"}, "denied 254700000002\n", false},
+		{[]string{"list"}, "254700000001\n254700000002\n", false},
+		{[]string{"remove", "254700000001"}, "removed 254700000001\n", false},
+		{[]string{"remove", "254700000001"}, "254700000001 was not on the deny-list\n", false},
+		{[]string{"list"}, "254700000002\n", false},
+		{[]string{"add", "abc"}, "", true},
+		{[]string{"add"}, "usage: ussdgw deny", true},
+		{[]string{"purge"}, "usage: ussdgw deny", true},
+	} {
+		out, err := do(st.args...)
+		if (err != nil) != st.err || !strings.HasPrefix(out, st.want) {
+			t.Errorf("deny %v: %q %v", st.args, out, err)
+		}
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"deny", "list"}, env(nil), &out, &out, nil); err == nil || !strings.Contains(err.Error(), "-redis-url") {
+		t.Errorf("without Redis: %v", err)
 	}
 }

@@ -4,6 +4,7 @@
 //
 //	ussdgw [flags]           run the gateway
 //	ussdgw lint [dir|file]   check flow files and exit 1 on any problem
+//	ussdgw deny add|remove MSISDN, ussdgw deny list   the deny-list (Redis)
 //
 // Every flag also reads from USSDGW_<NAME> and the -config file; run
 // ussdgw -h for the list.
@@ -56,6 +57,9 @@ var errUsage = errors.New("usage")
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready chan<- string) error {
 	if len(args) > 0 && args[0] == "lint" {
 		return lint(args[1:], stdout)
+	}
+	if len(args) > 0 && args[0] == "deny" {
+		return deny(ctx, args[1:], getenv, stdout, stderr)
 	}
 	s, err := parseSettings("ussdgw", args, getenv, stderr)
 	if err != nil {
@@ -186,6 +190,7 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 		SessionTimeout: s.SessionTimeout, ResumeWindow: resume, StepBudget: s.StepBudget,
 		Now: o.now, Log: log,
 	}
+	base.Limiter = s.limiter(store)
 	a.manager = ussd.NewManager(base)
 	a.closers = append([]func(){closeManager(a.manager, "stopping sessions", log)}, a.closers...)
 	var health func(context.Context) map[string]any
