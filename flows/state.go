@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ussdgw/ussdgw/adapters"
 	"github.com/ussdgw/ussdgw/flows/gsm"
@@ -50,6 +51,25 @@ type Env struct {
 	// Later runs work after the step has answered (a late adapter result
 	// to send by SMS). The caller owns its lifetime; nil disables late_sms.
 	Later func(work func(ctx context.Context))
+	// MaxInput bounds a free-text answer in characters, above any node's
+	// max_length (0: DefaultMaxInput; negative: no bound but the node's).
+	// A longer answer is an invalid entry, never saved nor shown again.
+	MaxInput int
+}
+
+// DefaultMaxInput is the longest free-text answer taken when Env.MaxInput
+// is not set: an SMS's worth, more than any USSD screen lets a user type.
+const DefaultMaxInput = 160
+
+func (e *Env) tooLong(in string) bool {
+	max := 0
+	if e != nil {
+		max = e.MaxInput
+	}
+	if max == 0 {
+		max = DefaultMaxInput
+	}
+	return max > 0 && len(in) > max && utf8.RuneCountInString(in) > max
 }
 
 // Messenger sends an SMS. Send must not wait for delivery: it returns once

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/time/rate"
 
@@ -55,6 +56,9 @@ type Config struct {
 	// Limit is the screen size of the channel (zero: the flow's, a USSD
 	// screen).
 	Limit gsm.Limit
+	// MaxInput bounds a free-text answer in characters (0: the engine's
+	// default, flows.DefaultMaxInput; negative: only the nodes' own).
+	MaxInput int
 	// Limiter admits or refuses each message of a number before its step
 	// (a deny-list, per-number rates); nil admits all. *limits.Redis and
 	// *limits.Memory are ones.
@@ -211,6 +215,7 @@ func (m *Manager) Handle(ctx context.Context, req Request) (Response, error) {
 	if req.MSISDN == "" || req.SessionID == "" {
 		return Response{Text: m.cfg.UnknownService, End: true}, errors.New("ussd: request without msisdn or session id")
 	}
+	cleanText(&req)
 	set := m.flows.Load()
 	var routed *flows.Flow
 	var shortcut []string
@@ -262,6 +267,25 @@ func (m *Manager) Handle(ctx context.Context, req Request) (Response, error) {
 		resume = vals[2]
 	}
 	return m.begin(ctx, req, routed, shortcut, cur, vals[0], string(vals[1]), resume)
+}
+
+// cleanText makes what the user sent valid UTF-8 before anything reads
+// it: invalid bytes become U+FFFD, so a saved answer shown back later is
+// never raw bytes in a response labelled UTF-8.
+func cleanText(req *Request) {
+	clean := func(s string) string {
+		if utf8.ValidString(s) {
+			return s
+		}
+		return strings.ToValidUTF8(s, "\uFFFD")
+	}
+	req.Input, req.Text, req.Dialled = clean(req.Input), clean(req.Text), clean(req.Dialled)
+	for i, s := range req.Shortcut {
+		if !utf8.ValidString(s) {
+			req.Shortcut = append([]string(nil), req.Shortcut...) // the caller's slice stays as it was
+			req.Shortcut[i] = clean(s)
+		}
+	}
 }
 
 // expired is the "session expired" text in lang, from any service that
@@ -331,7 +355,7 @@ func (m *Manager) env(req Request, now time.Time) *flows.Env {
 		lim = req.Limit
 	}
 	return &flows.Env{Adapters: m.cfg.Adapters, MSISDN: string(req.MSISDN), Now: now, Log: m.log,
-		SMS: m.cfg.SMS, Later: m.later, Limit: lim}
+		SMS: m.cfg.SMS, Later: m.later, Limit: lim, MaxInput: m.cfg.MaxInput}
 }
 
 // later runs work after the step, with its own deadline, tracked so that

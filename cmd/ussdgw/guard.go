@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/ussdgw/ussdgw/flows"
 	"github.com/ussdgw/ussdgw/gateway"
 	"github.com/ussdgw/ussdgw/limits"
 	"github.com/ussdgw/ussdgw/ussd"
@@ -24,10 +25,12 @@ type guardSettings struct {
 	DebugPublic     bool
 	LimitDials      int
 	LimitSteps      int
+	MaxInput        int
 }
 
 func guardDefaults() guardSettings {
-	return guardSettings{LimitDials: limits.Defaults.DialsPerMinute, LimitSteps: limits.Defaults.StepsPerMinute}
+	return guardSettings{LimitDials: limits.Defaults.DialsPerMinute, LimitSteps: limits.Defaults.StepsPerMinute,
+		MaxInput: flows.DefaultMaxInput}
 }
 
 func (g *guardSettings) guardOptions() []option {
@@ -38,6 +41,7 @@ func (g *guardSettings) guardOptions() []option {
 		{name: "debug-public", usage: "let -debug-listen use a non-loopback address (the profiler shows the command line and memory)", flag: &g.DebugPublic},
 		{name: "limit-dials", usage: "new USSD/SMS sessions a number may start per minute (0: no limit)", num: &g.LimitDials},
 		{name: "limit-steps", usage: "USSD/SMS messages a number may send per minute (0: no limit)", num: &g.LimitSteps},
+		{name: "max-input", usage: "longest free-text answer in characters; a node's smaller max_length still applies (negative: only the nodes')", num: &g.MaxInput},
 	}
 }
 

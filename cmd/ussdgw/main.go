@@ -190,7 +190,7 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 		SessionTimeout: s.SessionTimeout, ResumeWindow: resume, StepBudget: s.StepBudget,
 		Now: o.now, Log: log,
 	}
-	base.Limiter = s.limiter(store)
+	base.Limiter, base.MaxInput = s.limiter(store), s.MaxInput
 	a.manager = ussd.NewManager(base)
 	a.closers = append([]func(){closeManager(a.manager, "stopping sessions", log)}, a.closers...)
 	var health func(context.Context) map[string]any
