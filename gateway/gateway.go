@@ -24,7 +24,8 @@ type Config struct {
 	Manager *ussd.Manager
 	Log     *slog.Logger
 	// Ready reports whether the gateway can serve (its store answers);
-	// nil means always ready.
+	// nil means always ready. Its error is shown on /readyz as the reason:
+	// no addresses or raw errors in it.
 	Ready func(ctx context.Context) error
 	// MaxBody bounds a request body (64 KiB).
 	MaxBody int64
@@ -159,8 +160,9 @@ func (s *Server) ready(c echo.Context) error {
 		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 		defer cancel()
 		if err := s.cfg.Ready(ctx); err != nil {
-			s.log.Warn("not ready", "err", err)
-			return c.JSON(http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "error": "session store does not answer"})
+			// Ready's error is the reason, in words fit for the public (the
+			// store logs its outage itself, once per state change).
+			return c.JSON(http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "reason": err.Error()})
 		}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"status": "ready"})

@@ -49,7 +49,7 @@ func TestPerNumberLimit(t *testing.T) {
 			switch {
 			// Concurrent dials of one number race for its one session:
 			// the losers get "unavailable", but they were admitted.
-			case strings.HasPrefix(body, "CON Welcome"), strings.HasPrefix(body, "CON You have an unfinished session"),
+			case strings.HasPrefix(body, "CON Welcome"), strings.HasPrefix(body, "CON Vous avez une session inachevée"),
 				strings.HasPrefix(body, "END Désolé"):
 				served++
 			case body == later:

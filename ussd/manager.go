@@ -251,6 +251,14 @@ func (m *Manager) Handle(ctx context.Context, req Request) (Response, error) {
 	if continuing {
 		return m.continueSession(ctx, set, req, cur, vals[0])
 	}
+	// A later hop of a dialogue the store no longer has (Redis lost it,
+	// or it expired) from a transport whose text carries every input so
+	// far: the session is rebuilt by replaying them from the start, rather
+	// than showing the main menu as if nothing had been typed.
+	replay := req.Cumulative && req.Text != "" && !req.New && routed != nil
+	if replay && len(shortcut) == 0 && !carries(req.Dialled, req.Text) {
+		shortcut = strings.Split(req.Text, "*")
+	}
 	if routed == nil {
 		// Service is left empty: the caller can tell "no such service or
 		// session" apart from a flow's answer.
@@ -266,7 +274,13 @@ func (m *Manager) Handle(ctx context.Context, req Request) (Response, error) {
 	if len(vals) > 2 {
 		resume = vals[2]
 	}
-	return m.begin(ctx, req, routed, shortcut, cur, vals[0], string(vals[1]), resume)
+	return m.begin(ctx, req, routed, shortcut, replay, cur, vals[0], string(vals[1]), resume)
+}
+
+// carries reports whether the dialled string already holds text as
+// shortcut inputs (*500*1*2# for text 1*2), so that routing applied them.
+func carries(dialled, text string) bool {
+	return strings.HasSuffix(strings.TrimSuffix(dialled, "#"), "*"+text)
 }
 
 // cleanText makes what the user sent valid UTF-8 before anything reads
@@ -411,7 +425,11 @@ func (m *Manager) resumable(old *Session, f *flows.Flow, now time.Time) bool {
 
 // begin starts a new dialogue with flow f: a resume offer when the last
 // one was cut short, else the flow's start with any shortcut inputs.
-func (m *Manager) begin(ctx context.Context, req Request, f *flows.Flow, shortcut []string,
+//
+// replay marks shortcut as the inputs of a dialogue being rebuilt: an
+// input the flow rejected was rejected then too, and the user typed
+// again, so the replay goes on past it.
+func (m *Manager) begin(ctx context.Context, req Request, f *flows.Flow, shortcut []string, replay bool,
 	cur *Session, curRaw []byte, profileLang string, resumeRaw []byte) (Response, error) {
 	now := m.cfg.Now()
 	s := &Session{ID: req.SessionID, Service: f.ID, Version: f.Version, Started: now.Unix(), Updated: now.UnixMilli()}
@@ -447,7 +465,7 @@ func (m *Manager) begin(ctx context.Context, req Request, f *flows.Flow, shortcu
 	} else {
 		screen, err = f.Start(fctx, m.env(req, now), &s.State)
 		for _, in := range shortcut {
-			if err != nil || screen.End || screen.Rejected {
+			if err != nil || screen.End || (screen.Rejected && !replay) {
 				break
 			}
 			screen, err = f.Step(fctx, m.env(req, now), &s.State, in)

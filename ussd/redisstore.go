@@ -17,6 +17,7 @@ type RedisStore struct {
 	c      redis.UniversalClient
 	cmd    redis.Cmdable // c, or an autopipeliner over it
 	prefix string
+	br     *breaker // nil: commands run unbounded, errors as they come
 }
 
 var _ Store = (*RedisStore)(nil)
@@ -69,6 +70,37 @@ func (s *RedisStore) AutoPipeline() error {
 	return nil
 }
 
+// Protect bounds every command by a short deadline and puts a circuit
+// breaker in front of Redis: while Redis is down, commands fail at once
+// with ErrUnavailable instead of each waiting for its timeout, the outage
+// is logged when it starts and when it ends (not per request), and a probe
+// every o.Probe notices when Redis is back. Call it before serving.
+func (s *RedisStore) Protect(o OutageOptions) { s.br = newBreaker(o) }
+
+// Check reports whether the store can serve, with the reason when not
+// (for /readyz: no address, no raw error).
+func (s *RedisStore) Check(ctx context.Context) error {
+	ping := func(ctx context.Context) error { return s.c.Ping(ctx).Err() }
+	if s.br == nil {
+		if err := ping(ctx); err != nil {
+			return errors.New("session store (redis) does not answer")
+		}
+		return nil
+	}
+	return s.br.check(ctx, ping)
+}
+
+// exec runs fn through the breaker when there is one.
+func (s *RedisStore) exec(ctx context.Context, what string, fn func(ctx context.Context) error) error {
+	if s.br == nil {
+		if err := fn(ctx); err != nil {
+			return fmt.Errorf("redis %s: %w", what, err)
+		}
+		return nil
+	}
+	return s.br.do(ctx, what, fn)
+}
+
 // Client is the store's Redis client, for the gateway's other Redis users
 // (the rate limiter).
 func (s *RedisStore) Client() redis.UniversalClient { return s.c }
@@ -83,23 +115,31 @@ func (s *RedisStore) Get(ctx context.Context, keys ...string) ([][]byte, error) 
 	}
 	out := make([][]byte, len(keys))
 	if len(keys) == 1 {
-		v, err := s.cmd.Get(ctx, s.prefix+keys[0]).Bytes()
-		if errors.Is(err, redis.Nil) {
-			return out, nil
-		}
+		err := s.exec(ctx, "get", func(ctx context.Context) error {
+			v, err := s.cmd.Get(ctx, s.prefix+keys[0]).Bytes()
+			if errors.Is(err, redis.Nil) {
+				return nil
+			}
+			out[0] = v
+			return err
+		})
 		if err != nil {
-			return nil, fmt.Errorf("redis get: %w", err)
+			return nil, err
 		}
-		out[0] = v
 		return out, nil
 	}
 	full := make([]string, len(keys))
 	for i, k := range keys {
 		full[i] = s.prefix + k
 	}
-	vals, err := s.cmd.MGet(ctx, full...).Result()
+	var vals []any
+	err := s.exec(ctx, "mget", func(ctx context.Context) error {
+		var err error
+		vals, err = s.cmd.MGet(ctx, full...).Result()
+		return err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("redis mget: %w", err)
+		return nil, err
 	}
 	for i, v := range vals {
 		if str, ok := v.(string); ok {
@@ -114,16 +154,12 @@ func (s *RedisStore) Set(ctx context.Context, key string, val []byte, ttl time.D
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("redis set: %w", err)
 	}
-	var err error
-	if val == nil {
-		err = s.cmd.Del(ctx, s.prefix+key).Err()
-	} else {
-		err = s.cmd.Set(ctx, s.prefix+key, val, ttl).Err()
-	}
-	if err != nil {
-		return fmt.Errorf("redis set: %w", err)
-	}
-	return nil
+	return s.exec(ctx, "set", func(ctx context.Context) error {
+		if val == nil {
+			return s.cmd.Del(ctx, s.prefix+key).Err()
+		}
+		return s.cmd.Set(ctx, s.prefix+key, val, ttl).Err()
+	})
 }
 
 // Swap implements Store.
@@ -138,9 +174,14 @@ func (s *RedisStore) Swap(ctx context.Context, key string, old, val []byte, ttl 
 	if ttl > 0 && ms == 0 {
 		ms = 1
 	}
-	n, err := swapScript.Run(ctx, s.cmd, []string{s.prefix + key}, old, val, ms).Int()
+	var n int
+	err := s.exec(ctx, "swap", func(ctx context.Context) error {
+		var err error
+		n, err = swapScript.Run(ctx, s.cmd, []string{s.prefix + key}, old, val, ms).Int()
+		return err
+	})
 	if err != nil {
-		return false, fmt.Errorf("redis swap: %w", err)
+		return false, err
 	}
 	return n == 1, nil
 }

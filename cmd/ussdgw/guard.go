@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/ussdgw/ussdgw/flows"
 	"github.com/ussdgw/ussdgw/gateway"
@@ -26,11 +27,12 @@ type guardSettings struct {
 	LimitDials      int
 	LimitSteps      int
 	MaxInput        int
+	RedisTimeout    time.Duration
 }
 
 func guardDefaults() guardSettings {
 	return guardSettings{LimitDials: limits.Defaults.DialsPerMinute, LimitSteps: limits.Defaults.StepsPerMinute,
-		MaxInput: flows.DefaultMaxInput}
+		MaxInput: flows.DefaultMaxInput, RedisTimeout: ussd.DefaultRedisTimeout}
 }
 
 func (g *guardSettings) guardOptions() []option {
@@ -41,6 +43,7 @@ func (g *guardSettings) guardOptions() []option {
 		{name: "debug-public", usage: "let -debug-listen use a non-loopback address (the profiler shows the command line and memory)", flag: &g.DebugPublic},
 		{name: "limit-dials", usage: "new USSD/SMS sessions a number may start per minute (0: no limit)", num: &g.LimitDials},
 		{name: "limit-steps", usage: "USSD/SMS messages a number may send per minute (0: no limit)", num: &g.LimitSteps},
+		{name: "redis-timeout", usage: "deadline of each Redis command; past it (or while Redis is down) USSD users get the 'unavailable' screen at once", dur: &g.RedisTimeout},
 		{name: "max-input", usage: "longest free-text answer in characters; a node's smaller max_length still applies (negative: only the nodes')", num: &g.MaxInput},
 	}
 }
@@ -194,4 +197,16 @@ func gatewayMSISDN(s string) string {
 		return ""
 	}
 	return b.String()
+}
+
+// protect puts the per-command deadline and the circuit breaker in front of
+// a Redis store, and returns the readiness check that says why it is not
+// ready; other stores keep ready as it is.
+func (s *settings) protect(store ussd.Store, ready func(context.Context) error, log *slog.Logger) func(context.Context) error {
+	rs, ok := store.(*ussd.RedisStore)
+	if !ok {
+		return ready
+	}
+	rs.Protect(ussd.OutageOptions{Timeout: s.RedisTimeout, Log: log})
+	return rs.Check
 }

@@ -24,11 +24,13 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"go.yaml.in/yaml/v3"
+	"golang.org/x/time/rate"
 
 	"github.com/ussdgw/ussdgw/adapters"
 	"github.com/ussdgw/ussdgw/adapters/builtin"
@@ -137,12 +139,13 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 		}
 		smppCfg = &c
 	}
-	redis.SetLogger(redisLog{log.With("comp", "redis")})
+	redis.SetLogger(newRedisLog(log.With("comp", "redis")))
 	store, storeName, readyFn, closeStore, err := openStore(ctx, s)
 	if err != nil {
 		return a, err
 	}
 	a.store, a.storeStr = store, storeName
+	readyFn = s.protect(store, readyFn, log)
 	a.closers = append(a.closers, closeStore)
 	a.reg, err = buildAdapters(s, store, log, o.now)
 	if err != nil {
@@ -295,11 +298,29 @@ func serve(ctx context.Context, s *settings, log *slog.Logger, ready chan<- stri
 }
 
 // redisLog sends go-redis's own messages (failed dials while Redis is
-// down, say) to the gateway's log instead of stderr.
-type redisLog struct{ log *slog.Logger }
+// down, say) to the gateway's log instead of stderr, one line per 10 s at
+// most: during an outage go-redis says the same thing on every dial, and
+// the store already logs the outage when it starts and ends.
+type redisLog struct {
+	log     *slog.Logger
+	lim     *rate.Limiter
+	dropped atomic.Int64
+}
 
-func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
-	l.log.Warn(strings.TrimSpace(fmt.Sprintf(format, v...)))
+func newRedisLog(log *slog.Logger) *redisLog {
+	return &redisLog{log: log, lim: rate.NewLimiter(rate.Every(10*time.Second), 1)}
+}
+
+func (l *redisLog) Printf(ctx context.Context, format string, v ...any) {
+	if !l.lim.Allow() {
+		l.dropped.Add(1)
+		return
+	}
+	var args []any
+	if n := l.dropped.Swap(0); n > 0 {
+		args = append(args, "similar_lines_dropped", n)
+	}
+	l.log.Warn(strings.TrimSpace(fmt.Sprintf(format, v...)), args...)
 }
 
 // openStore opens Redis when a URL is given, else an in-memory store.
