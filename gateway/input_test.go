@@ -60,3 +60,37 @@ func TestInputHygiene(t *testing.T) {
 		})
 	}
 }
+
+// TestLostSessionRebuilt: a later hop whose session the store no longer
+// has (Redis restarted empty, say) is rebuilt from Africa's Talking's
+// cumulative text, rejected inputs and all, instead of starting over at
+// the main menu.
+func TestLostSessionRebuilt(t *testing.T) {
+	set, err := flows.Compile(map[string][]byte{"shop.yaml": []byte(shop), "greet.yaml": []byte(greet)}, flows.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, code string
+		texts      []string // sent to the first store; the last one to an empty store
+		want       string
+	}{
+		{"digits", "*500#", []string{"", "1", "1*2", "1*2*7"}, "END Order placed: 7 bananas."},
+		{"a rejected input on the way", "*500#", []string{"", "1", "1*2", "1*2*x", "1*2*x*7"}, "END Order placed: 7 bananas."},
+		{"mid-way", "*500#", []string{"", "1", "1*2"}, "CON How many bananas?\n0. Back\n00. Main menu"},
+		{"free text", "*501#", []string{"", "Amina Yusuf"}, "END Hello Amina Yusuf."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := gateway.New(gateway.Config{Manager: ussd.NewManager(ussd.Config{Store: ussd.NewMemoryStore(), Flows: set})})
+			after := gateway.New(gateway.Config{Manager: ussd.NewManager(ussd.Config{Store: ussd.NewMemoryStore(), Flows: set})})
+			last := len(tt.texts) - 1
+			for _, text := range tt.texts[:last] {
+				post(t, before, at("lost", "254700002001", tt.code, text))
+			}
+			if _, body, _ := post(t, after, at("lost", "254700002001", tt.code, tt.texts[last])); body != tt.want {
+				t.Fatalf("got %q, want %q", body, tt.want)
+			}
+		})
+	}
+}

@@ -57,15 +57,27 @@ var Defaults = Rates{DialsPerMinute: 10, StepsPerMinute: 60}
 // Redis is a limiter whose counters and deny-list live in Redis. Numbers
 // are digits only (ussd.MSISDN).
 type Redis struct {
-	c      redis.UniversalClient
-	lim    *redis_rate.Limiter
-	prefix string
-	rates  Rates
+	c       redis.UniversalClient
+	lim     *redis_rate.Limiter
+	prefix  string
+	rates   Rates
+	timeout time.Duration
 }
+
+// DefaultTimeout bounds the Redis calls of one Admit: a limiter must not
+// hold a step up when Redis is slow or gone.
+const DefaultTimeout = 300 * time.Millisecond
 
 // NewRedis returns a limiter over c; its keys start with prefix.
 func NewRedis(c redis.UniversalClient, prefix string, r Rates) *Redis {
-	return &Redis{c: c, lim: redis_rate.NewLimiter(c), prefix: prefix, rates: r}
+	return &Redis{c: c, lim: redis_rate.NewLimiter(c), prefix: prefix, rates: r, timeout: DefaultTimeout}
+}
+
+// SetTimeout changes the bound of one Admit's Redis calls.
+func (l *Redis) SetTimeout(d time.Duration) {
+	if d > 0 {
+		l.timeout = d
+	}
 }
 
 func (l *Redis) denyKey() string { return l.prefix + "deny" }
@@ -73,6 +85,8 @@ func (l *Redis) denyKey() string { return l.prefix + "deny" }
 // Admit implements the check of one message from msisdn; dial marks the
 // first message of a session. A refused dial does not use up a step.
 func (l *Redis) Admit(ctx context.Context, msisdn string, dial bool) (Verdict, error) {
+	ctx, cancel := context.WithTimeout(ctx, l.timeout)
+	defer cancel()
 	denied, err := l.IsDenied(ctx, msisdn)
 	if err != nil || denied {
 		return verdictOf(denied), err

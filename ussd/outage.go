@@ -40,7 +40,7 @@ const (
 // breaker is a circuit breaker around the store's commands, with the
 // outage's story for /readyz and the log.
 type breaker struct {
-	cb      *gobreaker.CircuitBreaker[struct{}]
+	cb      *gobreaker.CircuitBreaker[any]
 	timeout time.Duration
 	probe   time.Duration
 	log     *slog.Logger
@@ -72,7 +72,7 @@ func newBreaker(o OutageOptions) *breaker {
 		o.Log = slog.Default()
 	}
 	b := &breaker{timeout: o.Timeout, probe: o.Probe, log: o.Log.With("comp", "store")}
-	b.cb = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
+	b.cb = gobreaker.NewCircuitBreaker[any](gobreaker.Settings{
 		Name:        "redis",
 		MaxRequests: 1, // one probe at a time while half-open
 		Timeout:     o.Probe,
@@ -113,38 +113,61 @@ func (b *breaker) changed(_ string, from, to gobreaker.State) {
 	}
 }
 
-// do runs one command with the per-command deadline, through the breaker.
-func (b *breaker) do(ctx context.Context, what string, fn func(ctx context.Context) error) error {
-	_, err := b.cb.Execute(func() (struct{}, error) {
+// guarded runs one command with the per-command deadline, through the
+// breaker. The command runs on its own goroutine and the deadline is
+// enforced here: go-redis's autopipeliner waits for its batch whatever the
+// context says, and a caller must not wait with it. A command given up on
+// finishes (or fails) in the background; its result is dropped.
+func guarded[T any](b *breaker, ctx context.Context, what string, fn func(ctx context.Context) (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	out, err := b.cb.Execute(func() (any, error) {
 		cctx, cancel := context.WithTimeout(ctx, b.timeout)
 		defer cancel()
-		err := fn(cctx)
-		if err != nil && ctx.Err() != nil {
-			return struct{}{}, callerGone{err}
+		done := make(chan result, 1)
+		go func() {
+			v, err := fn(cctx)
+			done <- result{v, err}
+		}()
+		var r result
+		select {
+		case r = <-done:
+		case <-cctx.Done():
+			r.err = cctx.Err()
 		}
-		if err != nil {
+		if r.err != nil && ctx.Err() != nil {
+			return nil, callerGone{r.err}
+		}
+		if r.err != nil {
 			b.mu.Lock()
-			b.lastErr = err
+			b.lastErr = r.err
 			b.mu.Unlock()
+			return nil, r.err
 		}
-		return struct{}{}, err
+		return r.v, nil
 	})
+	var v T
+	if err == nil {
+		v = out.(T)
+	}
 	var gone callerGone
 	switch {
 	case err == nil:
-		return nil
+		return v, nil
 	case errors.As(err, &gone):
-		return fmt.Errorf("redis %s: %w", what, gone.err)
+		return v, fmt.Errorf("redis %s: %w", what, gone.err)
 	case errors.Is(err, gobreaker.ErrOpenState), errors.Is(err, gobreaker.ErrTooManyRequests):
-		return fmt.Errorf("redis %s: %w (circuit open)", what, ErrUnavailable)
+		return v, fmt.Errorf("redis %s: %w (circuit open)", what, ErrUnavailable)
 	}
-	return fmt.Errorf("redis %s: %w: %w", what, ErrUnavailable, err)
+	return v, fmt.Errorf("redis %s: %w: %w", what, ErrUnavailable, err)
 }
 
 // check says why the store cannot serve, in words fit for /readyz (no
 // address, no raw error), or nil.
 func (b *breaker) check(ctx context.Context, ping func(ctx context.Context) error) error {
-	err := b.do(ctx, "ping", ping)
+	_, err := guarded(b, ctx, "ping", func(ctx context.Context) (struct{}, error) { return struct{}{}, ping(ctx) })
 	if err == nil {
 		return nil
 	}

@@ -91,14 +91,15 @@ func (s *RedisStore) Check(ctx context.Context) error {
 }
 
 // exec runs fn through the breaker when there is one.
-func (s *RedisStore) exec(ctx context.Context, what string, fn func(ctx context.Context) error) error {
+func exec[T any](s *RedisStore, ctx context.Context, what string, fn func(ctx context.Context) (T, error)) (T, error) {
 	if s.br == nil {
-		if err := fn(ctx); err != nil {
-			return fmt.Errorf("redis %s: %w", what, err)
+		v, err := fn(ctx)
+		if err != nil {
+			return v, fmt.Errorf("redis %s: %w", what, err)
 		}
-		return nil
+		return v, nil
 	}
-	return s.br.do(ctx, what, fn)
+	return guarded(s.br, ctx, what, fn)
 }
 
 // Client is the store's Redis client, for the gateway's other Redis users
@@ -115,28 +116,25 @@ func (s *RedisStore) Get(ctx context.Context, keys ...string) ([][]byte, error) 
 	}
 	out := make([][]byte, len(keys))
 	if len(keys) == 1 {
-		err := s.exec(ctx, "get", func(ctx context.Context) error {
+		v, err := exec(s, ctx, "get", func(ctx context.Context) ([]byte, error) {
 			v, err := s.cmd.Get(ctx, s.prefix+keys[0]).Bytes()
 			if errors.Is(err, redis.Nil) {
-				return nil
+				return nil, nil
 			}
-			out[0] = v
-			return err
+			return v, err
 		})
 		if err != nil {
 			return nil, err
 		}
+		out[0] = v
 		return out, nil
 	}
 	full := make([]string, len(keys))
 	for i, k := range keys {
 		full[i] = s.prefix + k
 	}
-	var vals []any
-	err := s.exec(ctx, "mget", func(ctx context.Context) error {
-		var err error
-		vals, err = s.cmd.MGet(ctx, full...).Result()
-		return err
+	vals, err := exec(s, ctx, "mget", func(ctx context.Context) ([]any, error) {
+		return s.cmd.MGet(ctx, full...).Result()
 	})
 	if err != nil {
 		return nil, err
@@ -154,12 +152,13 @@ func (s *RedisStore) Set(ctx context.Context, key string, val []byte, ttl time.D
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("redis set: %w", err)
 	}
-	return s.exec(ctx, "set", func(ctx context.Context) error {
+	_, err := exec(s, ctx, "set", func(ctx context.Context) (struct{}, error) {
 		if val == nil {
-			return s.cmd.Del(ctx, s.prefix+key).Err()
+			return struct{}{}, s.cmd.Del(ctx, s.prefix+key).Err()
 		}
-		return s.cmd.Set(ctx, s.prefix+key, val, ttl).Err()
+		return struct{}{}, s.cmd.Set(ctx, s.prefix+key, val, ttl).Err()
 	})
+	return err
 }
 
 // Swap implements Store.
@@ -174,11 +173,8 @@ func (s *RedisStore) Swap(ctx context.Context, key string, old, val []byte, ttl 
 	if ttl > 0 && ms == 0 {
 		ms = 1
 	}
-	var n int
-	err := s.exec(ctx, "swap", func(ctx context.Context) error {
-		var err error
-		n, err = swapScript.Run(ctx, s.cmd, []string{s.prefix + key}, old, val, ms).Int()
-		return err
+	n, err := exec(s, ctx, "swap", func(ctx context.Context) (int, error) {
+		return swapScript.Run(ctx, s.cmd, []string{s.prefix + key}, old, val, ms).Int()
 	})
 	if err != nil {
 		return false, err

@@ -109,7 +109,9 @@ func loopback(addr string) bool {
 func (s *settings) limiter(store ussd.Store) ussd.Limiter {
 	r := limits.Rates{DialsPerMinute: s.LimitDials, StepsPerMinute: s.LimitSteps}
 	if rs, ok := store.(*ussd.RedisStore); ok {
-		return limits.NewRedis(rs.Client(), s.RedisPrefix, r)
+		l := limits.NewRedis(rs.Client(), s.RedisPrefix, r)
+		l.SetTimeout(s.RedisTimeout)
+		return l
 	}
 	return limits.NewMemory(r, nil)
 }
