@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ussdgw/ussdgw/flows"
 	"github.com/ussdgw/ussdgw/gateway"
@@ -32,6 +33,7 @@ func TestPerNumberLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	lim := limits.NewRedis(red.Client, red.Prefix, limits.Rates{DialsPerMinute: 3, StepsPerMinute: 8})
+	lim.SetTimeout(10 * time.Second) // a loaded test machine is not an outage
 	h := gateway.New(gateway.Config{Manager: ussd.NewManager(ussd.Config{
 		Store: ussd.NewRedisStore(red.Client, red.Prefix), Flows: set, Limiter: lim})})
 	const later = "END Trop de demandes. Veuillez réessayer plus tard."
