@@ -61,6 +61,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) > 0 && args[0] == "lint" {
 		return lint(args[1:], stdout)
 	}
+	if len(args) > 0 && args[0] == "config-reference" {
+		configReference(stdout)
+		return nil
+	}
 	if len(args) > 0 && args[0] == "deny" {
 		return deny(ctx, args[1:], getenv, stdout, stderr)
 	}
