@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,6 +30,12 @@ type settings struct {
 	LogFormat      string
 	DebugListen    string
 
+	// The outbox (push.go).
+	OutboxWorkers   int
+	OutboxClaimIdle time.Duration
+	SMSHourlyCap    int
+	BulkDailyCap    int
+
 	// Sections of the config file that other packages decode.
 	adapters *yaml.Node
 	smpp     *yaml.Node
@@ -40,6 +47,7 @@ type option struct {
 	usage string
 	str   *string
 	dur   *time.Duration
+	num   *int
 }
 
 func (s *settings) options() []option {
@@ -56,6 +64,10 @@ func (s *settings) options() []option {
 		{name: "log-level", usage: "debug, info, warn or error", str: &s.LogLevel},
 		{name: "log-format", usage: "text or json", str: &s.LogFormat},
 		{name: "debug-listen", usage: "address for Go's /debug/pprof profiler (empty: off; keep it on localhost)", str: &s.DebugListen},
+		{name: "outbox-workers", usage: "MT SMS the outbox sends at once", num: &s.OutboxWorkers},
+		{name: "outbox-claim-idle", usage: "how long an SMS taken by a stopped gateway waits before another takes it over", dur: &s.OutboxClaimIdle},
+		{name: "sms-hourly-cap", usage: "SMS from flows (sms nodes, late results) per number per hour; 0: no cap", num: &s.SMSHourlyCap},
+		{name: "bulk-daily-cap", usage: "bulk SMS (alerts, reminders, broadcasts) per number per day; 0: no cap", num: &s.BulkDailyCap},
 	}
 }
 
@@ -70,6 +82,11 @@ func defaults() *settings {
 		StepBudget:     4 * time.Second,
 		LogLevel:       "info",
 		LogFormat:      "text",
+
+		OutboxWorkers:   16,
+		OutboxClaimIdle: 30 * time.Second,
+		SMSHourlyCap:    5,
+		BulkDailyCap:    3,
 	}
 }
 
@@ -87,9 +104,12 @@ func parseSettings(name string, args []string, getenv func(string) string, stder
 	opts := s.options()
 	for _, o := range opts {
 		usage := fmt.Sprintf("%s (env %s)", o.usage, envName(o.name))
-		if o.str != nil {
+		switch {
+		case o.str != nil:
 			fs.StringVar(o.str, o.name, *o.str, usage)
-		} else {
+		case o.num != nil:
+			fs.IntVar(o.num, o.name, *o.num, usage)
+		default:
 			fs.DurationVar(o.dur, o.name, *o.dur, usage)
 		}
 	}
@@ -131,6 +151,14 @@ func lookup(getenv func(string) string, name string) (string, bool) {
 func (o option) assign(v string) error {
 	if o.str != nil {
 		*o.str = v
+		return nil
+	}
+	if o.num != nil {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return fmt.Errorf("%q is not a whole number (0 or more)", v)
+		}
+		*o.num = n
 		return nil
 	}
 	d, err := time.ParseDuration(v)
