@@ -132,3 +132,28 @@ func TestBytesPerQueuedMessage(t *testing.T) {
 		t.Errorf("%d bytes per queued message", per)
 	}
 }
+
+// TestTextDroppedOnceSent: a sent message keeps only its small status
+// hash; a dead letter keeps its text for a look and a resend.
+func TestTextDroppedOnceSent(t *testing.T) {
+	c, p := testRedis(t)
+	q := New(c, p, Options{})
+	ids, _, err := q.Enqueue(bg, Message{MSISDN: "1", Text: benchText, Kind: "reply"}, Message{MSISDN: "bad", Text: benchText, Kind: "reply"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start(t, q, SenderFunc(func(_ context.Context, to, _, _ string) error {
+		if to == "bad" {
+			return errPerm
+		}
+		return nil
+	}))
+	eventually(t, 5*time.Second, "both done", func() bool {
+		return mustStatus(t, q, ids[0]).State == StateSent && mustStatus(t, q, ids[1]).State == StateFailed
+	})
+	for i, want := range []int64{0, 1} {
+		if n, _ := c.Exists(bg, q.k.text+ids[i]).Result(); n != want {
+			t.Errorf("message %d: text key exists %d, want %d", i, n, want)
+		}
+	}
+}
