@@ -35,6 +35,12 @@ type settings struct {
 
 	guardSettings // guard.go: callback protection, limits, outages
 
+	// The outbox (push.go).
+	OutboxWorkers   int
+	OutboxClaimIdle time.Duration
+	SMSHourlyCap    int
+	BulkDailyCap    int
+
 	// Sections of the config file that other packages decode.
 	adapters *yaml.Node
 	smpp     *yaml.Node
@@ -65,6 +71,10 @@ func (s *settings) options() []option {
 		{name: "log-format", usage: "text or json", str: &s.LogFormat},
 		{name: "debug-listen", usage: "address for Go's /debug/pprof profiler (empty: off; loopback only unless -debug-public)", str: &s.DebugListen},
 		{name: "consent-retention", usage: "how long a number's consent audit trail is kept after its last change", dur: &s.ConsentRetention},
+		{name: "outbox-workers", usage: "MT SMS the outbox sends at once", num: &s.OutboxWorkers},
+		{name: "outbox-claim-idle", usage: "how long an SMS taken by a stopped gateway waits before another takes it over", dur: &s.OutboxClaimIdle},
+		{name: "sms-hourly-cap", usage: "SMS from flows (sms nodes, late results) per number per hour; 0: no cap", num: &s.SMSHourlyCap},
+		{name: "bulk-daily-cap", usage: "bulk SMS (alerts, reminders, broadcasts) per number per day; 0: no cap", num: &s.BulkDailyCap},
 	}
 	return append(opts, s.guardOptions()...)
 }
@@ -83,6 +93,10 @@ func defaults() *settings {
 		LogFormat:      "text",
 
 		ConsentRetention: 400 * 24 * time.Hour,
+		OutboxWorkers:    16,
+		OutboxClaimIdle:  30 * time.Second,
+		SMSHourlyCap:     5,
+		BulkDailyCap:     3,
 	}
 }
 
