@@ -78,7 +78,7 @@ func rollingRestart(t *testing.T, u usdc) {
 		t.Skipf("no Redis at 127.0.0.1:6379: %v", err)
 	}
 	prefix := fmt.Sprintf("rolltest-%d:", rand.Uint64())
-	t.Cleanup(func() { deleteKeys(t, rc, prefix) })
+	t.Cleanup(func() { deleteKeys(rc, prefix) })
 
 	dir := t.TempDir()
 	bin := os.Getenv("ROLLTEST_BIN") // another build to compare with
@@ -105,7 +105,7 @@ smpp:
 		t.Fatal(err)
 	}
 	start := func(name string) *gwProc {
-		return startGateway(t, bin, name, dir, cfg, prefix)
+		return startInstance(t, bin, name, dir, cfg, prefix)
 	}
 
 	a, b := start("A"), start("B")
@@ -304,7 +304,7 @@ type gwProc struct {
 	err  error
 }
 
-func startGateway(t *testing.T, bin, name, dir, cfg, prefix string) *gwProc {
+func startInstance(t *testing.T, bin, name, dir, cfg, prefix string) *gwProc {
 	t.Helper()
 	log := filepath.Join(dir, fmt.Sprintf("gateway-%s-%d.log", name, time.Now().UnixNano()))
 	f, err := os.Create(log)
@@ -382,23 +382,4 @@ func (p *gwProc) lines(subs ...string) []string {
 		}
 	}
 	return out
-}
-
-func deleteKeys(t *testing.T, rc *redis.Client, prefix string) {
-	ctx := context.Background()
-	iter := rc.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-	var keys []string
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-		if len(keys) == 500 {
-			rc.Del(ctx, keys...)
-			keys = keys[:0]
-		}
-	}
-	if len(keys) > 0 {
-		rc.Del(ctx, keys...)
-	}
-	if err := iter.Err(); err != nil {
-		t.Logf("deleting test keys: %v", err)
-	}
 }
