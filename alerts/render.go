@@ -1,0 +1,96 @@
+package alerts
+
+import (
+	"strings"
+	"time"
+
+	"github.com/ussdgw/ussdgw/flows"
+)
+
+// The flows' accessors for push messages (named messages, time zone,
+// digest time) are optional here: a flow without them gets the texts
+// below and UTC, and no digest.
+type (
+	messager interface {
+		Message(name, lang string, vars map[string]string) (string, bool)
+	}
+	located  interface{ Location() *time.Location }
+	digester interface {
+		DigestAt() (hour, min int, ok bool)
+	}
+)
+
+// fallback texts of the messages a service may leave out of its
+// messages: section.
+var fallback = map[string]map[string]string{
+	"price_alert": {
+		"en": "{{label}}: {{price}} {{currency}} per {{unit}} on {{date}} ({{change}}, was {{previous}}). STOP to stop",
+		"fr": "{{label}} : {{price}} {{currency}} par {{unit}} le {{date}} ({{change}}, avant {{previous}}). STOP pour arrêter",
+		"sw": "{{label}}: {{price}} {{currency}} kwa {{unit}} tarehe {{date}} ({{change}}, ilikuwa {{previous}}). STOP kusitisha",
+	},
+	"digest": {
+		"en": "Prices {{date}}: {{prices}}",
+		"fr": "Prix du {{date}} : {{prices}}",
+		"sw": "Bei {{date}}: {{prices}}",
+	},
+}
+
+// render returns the service's message name in lang (its default language
+// when it has no text in lang), or a built-in text. false: the service is
+// not loaded.
+func render(set *flows.Set, service, name, lang string, vars map[string]string) (string, bool) {
+	if set == nil {
+		return "", false
+	}
+	f, ok := set.Flow(service)
+	if !ok {
+		return "", false
+	}
+	if m, ok := any(f).(messager); ok {
+		if s, ok := m.Message(name, lang, vars); ok {
+			return s, true
+		}
+	}
+	if !f.HasLanguage(lang) {
+		lang = f.DefaultLang
+	}
+	texts := fallback[name]
+	t, ok := texts[lang]
+	if !ok {
+		t = texts["en"]
+	}
+	return expand(t, vars), true
+}
+
+func expand(t string, vars map[string]string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(t, "{{")
+		if i < 0 {
+			b.WriteString(t)
+			return strings.Join(strings.Fields(b.String()), " ")
+		}
+		j := strings.Index(t[i:], "}}")
+		if j < 0 {
+			b.WriteString(t)
+			return b.String()
+		}
+		b.WriteString(t[:i])
+		b.WriteString(vars[strings.TrimSpace(t[i+2:i+j])])
+		t = t[i+j+2:]
+	}
+}
+
+func location(f *flows.Flow) *time.Location {
+	if l, ok := any(f).(located); ok && l.Location() != nil {
+		return l.Location()
+	}
+	return time.UTC
+}
+
+func digestAt(f *flows.Flow) (hour, min int, ok bool) {
+	if d, ok := any(f).(digester); ok {
+		return d.DigestAt()
+	}
+	return 0, 0, false
+}
