@@ -112,7 +112,10 @@ func (s *Server) readBroadcast(c echo.Context) (BroadcastRequest, numberList, []
 		if len(l.numbers) == 0 && len(ps) == 0 {
 			ps = append(ps, Problem{Field: "audience", Error: "empty: the upload has no numbers"})
 		}
-		req.Audience.Numbers = l.numbers // marks the audience as numbers
+		req.Audience.Numbers = l.numbers // non-nil: the audience is numbers
+		if req.Audience.Numbers == nil {
+			req.Audience.Numbers = []string{}
+		}
 		return req, l, ps, nil
 	}
 	return req, numberList{}, nil, apiErr(http.StatusUnsupportedMediaType, "broadcast: send application/json, or the numbers as text/csv or text/plain")
