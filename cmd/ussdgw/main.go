@@ -4,6 +4,8 @@
 //
 //	ussdgw [flags]           run the gateway
 //	ussdgw lint [dir|file]   check flow files and exit 1 on any problem
+//	ussdgw broadcast ...     start a broadcast through the API and follow it
+//	ussdgw apikey ...        create, list and revoke API keys
 //
 // Every flag also reads from USSDGW_<NAME> and the -config file; run
 // ussdgw -h for the list.
@@ -56,6 +58,9 @@ var errUsage = errors.New("usage")
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready chan<- string) error {
 	if len(args) > 0 && args[0] == "lint" {
 		return lint(args[1:], stdout)
+	}
+	if len(args) > 0 && (args[0] == "broadcast" || args[0] == "apikey") {
+		return apiCommand(ctx, args, getenv, stdout, stderr)
 	}
 	s, err := parseSettings("ussdgw", args, getenv, stderr)
 	if err != nil {
