@@ -10,7 +10,7 @@ import (
 func TestBroadcastNumbersLanguages(t *testing.T) {
 	e := newEnv(t, nil)
 	e.subscribe("254712000001", Subscription{Service: "market", Topic: "prices:maize:eldoret", Lang: "fr"})
-	e.subscribe("254712000002", Subscription{Service: "health", Topic: "health:reminders", Lang: "sw"}) // another service: not its language here
+	e.subscribe("254712000002", Subscription{Service: "health", Topic: "health:reminders", Lang: "sw"})    // another service: not its language here
 	e.subscribe("254712000003", Subscription{Service: "market", Topic: "prices:beans:kisumu", Lang: "de"}) // no text in de
 	body := `{"id": "nov-prices", "service": "market",
 		"audience": {"numbers": ["+254 712 000 001", "0712000002", "254712000003", "0712000001", "0712000004"]},
