@@ -47,12 +47,13 @@ var idRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 // Broadcast states.
 const (
-	stateStarting = "starting"        // the fan-out is running
-	stateFailed   = "failed_to_start" // the fan-out failed; what it queued is cancelled
-	stateStarted  = "started"         // every message is queued
-	stateRunning  = "running"         // shown while messages are still queued
-	stateDone     = "done"            // shown when none is left queued
-	stateCancel   = "cancelled"
+	stateStarting   = "starting"        // the fan-out is running
+	stateFailed     = "failed_to_start" // the fan-out failed; what it queued is cancelled
+	stateStarted    = "started"         // every message is queued
+	stateRunning    = "running"         // shown while messages are still queued
+	stateDone       = "done"            // shown when none is left queued
+	stateCancelling = "cancelling"      // cancelled, some messages not yet reached
+	stateCancel     = "cancelled"
 )
 
 // staleAfter is how long a "starting" broadcast may go without news from
@@ -467,8 +468,12 @@ func (s *Server) progress(ctx context.Context, rec record) (Progress, error) {
 	}
 	p.Total, p.Queued, p.Sent, p.Delivered = g.Total, g.Queued, g.Sent, g.Delivered
 	p.Failed, p.Suppressed, p.Cancelled = g.Failed, g.Suppressed, g.Cancelled
-	if p.State == stateStarted {
+	if p.State == stateStarted || p.State == stateCancel {
+		// A cancelled group's messages turn "cancelled" as the workers
+		// reach them: until then it is cancelling.
 		switch {
+		case g.Stopped && g.Queued > 0:
+			p.State = stateCancelling
 		case g.Stopped:
 			p.State = stateCancel
 		case g.Queued > 0:
@@ -550,6 +555,5 @@ func (s *Server) cancelBroadcast(c echo.Context) error {
 	if err != nil {
 		return s.unavailable(c, "reading the broadcast's progress", err)
 	}
-	p.State = stateCancel
 	return c.JSON(http.StatusOK, p)
 }

@@ -118,6 +118,8 @@ func (s *Server) getAlert(c echo.Context) error {
 	p := AlertProgress{ID: id, State: stateRunning, Total: g.Total, Queued: g.Queued, Sent: g.Sent, Delivered: g.Delivered,
 		Failed: g.Failed, Suppressed: g.Suppressed, Cancelled: g.Cancelled}
 	switch {
+	case g.Stopped && g.Queued > 0:
+		p.State = stateCancelling
 	case g.Stopped:
 		p.State = stateCancel
 	case g.Queued == 0:

@@ -185,7 +185,7 @@ func follow(ctx context.Context, c *apiClient, id string, every time.Duration, s
 		bar.ChangeMax64(max(p.Total, 1))
 		_ = bar.Set64(p.Total - p.Queued)
 		bar.Describe(fmt.Sprintf("%s: sent %d, delivered %d, failed %d", p.State, p.Sent, p.Delivered, p.Failed))
-		if p.State != "running" && p.State != "starting" {
+		if p.State != "running" && p.State != "starting" && p.State != "cancelling" {
 			_ = bar.Finish()
 			fmt.Fprintln(stderr)
 			fmt.Fprintf(stdout, "broadcast %s %s: %d messages: %d sent, %d delivered, %d failed, %d suppressed (opted out), %d cancelled\n",
