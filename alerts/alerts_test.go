@@ -269,3 +269,38 @@ func TestNormalize(t *testing.T) {
 		t.Fatalf("%+v %v", p, err)
 	}
 }
+
+func TestWatch(t *testing.T) {
+	c := &memConsent{}
+	c.add("254711000001", Subscription{Service: "market", Topic: "prices:maize:eldoret", Lang: "en"})
+	c.add("254711000002", Subscription{Service: "market", Topic: "prices:beans:kisumu", Lang: "en"})
+	o := &memOutbox{}
+	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	a := newAlerts(t, c, o, &now)
+	ctx := context.Background()
+	// beans at kisumu was posted through the API already.
+	if _, err := a.Price(ctx, Price{Commodity: "beans", Market: "kisumu", Price: 8000}); err != nil {
+		t.Fatal(err)
+	}
+	data := []Price{{Commodity: "maize", Market: "eldoret", Price: 2900}, {Commodity: "beans", Market: "kisumu", Price: 7000}}
+	w := &watcher{a: a, read: func() []Price { return data }}
+	if runs := w.step(ctx); len(runs) != 1 || runs[0].Topic != "prices:maize:eldoret" || runs[0].Previous != nil || len(o.byID) != 0 {
+		t.Fatalf("first read: %+v, %d messages", runs, len(o.byID))
+	}
+	if runs := w.step(ctx); len(runs) != 0 {
+		t.Fatalf("nothing changed: %+v", runs)
+	}
+	data = []Price{{Commodity: "maize", Market: "eldoret", Price: 3190}, {Commodity: "beans", Market: "kisumu", Price: 7000}}
+	runs := w.step(ctx)
+	if len(runs) != 1 || runs[0].ChangePct != 10 || runs[0].Queued != 1 {
+		t.Fatalf("maize changed: %+v", runs)
+	}
+	if m := o.group(runs[0].ID); len(m) != 1 || m[0].MSISDN != "254711000001" {
+		t.Fatalf("%+v", m)
+	}
+	// A second instance reading the same change alerts nobody again.
+	w2 := &watcher{a: a, read: func() []Price { return data }, last: map[string]Price{"prices:maize:eldoret": {Price: 2900}, "prices:beans:kisumu": {Price: 7000}}}
+	if runs := w2.step(ctx); len(runs) != 1 || runs[0].ChangePct != 0 || runs[0].Matched != 0 {
+		t.Fatalf("second instance: %+v", runs)
+	}
+}
