@@ -37,9 +37,12 @@ type Config struct {
 	Consent Consent
 	Outbox  Outbox
 	Flows   func() *flows.Set // the services, to render texts in their languages
-	Batch   int               // messages per Enqueue, default 1000
-	Now     func() time.Time
-	Log     *slog.Logger
+	// Names returns the commodity's and the market's names in lang (the
+	// prices adapter's); nil or !ok: the ids, made readable.
+	Names func(ctx context.Context, commodity, market, lang string) (crop, mkt string, ok bool)
+	Batch int // messages per Enqueue, default 1000
+	Now   func() time.Time
+	Log   *slog.Logger
 }
 
 // Alerts sends price alerts and digests. It is safe for concurrent use.
@@ -176,6 +179,7 @@ func (a *Alerts) Price(ctx context.Context, p Price) (Run, error) {
 		return run, nil
 	}
 	set := a.cfg.Flows()
+	names := a.namer()
 	b := a.batcher(ctx, &run)
 	err = a.cfg.Consent.Subscribers(ctx, run.Topic, func(msisdn string, s Subscription) error {
 		run.Subscribers++
@@ -183,11 +187,9 @@ func (a *Alerts) Price(ctx context.Context, p Price) (Run, error) {
 			return nil
 		}
 		run.Matched++
-		vars := map[string]string{
-			"label": label(s, p), "commodity": p.Commodity, "market": p.Market,
-			"price": fmtNum(p.Price), "previous": fmtNum(prev), "currency": p.Currency, "unit": p.Unit,
-			"change": fmtChange(run.ChangePct), "date": p.Date,
-		}
+		vars := names.vars(ctx, p, s.Lang)
+		vars["label"], vars["previous"] = label(s, p), fmtNum(prev)
+		vars["change"] = fmtChange(run.ChangePct)
 		text, ok := render(set, s.Service, "price_alert", s.Lang, vars)
 		if !ok {
 			run.Skipped++
@@ -241,6 +243,44 @@ func (b *batcher) flush() error {
 	return nil
 }
 
+// namer caches the names of a run's commodities and markets per
+// language.
+type namer struct {
+	a     *Alerts
+	cache map[string][2]string
+}
+
+func (a *Alerts) namer() *namer { return &namer{a: a, cache: map[string][2]string{}} }
+
+// vars are the variables of a message about p in lang: crop and market
+// (names), commodity_id, market_id, price, currency, unit, date.
+func (n *namer) vars(ctx context.Context, p Price, lang string) map[string]string {
+	k := p.Commodity + ":" + p.Market + ":" + lang
+	nm, ok := n.cache[k]
+	if !ok {
+		nm = [2]string{readable(p.Commodity), readable(p.Market)}
+		if n.a.cfg.Names != nil {
+			if c, m, ok := n.a.cfg.Names(ctx, p.Commodity, p.Market, lang); ok {
+				nm = [2]string{c, m}
+			}
+		}
+		n.cache[k] = nm
+	}
+	return map[string]string{
+		"crop": nm[0], "market": nm[1], "commodity_id": p.Commodity, "market_id": p.Market,
+		"price": fmtNum(p.Price), "currency": p.Currency, "unit": p.Unit, "date": p.Date,
+	}
+}
+
+// readable turns an id into a name: green_grams → Green grams.
+func readable(id string) string {
+	s := strings.ReplaceAll(id, "_", " ")
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
 func threshold(params map[string]string) float64 {
 	t, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(params["threshold"]), "%"), 64)
 	if err != nil || t < 0 || math.IsNaN(t) {
@@ -253,7 +293,7 @@ func label(s Subscription, p Price) string {
 	if s.Label != "" {
 		return s.Label
 	}
-	return p.Commodity + " @ " + p.Market
+	return readable(p.Commodity) + " " + readable(p.Market)
 }
 
 func fmtNum(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }

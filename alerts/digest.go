@@ -82,7 +82,13 @@ func (a *Alerts) Tick(ctx context.Context) {
 
 type digestEntry struct {
 	lang  string
-	lines []string
+	items []digestItem
+}
+
+type digestItem struct {
+	p      Price
+	label  string
+	change string // "+5.0%", "" without a previous price
 }
 
 // Digest sends service's digest of day (YYYY-MM-DD, for the group and
@@ -113,7 +119,7 @@ func (a *Alerts) Digest(ctx context.Context, service, day string) (Run, error) {
 		p.Price, _ = strconv.ParseFloat(rec["price"], 64)
 		change := ""
 		if prev, err := strconv.ParseFloat(rec["prev"], 64); err == nil && prev > 0 {
-			change = " (" + fmtChange(roundPct((p.Price-prev)/prev*100)) + ")"
+			change = fmtChange(roundPct((p.Price - prev) / prev * 100))
 		}
 		err = a.cfg.Consent.Subscribers(ctx, p.Topic(), func(msisdn string, s Subscription) error {
 			if s.Service != service || !strings.EqualFold(s.Params["digest"], "yes") {
@@ -124,7 +130,7 @@ func (a *Alerts) Digest(ctx context.Context, service, day string) (Run, error) {
 				e = &digestEntry{lang: s.Lang}
 				entries[msisdn] = e
 			}
-			e.lines = append(e.lines, strings.TrimSpace(label(s, p)+" "+fmtNum(p.Price)+" "+p.Currency)+change)
+			e.items = append(e.items, digestItem{p: p, label: label(s, p), change: change})
 			return nil
 		})
 		if err != nil {
@@ -132,6 +138,7 @@ func (a *Alerts) Digest(ctx context.Context, service, day string) (Run, error) {
 		}
 	}
 	set := a.cfg.Flows()
+	names := a.namer()
 	numbers := make([]string, 0, len(entries))
 	for n := range entries {
 		numbers = append(numbers, n)
@@ -141,7 +148,7 @@ func (a *Alerts) Digest(ctx context.Context, service, day string) (Run, error) {
 	for _, n := range numbers {
 		e := entries[n]
 		run.Matched++
-		text, ok := digestText(set, service, e, day)
+		text, ok := digestText(ctx, set, names, service, e)
 		if !ok {
 			run.Skipped++
 			continue
@@ -157,23 +164,41 @@ func (a *Alerts) Digest(ctx context.Context, service, day string) (Run, error) {
 	return run, nil
 }
 
-// digestText renders the digest, dropping the last lines (and saying how
-// many) until it fits three SMS.
-func digestText(set *flows.Set, service string, e *digestEntry, day string) (string, bool) {
-	for n := len(e.lines); n > 0; n-- {
-		prices := strings.Join(e.lines[:n], "; ")
-		if n < len(e.lines) {
-			prices += fmt.Sprintf("; +%d", len(e.lines)-n)
+// digestText renders the service's digest message for the first topic;
+// the others follow in short ("; Beans at Kisumu KES 8400 (+5.0%)"), as
+// many as fit in three SMS, then how many were left out.
+func digestText(ctx context.Context, set *flows.Set, names *namer, service string, e *digestEntry) (string, bool) {
+	first := e.items[0]
+	vars := names.vars(ctx, first.p, e.lang)
+	vars["change"], vars["label"] = first.change, first.label
+	if first.change == "" {
+		vars["change"] = "-"
+	}
+	head, ok := render(set, service, "digest", e.lang, vars)
+	if !ok {
+		return "", false
+	}
+	var rest []string
+	for _, it := range e.items[1:] {
+		line := strings.TrimSpace(it.label + " " + it.p.Currency + " " + fmtNum(it.p.Price))
+		if it.change != "" {
+			line += " (" + it.change + ")"
 		}
-		text, ok := render(set, service, "digest", e.lang, map[string]string{"prices": prices, "date": day})
-		if !ok {
-			return "", false
+		rest = append(rest, line)
+	}
+	for n := len(rest); n >= 0; n-- {
+		text := head
+		if n > 0 {
+			text += " " + strings.Join(rest[:n], "; ")
+		}
+		if n < len(rest) {
+			text += fmt.Sprintf(" +%d", len(rest)-n)
 		}
 		if l := gsm.Measure(text); (l.UCS2 && l.Units <= 201) || (!l.UCS2 && l.Units <= 459) {
 			return text, true
 		}
 	}
-	return "", false
+	return head, true
 }
 
 func roundPct(f float64) float64 { return math.Round(f*10) / 10 }

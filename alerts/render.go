@@ -24,14 +24,14 @@ type (
 // messages: section.
 var fallback = map[string]map[string]string{
 	"price_alert": {
-		"en": "{{label}}: {{price}} {{currency}} per {{unit}} on {{date}} ({{change}}, was {{previous}}). STOP to stop",
-		"fr": "{{label}} : {{price}} {{currency}} par {{unit}} le {{date}} ({{change}}, avant {{previous}}). STOP pour arrêter",
-		"sw": "{{label}}: {{price}} {{currency}} kwa {{unit}} tarehe {{date}} ({{change}}, ilikuwa {{previous}}). STOP kusitisha",
+		"en": "Price alert: {{crop}} at {{market}} is {{currency}} {{price}} ({{change}}) on {{date}}. Send STOP to end alerts.",
+		"fr": "Alerte prix : {{crop}} à {{market}} est à {{currency}} {{price}} ({{change}}) le {{date}}. ARRET pour arrêter.",
+		"sw": "Taarifa ya bei: {{crop}} {{market}} ni {{currency}} {{price}} ({{change}}) tarehe {{date}}. Tuma ACHA kusitisha.",
 	},
 	"digest": {
-		"en": "Prices {{date}}: {{prices}}",
-		"fr": "Prix du {{date}} : {{prices}}",
-		"sw": "Bei {{date}}: {{prices}}",
+		"en": "Prices on {{date}}: {{crop}} at {{market}} {{currency}} {{price}} ({{change}}).",
+		"fr": "Prix du {{date}} : {{crop}} à {{market}} {{currency}} {{price}} ({{change}}).",
+		"sw": "Bei za {{date}}: {{crop}} {{market}} {{currency}} {{price}} ({{change}}).",
 	},
 }
 
