@@ -196,6 +196,8 @@ type BroadcastStarted struct {
 }
 
 func (s *Server) createBroadcast(c echo.Context) error {
+	ctx, cancel := contextFor(c, s.cfg.FanOutTimeout)
+	defer cancel()
 	req, list, numProblems, err := s.readBroadcast(c)
 	if err != nil {
 		return err
@@ -210,8 +212,6 @@ func (s *Server) createBroadcast(c echo.Context) error {
 	}
 	c.Set(auditTarget, "broadcast "+req.ID)
 	c.Set(auditDetail, describe(req, list))
-	ctx, cancel := contextFor(c, s.cfg.FanOutTimeout)
-	defer cancel()
 
 	k := key(c)
 	now := s.cfg.Now().UTC()

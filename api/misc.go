@@ -86,7 +86,9 @@ func (s *Server) postPrice(c echo.Context) error {
 // follow the progress by id), up to d.
 func contextFor(c echo.Context, d time.Duration) (context.Context, context.CancelFunc) {
 	rc := http.NewResponseController(c.Response().Writer)
-	_ = rc.SetWriteDeadline(time.Now().Add(d)) // not every ResponseWriter can; then the server's applies
+	// Not every ResponseWriter can; then the server's deadlines apply.
+	_ = rc.SetReadDeadline(time.Now().Add(d)) // a large upload on a slow link
+	_ = rc.SetWriteDeadline(time.Now().Add(d))
 	return context.WithTimeout(context.WithoutCancel(c.Request().Context()), d)
 }
 

@@ -131,7 +131,7 @@ func TestConsentHealthPrices(t *testing.T) {
 		t.Fatalf("%d %s", p.code, p.raw)
 	}
 	msgs := e.outbox.group(run["id"].(string))
-	if len(msgs) != 1 || !strings.Contains(msgs[0].Text, "Maize at Eldoret: 3300 KES kwa 90kg bag") || msgs[0].Kind != "alert" {
+	if len(msgs) != 1 || !strings.Contains(msgs[0].Text, "Maize Eldoret ni KES 3300 (+10.0%) tarehe 2026-11-30") || msgs[0].Kind != "alert" {
 		t.Fatalf("%+v", msgs)
 	}
 	g := e.do("GET", "/api/v1/alerts/"+run["id"].(string), e.read, "", "")
