@@ -110,7 +110,7 @@ func newEnv(t *testing.T, mod func(*Config)) *env {
 	flowsFn := func() *flows.Set { return set }
 	cfg := Config{
 		Keys: e.keys, Redis: rdb, Prefix: prefix, Flows: flowsFn, Consent: e.consent, Outbox: e.outbox,
-		Prices: alerts.New(alerts.Config{Redis: rdb, Prefix: prefix, Consent: e.consent, Outbox: e.outbox, Flows: flowsFn,
+		Prices: alerts.New(alerts.Config{Redis: rdb, Prefix: prefix, Consent: e.consent, Outbox: e.outbox, Flows: flowsFn, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 			Now: func() time.Time { return e.now }}),
 		Health: func(context.Context) map[string]any { return map[string]any{"queue": map[string]any{"depth": 0}} },
 		Now:    func() time.Time { return e.now },
