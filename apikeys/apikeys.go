@@ -140,12 +140,12 @@ func (s *Store) Create(ctx context.Context, name string, scopes []Scope) (Key, s
 	}
 	id := random(5)      // 8 characters
 	secret := random(20) // 160 bits, 32 characters
-	k := Key{ID: id, Name: name, Scopes: slices.Clone(scopes), Created: s.now().UTC().Truncate(time.Second)}
+	k := Key{ID: id, Name: name, Scopes: slices.Clone(scopes), Created: s.now().UTC()}
 	fields := map[string]any{
 		"name":    k.Name,
 		"scopes":  joinScopes(k.Scopes),
 		"hash":    hashSecret(secret),
-		"created": k.Created.Format(time.RFC3339),
+		"created": k.Created.Format(time.RFC3339Nano),
 	}
 	ok, err := s.c.HSetNX(ctx, s.recordKey(id), "hash", fields["hash"]).Result()
 	if err != nil {
@@ -178,7 +178,7 @@ func decode(id string, m map[string]string) Key {
 			k.Scopes = append(k.Scopes, Scope(p))
 		}
 	}
-	k.Created, _ = time.Parse(time.RFC3339, m["created"])
+	k.Created, _ = time.Parse(time.RFC3339Nano, m["created"])
 	if r := m["revoked"]; r != "" {
 		k.Revoked, _ = time.Parse(time.RFC3339, r)
 	}
