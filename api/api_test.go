@@ -29,7 +29,7 @@ func redisURL() string {
 
 // testRedis returns a client of the shared Redis and a random prefix
 // whose keys are deleted when the test ends.
-func testRedis(t *testing.T) (redis.UniversalClient, string) {
+func testRedis(t testing.TB) (redis.UniversalClient, string) {
 	t.Helper()
 	opt, err := redis.ParseURL(redisURL())
 	if err != nil {
@@ -57,7 +57,7 @@ func testRedis(t *testing.T) (redis.UniversalClient, string) {
 	return c, prefix
 }
 
-func loadFlows(t *testing.T) *flows.Set {
+func loadFlows(t testing.TB) *flows.Set {
 	t.Helper()
 	set, err := flows.Load("../flows-examples", flows.Options{})
 	if err != nil {
@@ -69,7 +69,7 @@ func loadFlows(t *testing.T) *flows.Set {
 // env is an API over real Redis (keys, records, audit) with in-memory
 // consent and outbox.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	srv     *Server
 	rdb     redis.UniversalClient
 	prefix  string
@@ -81,7 +81,7 @@ type env struct {
 	send, read, admin, revoked string
 }
 
-func newEnv(t *testing.T, mod func(*Config)) *env {
+func newEnv(t testing.TB, mod func(*Config)) *env {
 	t.Helper()
 	rdb, prefix := testRedis(t)
 	e := &env{t: t, rdb: rdb, prefix: prefix, keys: apikeys.New(rdb, prefix, nil), outbox: newFakeOutbox(),
