@@ -173,8 +173,10 @@ func TestPriceAlert10k(t *testing.T) {
 		}
 		return "", "", false
 	}
-	words := map[string]string{"en": "Price alert: Maize at Eldoret is KES", "fr": "Alerte prix : Maïs à Eldoret est à KES",
-		"sw": "Taarifa ya bei: Maize Eldoret ni KES", "am": amAlert}
+	// The market service's price_alert texts (fr goes as GSM 7-bit:
+	// the service replaces ï by i).
+	words := map[string]string{"en": "Price alert: Maize at Eldoret is KES", "fr": "Alerte prix : Mais à Eldoret est à KES",
+		"sw": "Taarifa ya bei: Maize Eldoret ni KES", "am": "የዋጋ ማሳወቂያ፦ Maize በEldoret KES"}
 	check := func(run Run, pct float64, passes func(threshold string) bool) {
 		t.Helper()
 		if run.ChangePct != pct || run.Subscribers != 10001 || run.Skipped != 1 {
@@ -209,7 +211,7 @@ func TestPriceAlert10k(t *testing.T) {
 	}
 	run := price(3120) // +4%: thresholds 0 and 2
 	check(run, 4, func(th string) bool { return th == "" || th == "2" })
-	if !strings.Contains(o.group(run.ID)[1].Text, "Maïs à Eldoret est à KES 3120 (+4.0%) le 2026-11-30.") {
+	if !strings.Contains(o.group(run.ID)[1].Text, "Mais à Eldoret est à KES 3120 (+4.0%) le 2026-11-30.") {
 		t.Fatalf("fr text %q", o.group(run.ID)[1].Text)
 	}
 	if run := price(3120); run.ChangePct != 0 || run.Matched != 0 {
@@ -312,10 +314,45 @@ func TestWatch(t *testing.T) {
 	}
 }
 
-// What the shipped market service's messages say (the built-in texts
-// until the service has its own).
+// What the market service's digest says.
 const (
-	amAlert  = "Price alert: Maize at Eldoret is KES"
-	digestSW = "Bei za 2026-11-30: Beans Kisumu KES 8400 (+5.0%)."
-	digestEN = "Prices on 2026-11-30: Beans at Kisumu KES 8400 (+5.0%)."
+	digestSW = "Bei za 2026-11-30: Beans Kisumu KES 8400 (+5.0% tangu wiki iliyopita). Piga *384# kwa zaidi."
+	digestEN = "Prices on 2026-11-30: Beans at Kisumu KES 8400 (+5.0% on last week). Dial *384# for more."
 )
+
+// The digest goes at the service's digest_at (07:00 in Nairobi for the
+// market service), once a day however many instances tick.
+func TestTickClaimsOncePerDay(t *testing.T) {
+	c := &memConsent{}
+	c.add("254711000001", Subscription{Service: "market", Topic: "prices:maize:eldoret", Lang: "en", Params: map[string]string{"digest": "yes"}})
+	o := &memOutbox{}
+	now := time.Date(2026, 11, 30, 3, 0, 0, 0, time.UTC) // 06:00 in Nairobi
+	a := newAlerts(t, c, o, &now)
+	b := New(a.cfg) // a second instance on the same Redis
+	ctx := context.Background()
+	if _, err := a.Price(ctx, Price{Commodity: "maize", Market: "eldoret", Price: 3000, Currency: "KES"}); err != nil {
+		t.Fatal(err)
+	}
+	a.Tick(ctx)
+	if len(o.byID) != 0 {
+		t.Fatal("a digest before its time")
+	}
+	now = now.Add(65 * time.Minute) // 07:05
+	var wg sync.WaitGroup
+	for _, x := range []*Alerts{a, b, a, b} {
+		wg.Add(1)
+		go func() { defer wg.Done(); x.Tick(ctx) }()
+	}
+	wg.Wait()
+	if len(o.byID) != 1 || o.calls != 1 {
+		t.Fatalf("%d digests in %d Enqueue calls, want 1 in 1", len(o.byID), o.calls)
+	}
+	if _, ok := o.byID["digest:market:2026-11-30:254711000001"]; !ok {
+		t.Fatalf("%v", o.byID)
+	}
+	now = now.Add(24*time.Hour + 3*time.Hour) // the next day, 10:05: too late to catch up
+	b.Tick(ctx)
+	if len(o.byID) != 1 {
+		t.Fatal("a digest three hours late")
+	}
+}

@@ -3,17 +3,15 @@ package alerts
 import (
 	"context"
 	"time"
+
+	"github.com/ussdgw/ussdgw/consent"
 )
 
-// Until packages consent and outbox land on main, these mirror the types
-// of the contract (CONTRACT.md); they become aliases of the real ones.
+// Subscription is a subscription of the consent registry.
+type Subscription = consent.Subscription
 
-// Subscription mirrors consent.Subscription.
-type Subscription struct {
-	Service, Topic, Label, Lang, Channel string
-	Params                               map[string]string
-	At                                   time.Time
-}
+// Until package outbox lands on main, these mirror its types (CONTRACT.md);
+// they become aliases of the real ones.
 
 // Priority mirrors outbox.Priority.
 type Priority uint8
@@ -29,7 +27,7 @@ type Message struct {
 	NotBefore, NotAfter             time.Time
 }
 
-// Consent is what alerts reads of the consent registry.
+// Consent is what alerts reads of the consent registry (*consent.Registry).
 type Consent interface {
 	Subscribers(ctx context.Context, topic string, fn func(msisdn string, s Subscription) error) error
 }
@@ -38,3 +36,5 @@ type Consent interface {
 type Outbox interface {
 	Enqueue(ctx context.Context, msgs ...Message) (ids []string, dups int, err error)
 }
+
+var _ Consent = (*consent.Registry)(nil)

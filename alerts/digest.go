@@ -49,11 +49,11 @@ func (a *Alerts) Tick(ctx context.Context) {
 	}
 	now := a.cfg.Now()
 	for _, f := range set.Flows() {
-		h, m, ok := digestAt(f)
+		h, m, ok := f.DigestAt()
 		if !ok {
 			continue
 		}
-		local := now.In(location(f))
+		local := now.In(f.Location())
 		due := time.Date(local.Year(), local.Month(), local.Day(), h, m, 0, 0, local.Location())
 		if local.Before(due) || local.Sub(due) > catchUp {
 			continue

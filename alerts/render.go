@@ -2,26 +2,12 @@ package alerts
 
 import (
 	"strings"
-	"time"
 
 	"github.com/ussdgw/ussdgw/flows"
 )
 
-// The flows' accessors for push messages (named messages, time zone,
-// digest time) are optional here: a flow without them gets the texts
-// below and UTC, and no digest.
-type (
-	messager interface {
-		Message(name, lang string, vars map[string]string) (string, bool)
-	}
-	located  interface{ Location() *time.Location }
-	digester interface {
-		DigestAt() (hour, min int, ok bool)
-	}
-)
-
 // fallback texts of the messages a service may leave out of its
-// messages: section.
+// messages: section (price_alert, digest).
 var fallback = map[string]map[string]string{
 	"price_alert": {
 		"en": "Price alert: {{crop}} at {{market}} is {{currency}} {{price}} ({{change}}) on {{date}}. Send STOP to end alerts.",
@@ -46,10 +32,8 @@ func render(set *flows.Set, service, name, lang string, vars map[string]string) 
 	if !ok {
 		return "", false
 	}
-	if m, ok := any(f).(messager); ok {
-		if s, ok := m.Message(name, lang, vars); ok {
-			return s, true
-		}
+	if s, ok := f.Message(name, lang, vars); ok {
+		return s, true
 	}
 	if !f.HasLanguage(lang) {
 		lang = f.DefaultLang
@@ -79,18 +63,4 @@ func expand(t string, vars map[string]string) string {
 		b.WriteString(vars[strings.TrimSpace(t[i+2:i+j])])
 		t = t[i+j+2:]
 	}
-}
-
-func location(f *flows.Flow) *time.Location {
-	if l, ok := any(f).(located); ok && l.Location() != nil {
-		return l.Location()
-	}
-	return time.UTC
-}
-
-func digestAt(f *flows.Flow) (hour, min int, ok bool) {
-	if d, ok := any(f).(digester); ok {
-		return d.DigestAt()
-	}
-	return 0, 0, false
 }

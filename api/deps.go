@@ -5,20 +5,17 @@ import (
 	"time"
 
 	"github.com/ussdgw/ussdgw/alerts"
+	"github.com/ussdgw/ussdgw/consent"
 )
 
-// Until packages consent and outbox land on main, these mirror the types
-// of the contract (CONTRACT.md); they become aliases of the real ones.
+// The consent registry's types.
+type (
+	Subscription = consent.Subscription
+	Event        = consent.Event
+)
 
-// Subscription mirrors consent.Subscription.
-type Subscription = alerts.Subscription
-
-// Event mirrors consent.Event.
-type Event struct {
-	At                              time.Time
-	Action                          string
-	Service, Topic, Channel, Detail string
-}
+// Until package outbox lands on main, these mirror its types (CONTRACT.md);
+// they become aliases of the real ones.
 
 // Message mirrors outbox.Message.
 type Message = alerts.Message
@@ -39,7 +36,7 @@ type GroupStats struct {
 	Stopped                                                       bool
 }
 
-// Consent is what the API reads of the consent registry.
+// Consent is what the API reads of the consent registry (*consent.Registry).
 type Consent interface {
 	Subscriptions(ctx context.Context, msisdn string) ([]Subscription, error)
 	Subscribers(ctx context.Context, topic string, fn func(msisdn string, s Subscription) error) error
@@ -60,3 +57,8 @@ type Prices interface {
 	Normalize(p alerts.Price) (alerts.Price, error)
 	Price(ctx context.Context, p alerts.Price) (alerts.Run, error)
 }
+
+var (
+	_ Consent = (*consent.Registry)(nil)
+	_ Prices  = (*alerts.Alerts)(nil)
+)
