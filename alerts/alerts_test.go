@@ -16,6 +16,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ussdgw/ussdgw/consent"
 	"github.com/ussdgw/ussdgw/flows"
 )
 
@@ -138,6 +139,11 @@ func newAlerts(t *testing.T, c *memConsent, o *memOutbox, now *time.Time) *Alert
 // and four languages: each change reaches exactly those whose threshold it
 // passes, each once, in their language.
 func TestPriceAlert10k(t *testing.T) {
+	t.Run("memory", func(t *testing.T) { priceAlert10k(t, false) })
+	t.Run("consent registry", func(t *testing.T) { priceAlert10k(t, true) })
+}
+
+func priceAlert10k(t *testing.T, real bool) {
 	c := &memConsent{}
 	thresholds := []string{"", "2", "5", "10"}
 	langs := []string{"en", "fr", "sw", "am"} // am: the flow has it, the built-in text does not: English
@@ -155,6 +161,40 @@ func TestPriceAlert10k(t *testing.T) {
 	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
 	a := newAlerts(t, c, o, &now)
 	ctx := context.Background()
+	if real {
+		// The same subscribers in the consent registry on Redis, subscribed
+		// 16 at a time.
+		reg := consent.New(a.cfg.Redis, a.cfg.Prefix, consent.Options{})
+		a.cfg.Consent = reg
+		var all []struct {
+			msisdn string
+			s      Subscription
+		}
+		for _, x := range c.topics {
+			all = append(all, x...)
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, 16)
+		for w := 0; w < 16; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := w; i < len(all); i += 16 {
+					x := all[i]
+					x.s.Channel = "ussd"
+					if err := reg.Subscribe(ctx, x.msisdn, x.s); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	price := func(p float64) Run {
 		t.Helper()
