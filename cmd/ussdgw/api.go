@@ -4,10 +4,19 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
+	"net/http"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ussdgw/ussdgw/adapters"
+	"github.com/ussdgw/ussdgw/adapters/prices"
+	"github.com/ussdgw/ussdgw/alerts"
+	"github.com/ussdgw/ussdgw/api"
+	"github.com/ussdgw/ussdgw/apikeys"
+	"github.com/ussdgw/ussdgw/consent"
 	"github.com/ussdgw/ussdgw/ussd"
 )
 
@@ -32,4 +41,103 @@ func redisClient(ctx context.Context, url string) (redis.UniversalClient, error)
 		return nil, fmt.Errorf("redis at %s does not answer: %w", redactURL(url), err)
 	}
 	return c, nil
+}
+
+// pushDeps are what the API and the alerts need of the push side. (This
+// file does not import package outbox: a test of this package declares
+// its own outbox.)
+type pushDeps struct {
+	redis   redis.UniversalClient // nil: no push Redis, no API
+	consent *consent.Registry
+	queue   api.Outbox                             // *outbox.Queue
+	stats   func(ctx context.Context) (any, error) // the queue's Stats, for the API's health
+}
+
+// wireAPI builds the API (for gateway.Config.API) and starts the price
+// alerts: the daily digest ticker and, for each prices adapter, a watch
+// of its data. It returns nil without a push Redis. What it starts stops
+// with a.close.
+func wireAPI(ctx context.Context, a *app, s *settings, log *slog.Logger, d pushDeps, now func() time.Time) http.Handler {
+	if d.redis == nil || d.consent == nil || d.queue == nil {
+		log.Info("API off: it needs the push side's Redis")
+		return nil
+	}
+	set := a.manager.Flows // the services now loaded (a reload swaps them)
+	al := alerts.New(alerts.Config{
+		Redis: d.redis, Prefix: s.RedisPrefix, Consent: d.consent, Outbox: d.queue, Flows: set,
+		Names: priceNames(a.reg), Now: now, Log: log,
+	})
+	actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); al.Run(actx, 30*time.Second) }()
+	for _, name := range a.reg.Names() {
+		ad, _ := a.reg.Lookup(name)
+		if q, ok := ad.(interface{ Quotes() []prices.Quote }); ok {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				al.Watch(actx, 30*time.Second, func() []alerts.Price { return toPrices(q.Quotes()) })
+			}()
+		}
+	}
+	a.closers = append([]func(){func() { cancel(); wg.Wait() }}, a.closers...)
+	return api.New(api.Config{
+		Keys: apikeys.New(d.redis, s.RedisPrefix, nil), Redis: d.redis, Prefix: s.RedisPrefix, Flows: set,
+		Consent: d.consent, Outbox: d.queue, Prices: al, Country: s.APICountry, Now: now, Log: log,
+		Health: func(ctx context.Context) map[string]any {
+			h := map[string]any{"services": len(a.set.Flows()), "store": a.storeStr}
+			if d.stats != nil {
+				if st, err := d.stats(ctx); err != nil {
+					h["queue"] = map[string]any{"error": "unavailable"}
+				} else {
+					h["queue"] = st
+				}
+			}
+			if a.hub != nil {
+				h["smpp"] = a.hub.Health(ctx)
+			}
+			return h
+		},
+	})
+}
+
+// toPrices turns the prices adapter's data into prices to alert on.
+func toPrices(qs []prices.Quote) []alerts.Price {
+	if qs == nil {
+		return nil
+	}
+	out := make([]alerts.Price, len(qs))
+	for i, q := range qs {
+		out[i] = alerts.Price{Commodity: q.Commodity, Market: q.Market, Price: q.Price, Currency: q.Currency, Unit: q.Unit, Date: q.Date}
+	}
+	return out
+}
+
+// priceNames names a commodity and a market in a language through the
+// first prices adapter that knows them (its "latest" answer).
+func priceNames(reg *adapters.Registry) func(ctx context.Context, commodity, market, lang string) (string, string, bool) {
+	var names []string
+	for _, n := range reg.Names() {
+		ad, _ := reg.Lookup(n)
+		if _, ok := ad.(*prices.Adapter); ok {
+			names = append(names, n)
+		}
+	}
+	return func(ctx context.Context, commodity, market, lang string) (string, string, bool) {
+		for _, n := range names {
+			res, err := reg.Call(ctx, n, adapters.Request{Op: "latest", Params: map[string]string{"commodity": commodity, "market": market, "lang": lang}})
+			if err != nil {
+				continue
+			}
+			if m, ok := res.(map[string]any); ok {
+				c, _ := m["commodity"].(string)
+				mk, _ := m["market"].(string)
+				if c != "" && mk != "" {
+					return c, mk, true
+				}
+			}
+		}
+		return "", "", false
+	}
 }

@@ -28,6 +28,7 @@ type settings struct {
 	LogLevel       string
 	LogFormat      string
 	DebugListen    string
+	APICountry     string
 	// ConsentRetention is how long the consent audit trail of a number is
 	// kept after its last change.
 	ConsentRetention time.Duration
@@ -58,6 +59,7 @@ func (s *settings) options() []option {
 		{name: "step-budget", usage: "time allowed for one USSD step, adapter calls included", dur: &s.StepBudget},
 		{name: "log-level", usage: "debug, info, warn or error", str: &s.LogLevel},
 		{name: "log-format", usage: "text or json", str: &s.LogFormat},
+		{name: "api-country", usage: "country (ISO 3166 code) of the API's phone numbers written without a country code", str: &s.APICountry},
 		{name: "debug-listen", usage: "address for Go's /debug/pprof profiler (empty: off; keep it on localhost)", str: &s.DebugListen},
 		{name: "consent-retention", usage: "how long a number's consent audit trail is kept after its last change", dur: &s.ConsentRetention},
 	}
@@ -74,6 +76,7 @@ func defaults() *settings {
 		StepBudget:     4 * time.Second,
 		LogLevel:       "info",
 		LogFormat:      "text",
+		APICountry:     "KE",
 
 		ConsentRetention: 400 * 24 * time.Hour,
 	}
