@@ -54,7 +54,7 @@ func broadcastCmd(ctx context.Context, args []string, getenv func(string) string
 	fs := flag.NewFlagSet("ussdgw broadcast", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	base := fs.String("api", "http://127.0.0.1:8080", "the gateway's address")
-	key := fs.String("key", "", "API key with the send scope (env USSDGW_API_KEY)")
+	key := fs.String("key", "", "API key with the send and read scopes (env USSDGW_API_KEY)")
 	service := fs.String("service", "", "service (flow id) the broadcast belongs to")
 	numbers := fs.String("numbers", "", "file of numbers, one per line (CSV: the first column); - reads stdin")
 	topic := fs.String("topic", "", "send to the subscribers of this topic instead")
