@@ -17,10 +17,13 @@ import (
 type ownRedis struct {
 	cmd  *exec.Cmd
 	addr string
+	args []string
 	done chan struct{}
 }
 
-func startRedis(t *testing.T) *ownRedis {
+// startRedis starts a redis-server; extra are more of its options (the
+// defaults: no persistence).
+func startRedis(t *testing.T, extra ...string) *ownRedis {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Skip("redis-server is not installed")
@@ -31,13 +34,28 @@ func startRedis(t *testing.T) *ownRedis {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	r := &ownRedis{addr: fmt.Sprintf("127.0.0.1:%d", port), done: make(chan struct{})}
-	r.cmd = exec.Command("redis-server", "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	r := &ownRedis{addr: fmt.Sprintf("127.0.0.1:%d", port)}
+	r.args = append([]string{"--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"}, extra...)
+	r.start(t)
+	t.Cleanup(r.kill)
+	return r
+}
+
+// restart starts the server again on the same port (and data directory).
+func (r *ownRedis) restart(t *testing.T) {
+	t.Helper()
+	r.kill()
+	r.start(t)
+}
+
+func (r *ownRedis) start(t *testing.T) {
+	t.Helper()
+	r.done = make(chan struct{})
+	r.cmd = exec.Command("redis-server", r.args...)
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { r.cmd.Wait(); close(r.done) }()
-	t.Cleanup(r.kill)
+	go func(cmd *exec.Cmd, done chan struct{}) { cmd.Wait(); close(done) }(r.cmd, r.done)
 	c := redis.NewClient(&redis.Options{Addr: r.addr})
 	defer c.Close()
 	deadline := time.Now().Add(10 * time.Second)
@@ -47,7 +65,6 @@ func startRedis(t *testing.T) *ownRedis {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return r
 }
 
 // kill stops the server and waits until it has exited.
