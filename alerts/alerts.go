@@ -23,6 +23,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -209,38 +210,75 @@ func (a *Alerts) Price(ctx context.Context, p Price) (Run, error) {
 	return run, nil
 }
 
-// batcher enqueues messages by cfg.Batch.
+// batcher enqueues messages by cfg.Batch, up to inFlight batches at a
+// time: the scan of subscribers and the outbox's Lua enqueue overlap.
 type batcher struct {
 	a   *Alerts
 	ctx context.Context
 	run *Run
 	buf []Message
+	sem chan struct{}
+	wg  sync.WaitGroup
+	mu  sync.Mutex
+	err error
 }
 
+const inFlight = 4
+
 func (a *Alerts) batcher(ctx context.Context, run *Run) *batcher {
-	return &batcher{a: a, ctx: ctx, run: run, buf: make([]Message, 0, a.cfg.Batch)}
+	return &batcher{a: a, ctx: ctx, run: run, buf: make([]Message, 0, a.cfg.Batch), sem: make(chan struct{}, inFlight)}
 }
 
 func (b *batcher) add(m Message) error {
 	b.buf = append(b.buf, m)
 	if len(b.buf) >= b.a.cfg.Batch {
-		return b.flush()
+		return b.send()
 	}
 	return nil
 }
 
-func (b *batcher) flush() error {
+func (b *batcher) send() error {
+	if err := b.failed(); err != nil {
+		return err
+	}
 	if len(b.buf) == 0 {
 		return nil
 	}
-	_, dups, err := b.a.cfg.Outbox.Enqueue(b.ctx, b.buf...)
+	batch := b.buf
+	b.buf = make([]Message, 0, b.a.cfg.Batch)
+	b.sem <- struct{}{}
+	b.wg.Add(1)
+	go func() {
+		defer func() { <-b.sem; b.wg.Done() }()
+		_, dups, err := b.a.cfg.Outbox.Enqueue(b.ctx, batch...)
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if err != nil {
+			if b.err == nil {
+				b.err = err
+			}
+			return
+		}
+		b.run.Queued += len(batch) - dups
+		b.run.Dups += dups
+	}()
+	return nil
+}
+
+func (b *batcher) failed() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err
+}
+
+// flush sends what is left and waits for every batch.
+func (b *batcher) flush() error {
+	err := b.send()
+	b.wg.Wait()
 	if err != nil {
 		return err
 	}
-	b.run.Queued += len(b.buf) - dups
-	b.run.Dups += dups
-	b.buf = b.buf[:0]
-	return nil
+	return b.failed()
 }
 
 // namer caches the names of a run's commodities and markets per

@@ -396,3 +396,33 @@ func TestTickClaimsOncePerDay(t *testing.T) {
 		t.Fatal("a digest three hours late")
 	}
 }
+
+type failingOutbox struct{ memOutbox }
+
+func (o *failingOutbox) Enqueue(ctx context.Context, msgs ...Message) ([]string, int, error) {
+	o.mu.Lock()
+	n := o.calls
+	o.mu.Unlock()
+	if n >= 2 {
+		return nil, 0, fmt.Errorf("connection refused")
+	}
+	return o.memOutbox.Enqueue(ctx, msgs...)
+}
+
+// The outbox failing part-way through a run is an error of the run.
+func TestPriceOutboxFails(t *testing.T) {
+	c := &memConsent{}
+	for i := 0; i < 5000; i++ {
+		c.add(fmt.Sprintf("2547%08d", i), Subscription{Service: "market", Topic: "prices:maize:eldoret", Lang: "en"})
+	}
+	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	a := newAlerts(t, c, &memOutbox{}, &now)
+	a.cfg.Outbox = &failingOutbox{}
+	ctx := context.Background()
+	if _, err := a.Price(ctx, Price{Commodity: "maize", Market: "eldoret", Price: 100}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Price(ctx, Price{Commodity: "maize", Market: "eldoret", Price: 120}); err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("err %v", err)
+	}
+}
