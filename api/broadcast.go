@@ -56,6 +56,9 @@ const (
 	stateCancel     = "cancelled"
 )
 
+// fanOutInFlight is how many batches of a broadcast are enqueued at once.
+const fanOutInFlight = 4
+
 // staleAfter is how long a "starting" broadcast may go without news from
 // its fan-out before it counts as failed (its instance died or lost
 // Redis mid-way): the next request for it cancels what was queued.
@@ -242,7 +245,23 @@ func (s *Server) createBroadcast(c echo.Context) error {
 	}
 
 	out := BroadcastStarted{ID: req.ID, Service: f.ID, RepeatedNumbers: list.dups, Languages: map[string]int{}, Progress: Prefix + "/broadcasts/" + req.ID}
+	// Up to fanOutInFlight batches are enqueued at a time, so that reading
+	// the audience and the outbox's enqueue overlap.
+	var (
+		mu      sync.Mutex
+		wg      sync.WaitGroup
+		failure error
+	)
+	sem := make(chan struct{}, fanOutInFlight)
+	failedYet := func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		return failure
+	}
 	send := func(batch []recipient) error {
+		if err := failedYet(); err != nil {
+			return err
+		}
 		msgs := make([]Message, len(batch))
 		for i, r := range batch {
 			lang := r.lang
@@ -253,16 +272,41 @@ func (s *Server) createBroadcast(c echo.Context) error {
 			msgs[i] = Message{ID: req.ID + ":" + r.msisdn, MSISDN: r.msisdn, Text: req.Text[lang], Service: f.ID,
 				Kind: "broadcast", Priority: Bulk, Group: req.ID, NotBefore: start, NotAfter: end}
 		}
-		_, dups, err := s.cfg.Outbox.Enqueue(ctx, msgs...)
-		if err != nil {
-			return fmt.Errorf("queueing: %w", err)
-		}
-		out.Recipients += len(batch)
-		out.Queued += len(batch) - dups
-		out.Duplicates += dups
-		return s.cfg.Redis.HSet(ctx, rk, "recipients", out.Recipients, "queued", out.Queued, "heartbeat", s.cfg.Now().UTC().Format(time.RFC3339Nano)).Err()
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			_, dups, err := s.cfg.Outbox.Enqueue(ctx, msgs...)
+			if err == nil {
+				// Counters by increments: batches finish in any order.
+				pipe := s.cfg.Redis.Pipeline()
+				pipe.HIncrBy(ctx, rk, "recipients", int64(len(msgs)))
+				pipe.HIncrBy(ctx, rk, "queued", int64(len(msgs)-dups))
+				pipe.HSet(ctx, rk, "heartbeat", s.cfg.Now().UTC().Format(time.RFC3339Nano))
+				_, err = pipe.Exec(ctx)
+			} else {
+				err = fmt.Errorf("queueing: %w", err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if failure == nil {
+					failure = err
+				}
+				return
+			}
+			out.Recipients += len(msgs)
+			out.Queued += len(msgs) - dups
+			out.Duplicates += dups
+		}()
+		return nil
 	}
-	if err := s.recipients(ctx, f, req, list, send); err != nil {
+	err = s.recipients(ctx, f, req, list, send)
+	wg.Wait()
+	if err == nil {
+		err = failedYet()
+	}
+	if err != nil {
 		s.failed(rk, req.ID, err)
 		return s.unavailable(c, "broadcast "+req.ID+" did not start (what it queued is cancelled)", err)
 	}
