@@ -220,9 +220,9 @@ func (s *Server) auth(scope apikeys.Scope) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			h := c.Request().Header.Get(echo.HeaderAuthorization)
-			plain, found := strings.CutPrefix(h, "Bearer ")
-			if !found {
-				plain = ""
+			var plain string // the scheme is case-insensitive (RFC 9110)
+			if len(h) > 7 && strings.EqualFold(h[:7], "Bearer ") {
+				plain = h[7:]
 			}
 			k, err := s.cfg.Keys.Check(c.Request().Context(), plain, scope)
 			mutation := c.Request().Method != http.MethodGet

@@ -136,8 +136,11 @@ func (e *env) do(method, path, key, ctype, body string) answer {
 		r = strings.NewReader(body)
 	}
 	req := httptest.NewRequest(method, path, r)
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
+	switch {
+	case strings.HasPrefix(key, "basic:"):
+		req.Header.Set("Authorization", "Basic "+strings.TrimPrefix(key, "basic:"))
+	case key != "":
+		req.Header.Set("Authorization", "bearer "+key) // any case
 	}
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
@@ -179,6 +182,7 @@ func TestBroadcastErrors(t *testing.T) {
 		{"no key", "", jsonCT, ok, 401, "missing API key", nil},
 		{"wrong key", "ugw_abcdefgh_notthesecret", jsonCT, ok, 401, "wrong API key", nil},
 		{"garbage key", "hello", jsonCT, ok, 401, "wrong API key", nil},
+		{"basic auth", "basic:dXNlcjpwYXNz", jsonCT, ok, 401, "the Authorization header must be Bearer <key>", nil},
 		{"revoked key", e.revoked, jsonCT, ok, 401, "was revoked", nil},
 		{"read key cannot send", e.read, jsonCT, ok, 403, "lacks the send scope", nil},
 		{"unknown service", e.send, jsonCT, body("shop", `{"numbers": ["0712345678"]}`, `{"en": "Hi"}`), 400,
