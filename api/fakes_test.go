@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"time"
 	"errors"
 	"sort"
 	"sync"
@@ -156,4 +157,15 @@ func (f *fakeConsent) ServiceUsers(_ context.Context, service string, fn func(st
 
 func (f *fakeConsent) Audit(_ context.Context, msisdn string) ([]Event, error) {
 	return f.events[msisdn], nil
+}
+
+// slowOutbox takes delay per Enqueue.
+type slowOutbox struct {
+	*fakeOutbox
+	delay time.Duration
+}
+
+func (o slowOutbox) Enqueue(ctx context.Context, msgs ...Message) ([]string, int, error) {
+	time.Sleep(o.delay)
+	return o.fakeOutbox.Enqueue(ctx, msgs...)
 }
