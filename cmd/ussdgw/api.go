@@ -85,17 +85,19 @@ func wireAPI(ctx context.Context, a *app, s *settings, log *slog.Logger, d pushD
 	return api.New(api.Config{
 		Keys: apikeys.New(d.redis, s.RedisPrefix, nil), Redis: d.redis, Prefix: s.RedisPrefix, Flows: set,
 		Consent: d.consent, Outbox: d.queue, Prices: al, Country: s.APICountry, Now: now, Log: log,
+		// The gateway's details (binds, readiness; a.gw exists by the time a
+		// request comes) and the queue's depth.
 		Health: func(ctx context.Context) map[string]any {
-			h := map[string]any{"services": len(a.set.Flows()), "store": a.storeStr}
+			h := map[string]any{}
+			if a.gw != nil {
+				h = a.gw.Details(ctx)
+			}
 			if d.stats != nil {
 				if st, err := d.stats(ctx); err != nil {
 					h["queue"] = map[string]any{"error": "unavailable"}
 				} else {
 					h["queue"] = st
 				}
-			}
-			if a.hub != nil {
-				h["smpp"] = a.hub.Health(ctx)
 			}
 			return h
 		},
