@@ -2,41 +2,26 @@ package api
 
 import (
 	"context"
-	"time"
 
 	"github.com/ussdgw/ussdgw/alerts"
 	"github.com/ussdgw/ussdgw/consent"
+	"github.com/ussdgw/ussdgw/outbox"
 )
 
-// The consent registry's types.
+// The types of the consent registry and the outbox that the API uses.
 type (
 	Subscription = consent.Subscription
 	Event        = consent.Event
+	Message      = outbox.Message
+	Status       = outbox.Status
+	GroupStats   = outbox.GroupStats
 )
 
-// Until package outbox lands on main, these mirror its types (CONTRACT.md);
-// they become aliases of the real ones.
+// Bulk is the priority of broadcasts.
+const Bulk = outbox.Bulk
 
-// Message mirrors outbox.Message.
-type Message = alerts.Message
-
-// Bulk mirrors outbox.Bulk.
-const Bulk = alerts.Bulk
-
-// Status mirrors outbox.Status.
-type Status struct {
-	ID, MSISDN, Service, Kind, Group, State, Reason string
-	Attempts                                        int
-	Updated                                         time.Time
-}
-
-// GroupStats mirrors outbox.GroupStats.
-type GroupStats struct {
-	Total, Queued, Sent, Delivered, Failed, Suppressed, Cancelled int64
-	Stopped                                                       bool
-}
-
-// Consent is what the API reads of the consent registry (*consent.Registry).
+// Consent is what the API reads of the consent registry
+// (*consent.Registry).
 type Consent interface {
 	Subscriptions(ctx context.Context, msisdn string) ([]Subscription, error)
 	Subscribers(ctx context.Context, topic string, fn func(msisdn string, s Subscription) error) error
@@ -44,7 +29,7 @@ type Consent interface {
 	Audit(ctx context.Context, msisdn string) ([]Event, error)
 }
 
-// Outbox is the part of the outbound queue the API uses.
+// Outbox is the part of the outbound queue the API uses (*outbox.Queue).
 type Outbox interface {
 	Enqueue(ctx context.Context, msgs ...Message) (ids []string, dups int, err error)
 	Status(ctx context.Context, id string) (Status, bool, error)
@@ -60,5 +45,6 @@ type Prices interface {
 
 var (
 	_ Consent = (*consent.Registry)(nil)
+	_ Outbox  = (*outbox.Queue)(nil)
 	_ Prices  = (*alerts.Alerts)(nil)
 )

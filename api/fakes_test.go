@@ -2,10 +2,10 @@ package api
 
 import (
 	"context"
-	"time"
 	"errors"
 	"sort"
 	"sync"
+	"time"
 )
 
 // fakeOutbox is an in-memory outbox for the handlers' unit tests: all or

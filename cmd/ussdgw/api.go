@@ -16,7 +16,6 @@ import (
 	"github.com/ussdgw/ussdgw/alerts"
 	"github.com/ussdgw/ussdgw/api"
 	"github.com/ussdgw/ussdgw/apikeys"
-	"github.com/ussdgw/ussdgw/consent"
 	"github.com/ussdgw/ussdgw/ussd"
 )
 
@@ -43,48 +42,34 @@ func redisClient(ctx context.Context, url string) (redis.UniversalClient, error)
 	return c, nil
 }
 
-// pushDeps are what the API and the alerts need of the push side. (This
-// file does not import package outbox: a test of this package declares
-// its own outbox.)
-type pushDeps struct {
-	redis   redis.UniversalClient // nil: no push Redis, no API
-	consent *consent.Registry
-	queue   api.Outbox                             // *outbox.Queue
-	stats   func(ctx context.Context) (any, error) // the queue's Stats, for the API's health
-}
-
-// wireAPI builds the API (for gateway.Config.API) and starts the price
-// alerts: the daily digest ticker and, for each prices adapter, a watch
-// of its data. It returns nil without a push Redis. What it starts stops
-// with a.close.
-func wireAPI(ctx context.Context, a *app, s *settings, log *slog.Logger, d pushDeps, now func() time.Time) http.Handler {
-	if d.redis == nil || d.consent == nil || d.queue == nil {
+// wireAPI builds the API (for gateway.Config.API) over the push side and
+// starts the price alerts: the daily digest ticker and, for each prices
+// adapter, a watch of its data. It returns nil without a push side. What
+// it starts stops with a.close, before the push side closes.
+func wireAPI(ctx context.Context, a *app, s *settings, log *slog.Logger, now func() time.Time) http.Handler {
+	p := a.push
+	if p == nil || p.client == nil {
 		log.Info("API off: it needs the push side's Redis")
 		return nil
 	}
-	set := a.manager.Flows // the services now loaded (a reload swaps them)
+	set := a.manager.Flows // the services now loaded
 	al := alerts.New(alerts.Config{
-		Redis: d.redis, Prefix: s.RedisPrefix, Consent: d.consent, Outbox: d.queue, Flows: set,
+		Redis: p.client, Prefix: s.RedisPrefix, Consent: p.consent, Outbox: p.queue, Flows: set,
 		Names: priceNames(a.reg), Now: now, Log: log,
 	})
 	actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); al.Run(actx, 30*time.Second) }()
+	wg.Go(func() { al.Run(actx, 30*time.Second) })
 	for _, name := range a.reg.Names() {
 		ad, _ := a.reg.Lookup(name)
 		if q, ok := ad.(interface{ Quotes() []prices.Quote }); ok {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				al.Watch(actx, 30*time.Second, func() []alerts.Price { return toPrices(q.Quotes()) })
-			}()
+			wg.Go(func() { al.Watch(actx, 30*time.Second, func() []alerts.Price { return toPrices(q.Quotes()) }) })
 		}
 	}
 	a.closers = append([]func(){func() { cancel(); wg.Wait() }}, a.closers...)
 	return api.New(api.Config{
-		Keys: apikeys.New(d.redis, s.RedisPrefix, nil), Redis: d.redis, Prefix: s.RedisPrefix, Flows: set,
-		Consent: d.consent, Outbox: d.queue, Prices: al, Country: s.APICountry, Now: now, Log: log,
+		Keys: apikeys.New(p.client, s.RedisPrefix, nil), Redis: p.client, Prefix: s.RedisPrefix, Flows: set,
+		Consent: p.consent, Outbox: p.queue, Prices: al, Country: s.APICountry, Now: now, Log: log,
 		// The gateway's details (binds, readiness; a.gw exists by the time a
 		// request comes) and the queue's depth.
 		Health: func(ctx context.Context) map[string]any {
@@ -92,12 +77,8 @@ func wireAPI(ctx context.Context, a *app, s *settings, log *slog.Logger, d pushD
 			if a.gw != nil {
 				h = a.gw.Details(ctx)
 			}
-			if d.stats != nil {
-				if st, err := d.stats(ctx); err != nil {
-					h["queue"] = map[string]any{"error": "unavailable"}
-				} else {
-					h["queue"] = st
-				}
+			if _, ok := h["outbox"]; !ok {
+				h["outbox"] = p.health(ctx)
 			}
 			return h
 		},
