@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -72,6 +73,9 @@ type Server struct {
 	e   *echo.Echo
 	cfg Config
 	log *slog.Logger
+
+	stop chan struct{}  // closed by Close
+	bg   sync.WaitGroup // background retries (failed)
 }
 
 // New builds the API.
@@ -101,7 +105,7 @@ func New(cfg Config) *Server {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	s := &Server{e: echo.New(), cfg: cfg, log: cfg.Log.With("comp", "api")}
+	s := &Server{e: echo.New(), cfg: cfg, log: cfg.Log.With("comp", "api"), stop: make(chan struct{})}
 	e := s.e
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
@@ -123,6 +127,12 @@ func New(cfg Config) *Server {
 	g.GET("/health", s.health, s.auth(apikeys.Read))
 	g.GET("/audit", s.getAudit, s.auth(apikeys.Admin))
 	return s
+}
+
+// Close stops the background retries (after the HTTP server has stopped).
+func (s *Server) Close() {
+	close(s.stop)
+	s.bg.Wait()
 }
 
 // ServeHTTP implements http.Handler.

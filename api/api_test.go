@@ -120,6 +120,7 @@ func newEnv(t testing.TB, mod func(*Config)) *env {
 		mod(&cfg)
 	}
 	e.srv = New(cfg)
+	t.Cleanup(func() { e.srv.Close() }) // the last one built
 	return e
 }
 

@@ -333,19 +333,49 @@ func (s *Server) createBroadcast(c echo.Context) error {
 }
 
 // failed cancels what a broadcast queued before its fan-out failed and
-// records it as failed, as far as Redis lets it now; a stale "starting"
-// record is repaired later by load.
+// records it as failed. When Redis is down that cannot be done now: it is
+// retried in the background every quarter second (the messages queued so
+// far must not go out when Redis comes back), for as long as a fan-out
+// may take; past that, the record has gone stale and the next request
+// for the broadcast repairs it (load).
 func (s *Server) failed(rk, id string, cause error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
 	s.log.Error("broadcast failed to start", "id", id, "err", cause)
+	if s.tryFail(rk, id) == nil {
+		return
+	}
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		deadline := time.After(s.cfg.FanOutTimeout)
+		for {
+			select {
+			case <-s.stop:
+				return
+			case <-deadline:
+				s.log.Error("gave up cancelling a failed broadcast; the next request for it will", "id", id)
+				return
+			case <-t.C:
+			}
+			if s.tryFail(rk, id) == nil {
+				s.log.Info("cancelled what a failed broadcast had queued", "id", id)
+				return
+			}
+		}
+	}()
+}
+
+func (s *Server) tryFail(rk, id string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
 	if err := s.cfg.Outbox.Cancel(ctx, id); err != nil {
-		s.log.Error("cancelling what a failed broadcast queued", "id", id, "err", err)
-		return // the record stays "starting" and goes stale: load repairs it
+		return err
 	}
 	if err := s.cfg.Redis.HSet(ctx, rk, "state", stateFailed, "error", "the store (Redis) failed during the fan-out").Err(); err != nil {
 		s.log.Error("recording a failed broadcast", "id", id, "err", err)
 	}
+	return nil
 }
 
 func describe(req BroadcastRequest, l numberList) string {

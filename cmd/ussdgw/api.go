@@ -66,8 +66,7 @@ func wireAPI(ctx context.Context, a *app, s *settings, log *slog.Logger, now fun
 			wg.Go(func() { al.Watch(actx, 30*time.Second, func() []alerts.Price { return toPrices(q.Quotes()) }) })
 		}
 	}
-	a.closers = append([]func(){func() { cancel(); wg.Wait() }}, a.closers...)
-	return api.New(api.Config{
+	srv := api.New(api.Config{
 		Keys: apikeys.New(p.client, s.RedisPrefix, nil), Redis: p.client, Prefix: s.RedisPrefix, Flows: set,
 		Consent: p.consent, Outbox: p.queue, Prices: al, Country: s.APICountry, Now: now, Log: log,
 		// The gateway's details (binds, readiness; a.gw exists by the time a
@@ -83,6 +82,8 @@ func wireAPI(ctx context.Context, a *app, s *settings, log *slog.Logger, now fun
 			return h
 		},
 	})
+	a.closers = append([]func(){func() { cancel(); wg.Wait(); srv.Close() }}, a.closers...)
+	return srv
 }
 
 // toPrices turns the prices adapter's data into prices to alert on.
