@@ -56,15 +56,15 @@ func (s *Scheduler) send(ctx context.Context, raw []string, now time.Time) (int,
 			drop = append(drop, r)
 			continue
 		}
-		sub, ok := subs[m.msisdn]
+		sub, ok := subs[m.msisdn+"|"+m.schedule]
 		if !ok {
 			var err error
-			sub, err = s.subscription(ctx, m.msisdn)
+			sub, err = s.subscription(ctx, m.msisdn, m.schedule)
 			if err != nil {
 				s.warnOnce(seen, "reading subscriptions", err)
 				continue
 			}
-			subs[m.msisdn] = sub
+			subs[m.msisdn+"|"+m.schedule] = sub
 		}
 		if sub == nil {
 			drop = append(drop, r) // unsubscribed since it was scheduled
@@ -138,14 +138,19 @@ func find(items []item, m member) (item, bool) {
 	return item{}, false
 }
 
-// subscription returns msisdn's subscription to the topic, nil if none.
-func (s *Scheduler) subscription(ctx context.Context, msisdn string) (*subscription, error) {
+// subscription returns msisdn's subscription to the reminders of
+// schedule (the topic, or the topic of that schedule alone), nil if none.
+func (s *Scheduler) subscription(ctx context.Context, msisdn, schedule string) (*subscription, error) {
 	subs, err := s.c.Consent.Subscriptions(ctx, msisdn)
 	if err != nil {
 		return nil, fmt.Errorf("reading the subscriptions of %s: %w", mask(msisdn), err)
 	}
-	for i := range subs {
-		if subs[i].Topic == s.c.Topic && (subs[i].Service == "" || subs[i].Service == s.c.Service) {
+	for i, sub := range subs {
+		if sub.Service != "" && sub.Service != s.c.Service {
+			continue
+		}
+		if sc := sub.Params["schedule"]; sub.Topic == s.c.Topic && (sc == "" || sc == schedule) ||
+			sub.Topic == s.c.Topic+":"+schedule {
 			return &subs[i], nil
 		}
 	}

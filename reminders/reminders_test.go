@@ -109,6 +109,7 @@ func TestSyncSchedulesSubscribersOnly(t *testing.T) {
 		notSub   = "254700000002" // registered, never subscribed
 		notReg   = "254700000003" // subscribed, nothing registered
 		pregOnly = "254700000004" // subscribed to the pregnancy schedule only
+		topicSc  = "254700000005" // subscribed to health:reminders:child
 	)
 	e.register(t, child, "child", born)
 	e.register(t, notSub, "child", born)
@@ -117,9 +118,12 @@ func TestSyncSchedulesSubscribersOnly(t *testing.T) {
 	e.subscribe(child, "sw", nil)
 	e.subscribe(notReg, "en", nil)
 	e.subscribe(pregOnly, "en", map[string]string{"schedule": "pregnancy"})
+	e.register(t, topicSc, "child", "2026-11-01")
+	e.register(t, topicSc, "pregnancy", "2027-03-01")
+	e.consent.subscribe(topicSc, subscription{Service: "health", Topic: "health:reminders:child", Lang: "en"})
 	s := e.scheduler(t)
 
-	if got, want := mustSync(t, s), 6*2+5*2; got != want {
+	if got, want := mustSync(t, s), 6*2+5*2+6*2; got != want {
 		t.Fatalf("first sync added %d reminders, want %d", got, want)
 	}
 	// Scores: 09:00 Nairobi two days before and on the day.
@@ -136,7 +140,7 @@ func TestSyncSchedulesSubscribersOnly(t *testing.T) {
 			t.Errorf("%s is due at %v, want %v", member, time.Unix(int64(score), 0).In(nairobi), want)
 		}
 	}
-	for _, who := range []string{notSub, pregOnly + "|child"} {
+	for _, who := range []string{notSub, pregOnly + "|child", topicSc + "|pregnancy"} {
 		n, err := e.rc.Eval(ctx, `local n = 0 for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do if string.find(m, ARGV[1], 1, true) == 1 then n = n + 1 end end return n`, []string{s.due}, who).Int()
 		if err != nil || n != 0 {
 			t.Errorf("%d reminders scheduled for %s (err %v), want none", n, who, err)
@@ -290,15 +294,21 @@ func TestUnsubscribedGetsNothing(t *testing.T) {
 		e.register(t, n, "child", born)
 		e.subscribe(n, "fr", nil)
 	}
+	// narrowed subscribed to all reminders, then to the pregnancy's only.
+	const narrowed = "254722000003"
+	e.register(t, narrowed, "child", born)
+	e.subscribe(narrowed, "en", nil)
 	s := e.scheduler(t)
 	mustSync(t, s)
 	e.consent.unsubscribe(user)
+	e.consent.unsubscribe(narrowed)
+	e.subscribe(narrowed, "en", map[string]string{"schedule": "pregnancy"})
 	if n := mustClaim(t, s); n != 1 {
 		t.Fatalf("sent %d, want 1 (the one still subscribed)", n)
 	}
 	for _, m := range e.queue.sent() {
-		if m.MSISDN == user {
-			t.Errorf("the unsubscribed number got %q", m.Text)
+		if m.MSISDN != other {
+			t.Errorf("%s got %q", m.MSISDN, m.Text)
 		}
 		if !strings.Contains(m.Text, "dans 2 jours") {
 			t.Errorf("French text %q", m.Text)

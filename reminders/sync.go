@@ -82,23 +82,38 @@ func (s *Scheduler) Sync(ctx context.Context) (int, error) {
 	}
 	added, failed := 0, 0
 	var firstErr error
-	err = s.c.Consent.Subscribers(ctx, s.c.Topic, func(msisdn string, sub subscription) error {
-		if sub.Service != "" && sub.Service != s.c.Service {
+	// The topic itself covers every schedule the user registered; a topic
+	// "<topic>:<schedule>" (health:reminders:child) only that schedule.
+	topics := []string{s.c.Topic}
+	for _, sc := range all {
+		topics = append(topics, s.c.Topic+":"+sc)
+	}
+	for i, topic := range topics {
+		err = s.c.Consent.Subscribers(ctx, topic, func(msisdn string, sub subscription) error {
+			if sub.Service != "" && sub.Service != s.c.Service {
+				return nil
+			}
+			list := all
+			if i > 0 {
+				list = all[i-1 : i]
+			}
+			n, err := s.syncUser(ctx, msisdn, sub, list)
+			added += n
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				failed++
+				if firstErr == nil {
+					firstErr = fmt.Errorf("user %s: %w", mask(msisdn), err)
+				}
+			}
 			return nil
-		}
-		n, err := s.syncUser(ctx, msisdn, sub, all)
-		added += n
+		})
 		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			failed++
-			if firstErr == nil {
-				firstErr = fmt.Errorf("user %s: %w", mask(msisdn), err)
-			}
+			break
 		}
-		return nil
-	})
+	}
 	if added > 0 {
 		s.Wake()
 	}
@@ -111,12 +126,11 @@ func (s *Scheduler) Sync(ctx context.Context) (int, error) {
 	return added, nil
 }
 
-// syncUser schedules one subscriber's reminders. A subscription may name
-// its schedule (param "schedule"); else every schedule the user is
-// registered for is reminded.
-func (s *Scheduler) syncUser(ctx context.Context, msisdn string, sub subscription, all []string) (int, error) {
+// syncUser schedules one subscriber's reminders for the schedules of list
+// the user is registered for. A subscription may also name its schedule
+// (param "schedule").
+func (s *Scheduler) syncUser(ctx context.Context, msisdn string, sub subscription, list []string) (int, error) {
 	now := s.c.Now()
-	list := all
 	if sc := sub.Params["schedule"]; sc != "" {
 		list = []string{sc}
 	}
