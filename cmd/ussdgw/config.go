@@ -28,6 +28,7 @@ type settings struct {
 	LogLevel       string
 	LogFormat      string
 	DebugListen    string
+	reminderSettings
 
 	// Sections of the config file that other packages decode.
 	adapters *yaml.Node
@@ -43,7 +44,7 @@ type option struct {
 }
 
 func (s *settings) options() []option {
-	return []option{
+	return append([]option{
 		{name: "config", usage: "gateway config file (YAML) with adapters, SMPP connections (smpp:) and the settings below", str: &s.Config},
 		{name: "listen", usage: "HTTP listen address", str: &s.Listen},
 		{name: "flows", usage: "directory of flow files (*.yaml)", str: &s.Flows},
@@ -56,7 +57,7 @@ func (s *settings) options() []option {
 		{name: "log-level", usage: "debug, info, warn or error", str: &s.LogLevel},
 		{name: "log-format", usage: "text or json", str: &s.LogFormat},
 		{name: "debug-listen", usage: "address for Go's /debug/pprof profiler (empty: off; keep it on localhost)", str: &s.DebugListen},
-	}
+	}, s.reminderOptions()...)
 }
 
 func defaults() *settings {

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ussdgw/ussdgw/adapters"
+	"github.com/ussdgw/ussdgw/flows"
+	"github.com/ussdgw/ussdgw/reminders"
+)
+
+// reminderSettings are the health reminders' settings, a part of settings.
+type reminderSettings struct {
+	ReminderDays string
+	ReminderHour string
+}
+
+func (s *settings) reminderOptions() []option {
+	if s.ReminderDays == "" {
+		s.ReminderDays = "2,0"
+	}
+	if s.ReminderHour == "" {
+		s.ReminderHour = "09:00"
+	}
+	return []option{
+		{name: "reminder-days", usage: "days before a health visit or vaccine to send its SMS reminder, comma-separated; 0 is the day itself", str: &s.ReminderDays},
+		{name: "reminder-hour", usage: "local time of day (in the health service's timezone) reminders are sent at", str: &s.ReminderHour},
+	}
+}
+
+// reminderService is the name of the flow and of the adapter reminders
+// are for.
+const reminderService = "health"
+
+// startReminders runs the health reminders when the gateway serves a flow
+// and an adapter named health; without them it does nothing. stop ends
+// the scheduler and waits for it.
+func startReminders(ctx context.Context, s *settings, rc redis.UniversalClient, prefix string,
+	c reminders.Consent, q reminders.Queue, reg *adapters.Registry, set *flows.Set, log *slog.Logger,
+) (stop func(), err error) {
+	days, err := reminders.ParseDays(s.ReminderDays)
+	if err != nil {
+		return nil, err
+	}
+	hour, minute, err := reminders.ParseClock(s.ReminderHour)
+	if err != nil {
+		return nil, err
+	}
+	f, ok := set.Flow(reminderService)
+	if _, has := reg.Lookup(reminderService); !ok || !has {
+		log.Info("health reminders off: no health flow and adapter")
+		return func() {}, nil
+	}
+	cfg := reminders.Config{
+		Redis: rc, Prefix: prefix, Consent: c, Queue: q, Adapters: reg,
+		Adapter: reminderService, Service: reminderService,
+		Days: days, Hour: hour, Minute: minute,
+		Log: log.With("comp", "reminders"),
+	}
+	if l, ok := any(f).(interface{ Location() *time.Location }); ok {
+		cfg.Location = l.Location()
+	}
+	if m, ok := any(f).(interface {
+		Message(name, lang string, vars map[string]string) (string, bool)
+	}); ok {
+		cfg.Text = func(lang string, vars map[string]string) (string, bool) { return m.Message("reminder", lang, vars) }
+	}
+	sch, err := reminders.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("health reminders: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = sch.Run(ctx) })
+	log.Info("health reminders on", "days_before", s.ReminderDays, "at", fmt.Sprintf("%02d:%02d", hour, minute), "timezone", cfg.Location)
+	return func() { cancel(); wg.Wait() }, nil
+}
