@@ -6,8 +6,8 @@
 // them and none is lost when one stops:
 //
 //   - a sync pass (at start and every few minutes) asks the health adapter
-//     for each subscriber's upcoming items and adds the missing reminders to
-//     a sorted set scored by send time; a member is
+//     for each subscriber's upcoming items and adds the missing reminders of
+//     the next days to a sorted set scored by send time; a member is
 //     "msisdn|schedule|item|date|days_before", so adding is idempotent;
 //   - a claim loop takes the due members atomically (one Lua script) into an
 //     in-progress set with a lease deadline, so two instances never hold the
@@ -69,9 +69,13 @@ type Config struct {
 	Text func(lang string, vars map[string]string) (string, bool)
 
 	SyncEvery time.Duration // default 5m
-	Tick      time.Duration // claim at least this often; default 30s
-	Lease     time.Duration // how long a claim is held; default 2m
-	Batch     int           // members claimed at once; default 200
+	// Horizon is how far ahead a sync schedules: a reminder due later is
+	// added by a later sync, which keeps the due set to about a week of
+	// reminders whatever the number of subscribers. Default 8 days.
+	Horizon time.Duration
+	Tick    time.Duration // claim at least this often; default 30s
+	Lease   time.Duration // how long a claim is held; default 2m
+	Batch   int           // members claimed at once; default 200
 
 	Now func() time.Time
 	Log *slog.Logger
@@ -132,6 +136,9 @@ func New(c Config) (*Scheduler, error) {
 	}
 	if c.SyncEvery <= 0 {
 		c.SyncEvery = 5 * time.Minute
+	}
+	if c.Horizon <= 0 {
+		c.Horizon = 8 * 24 * time.Hour
 	}
 	if c.Tick <= 0 {
 		c.Tick = 30 * time.Second

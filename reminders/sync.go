@@ -151,11 +151,12 @@ func (s *Scheduler) syncUser(ctx context.Context, msisdn string, sub subscriptio
 				continue
 			}
 			for _, d := range s.c.Days {
-				if s.superseded(date, d, now) {
+				at := s.sendAt(date, d)
+				if s.superseded(date, d, now) || at.After(now.Add(s.c.Horizon)) {
 					continue
 				}
 				m := member{msisdn: msisdn, schedule: sc, item: it.id, date: it.date, days: d}
-				ms = append(ms, scored{m: m, at: s.sendAt(date, d)})
+				ms = append(ms, scored{m: m, at: at})
 			}
 		}
 	}
