@@ -48,7 +48,7 @@ func (c *Client) Send(ctx context.Context, m Message, opts ...SendOption) (Resul
 		return Result{}, invalid(err)
 	}
 	base := ShortMessage{
-		Source:             Addr{src.Addr, src.TON, src.NPI},
+		Source:             Addr(src),
 		Dest:               Addr{m.Dst, c.cfg.DestTON, c.cfg.DestNPI},
 		RegisteredDelivery: c.cfg.RegisteredDelivery,
 	}
