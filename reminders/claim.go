@@ -24,7 +24,12 @@ func (s *Scheduler) Claim(ctx context.Context) (int, error) {
 		if len(ms) == 0 {
 			return total, nil
 		}
-		n, err := s.send(ctx, ms, now)
+		// A batch must be settled well within its lease, or another
+		// instance takes the same members while this one still works on
+		// them (harmless thanks to the IDs, but wasted).
+		bctx, cancel := context.WithTimeout(ctx, s.c.Lease/2)
+		n, err := s.send(bctx, ms, now)
+		cancel()
 		total += n
 		if err != nil {
 			return total, err
