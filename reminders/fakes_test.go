@@ -17,7 +17,6 @@ import (
 
 	"github.com/ussdgw/ussdgw/adapters"
 	"github.com/ussdgw/ussdgw/adapters/health"
-	"github.com/ussdgw/ussdgw/ussd"
 )
 
 // newRedis returns a client of the shared test Redis and a unique key
@@ -168,8 +167,7 @@ func (q *fakeQueue) sent() []message {
 // an in-memory store, on the test clock.
 func healthAdapter(t testing.TB, now func() time.Time) *adapters.Registry {
 	t.Helper()
-	kv := ussd.NewMemoryStore()
-	t.Cleanup(func() { kv.Close() })
+	kv := &memKV{m: map[string][]byte{}}
 	reg := adapters.NewRegistry()
 	c := health.Config{TZ: "Africa/Nairobi", Keep: 24 * time.Hour}
 	c.File = "../flows-examples/data/health.yaml"
@@ -181,6 +179,44 @@ func healthAdapter(t testing.TB, now func() time.Time) *adapters.Registry {
 		t.Fatal(err)
 	}
 	return reg
+}
+
+// memKV is an adapters.KV in memory that ignores TTLs: the registrations
+// of the tests live on the test clock, not the wall clock.
+type memKV struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+func (k *memKV) Get(_ context.Context, keys ...string) ([][]byte, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	out := make([][]byte, len(keys))
+	for i, key := range keys {
+		out[i] = k.m[key]
+	}
+	return out, nil
+}
+
+func (k *memKV) Set(_ context.Context, key string, val []byte, _ time.Duration) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if val == nil {
+		delete(k.m, key)
+	} else {
+		k.m[key] = val
+	}
+	return nil
+}
+
+func (k *memKV) Swap(_ context.Context, key string, old, val []byte, _ time.Duration) (bool, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if cur, ok := k.m[key]; ok != (old != nil) || string(cur) != string(old) {
+		return false, nil
+	}
+	k.m[key] = val
+	return true, nil
 }
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
