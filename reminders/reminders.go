@@ -340,12 +340,14 @@ func (s *Scheduler) sendAt(date time.Time, days int) time.Time {
 }
 
 // superseded reports whether a reminder days before date is not worth
-// sending at now because a later one of the same item (fewer days before)
-// is already due: after an outage, or for a subscription made late, the
-// user gets one reminder, the nearest.
+// sending at now: when the day of a nearer reminder of the same item
+// (fewer days before) has come, that one goes out (or went out) instead.
+// After an outage, or for a subscription made late, the user gets one
+// reminder, the nearest, rather than two on the same day.
 func (s *Scheduler) superseded(date time.Time, days int, now time.Time) bool {
+	left := s.daysLeft(date, now)
 	for _, d := range s.c.Days {
-		if d < days && !s.sendAt(date, d).After(now) {
+		if d < days && d >= left {
 			return true
 		}
 	}

@@ -360,6 +360,12 @@ func TestLateClaimSendsNearestOnly(t *testing.T) {
 	e.subscribe(user, "en", nil)
 	s := e.scheduler(t)
 	mustSync(t, s)
+	// 08:00 on the due day: the reminder of 2 days before is long due, but
+	// the day's own comes at 09:00; one message, not two in an hour.
+	e.clk.Set(t0.AddDate(0, 0, 2).Add(-time.Hour))
+	if n := mustClaim(t, s); n != 0 {
+		t.Fatalf("sent %d before the day's reminder, want 0", n)
+	}
 	e.clk.Set(t0.AddDate(0, 0, 2).Add(3 * time.Hour)) // 12:00 on the due day
 	if n := mustClaim(t, s); n != 1 {
 		t.Fatalf("sent %d, want 1", n)
@@ -572,5 +578,35 @@ func TestHorizon(t *testing.T) {
 	}
 	if txt := e.queue.sent()[0].Text; !strings.Contains(txt, "OPV 2") || !strings.Contains(txt, "in 2 days") {
 		t.Errorf("text %q", txt)
+	}
+}
+
+func TestSuperseded(t *testing.T) {
+	rc := redis.NewClient(&redis.Options{})
+	defer rc.Close()
+	s, err := New(Config{Redis: rc, Consent: newConsent(), Queue: newQueue(), Adapters: adapters.NewRegistry(),
+		Days: []int{7, 2, 0}, Location: nairobi})
+	if err != nil {
+		t.Fatal(err)
+	}
+	due := time.Date(2026, 12, 10, 0, 0, 0, 0, nairobi)
+	at := func(day, hour int) time.Time { return time.Date(2026, 12, day, hour, 0, 0, 0, nairobi) }
+	for _, tc := range []struct {
+		days int
+		now  time.Time
+		want bool
+	}{
+		{7, at(3, 9), false},   // on time
+		{7, at(6, 9), false},   // late, 4 days left: no nearer reminder's day yet
+		{7, at(8, 9), true},    // 2 days left: the 2-day one goes
+		{7, at(8, 8), true},    // ... even before its hour
+		{2, at(8, 9), false},   // that one
+		{2, at(10, 8), true},   // the day itself: the day's own
+		{0, at(10, 20), false}, // the nearest is never superseded
+		{2, at(9, 23), false},  // 1 day left, the day's own is tomorrow
+	} {
+		if got := s.superseded(due, tc.days, tc.now); got != tc.want {
+			t.Errorf("%d days before, at %v: superseded %v, want %v", tc.days, tc.now, got, tc.want)
+		}
 	}
 }
