@@ -14,7 +14,7 @@ import (
 // that cannot fit the limit in some language.
 func (c *compiler) check() {
 	for _, n := range c.f.nodes {
-		if n.kind == kindAction {
+		if n.kind == kindAction || n.kind == kindUnsubscribe || n.kind == kindSubscriptions {
 			n.resolveDefaults()
 		}
 	}

@@ -307,6 +307,12 @@ func (f *Flow) enter(ctx context.Context, env *Env, st *State, t target) (Screen
 			event, to = f.route(env, st, n)
 		case kindSMS:
 			event, to = f.sendSMS(ctx, env, st, n)
+		case kindSubscribe:
+			event, to = f.subscribe(ctx, env, st, n)
+		case kindUnsubscribe:
+			event, to = f.unsubscribe(ctx, env, st, n)
+		case kindSubscriptions:
+			event, to = f.subscriptions(ctx, env, st, n)
 		default:
 			event, to = f.act(ctx, env, st, n)
 		}

@@ -21,6 +21,12 @@ type Flow struct {
 	// starts a reply-driven session of the same menus.
 	SMSDialogue bool
 	smsHelp     text
+	// StopWords and StartWords are the service's own words for SMS STOP
+	// and START (sms.stop_words, sms.start_words), upper case, on top of
+	// the gateway's.
+	StopWords, StartWords []string
+
+	push push // timezone:, alerts:, messages:
 
 	title     text
 	nodes     []*node
@@ -44,6 +50,7 @@ type Flow struct {
 	idAt   pos
 	codeAt []pos
 	kwAt   []pos
+	wordAt map[string]pos // stop and start words
 }
 
 type pos struct{ line, col int }
@@ -62,9 +69,13 @@ const (
 	kindRouter
 	kindEnd
 	kindSMS
+	kindSubscribe
+	kindUnsubscribe
+	kindSubscriptions
 )
 
-var kindNames = map[string]nodeKind{"menu": kindMenu, "input": kindInput, "action": kindAction, "router": kindRouter, "end": kindEnd, "sms": kindSMS}
+var kindNames = map[string]nodeKind{"menu": kindMenu, "input": kindInput, "action": kindAction, "router": kindRouter, "end": kindEnd, "sms": kindSMS,
+	"subscribe": kindSubscribe, "unsubscribe": kindUnsubscribe, "subscriptions": kindSubscriptions}
 
 func (k nodeKind) String() string {
 	for n, v := range kindNames {
@@ -128,11 +139,20 @@ type node struct {
 	// router
 	routes []route
 	def    target
+
+	// subscribe, unsubscribe (topic "" with all: every topic of the service)
+	topic *template
+	label text
+	all   bool
 }
 
 // transient nodes run without showing a screen.
 func (n *node) transient() bool {
-	return n.kind == kindAction || n.kind == kindRouter || n.kind == kindSMS
+	switch n.kind {
+	case kindAction, kindRouter, kindSMS, kindSubscribe, kindUnsubscribe, kindSubscriptions:
+		return true
+	}
+	return false
 }
 
 type option struct {

@@ -70,7 +70,7 @@ func TestLoaderErrors(t *testing.T) {
 		{
 			name: "unknown node type",
 			old:  "type: end", new: "type: finish",
-			want: []string{`shop.yaml:21:11: nodes.done.type: unknown node type "finish" (menu, input, action, router, sms or end)`},
+			want: []string{`shop.yaml:21:11: nodes.done.type: unknown node type "finish" (menu, input, action, router, sms, subscribe, unsubscribe, subscriptions or end)`},
 		},
 		{
 			name: "text missing for a declared language",
@@ -177,6 +177,76 @@ func TestLoaderErrors(t *testing.T) {
 			name: "item outside items",
 			old:  `{en: "OK {{qty}}", fr: "OK {{qty}}"}`, new: `"OK {{item.name}}"`,
 			want: []string{`shop.yaml:22:11: nodes.done.text: item.name is only defined in the label and set of items`},
+		},
+		{
+			name: "subscribe without a topic",
+			old:  "    next: done\n", new: "    next: sub\n  sub:\n    type: subscribe\n    label: {en: \"{{qty}} alerts\", fr: \"Alertes {{qty}}\"}\n    next: done\n",
+			want: []string{`shop.yaml:21:5: nodes.sub.topic: required field is missing`},
+		},
+		{
+			name: "subscribe with a misspelt key",
+			old:  "    next: done\n", new: "    next: sub\n  sub:\n    type: subscribe\n    topik: \"q:{{qty}}\"\n    topic: \"q:{{qty}}\"\n    label: Alerts\n    next: done\n",
+			want: []string{`shop.yaml:22:5: nodes.sub.topik: unknown field "topik"; did you mean "topic"?`},
+		},
+		{
+			name: "subscribe topic with an undefined variable",
+			old:  "    next: done\n", new: "    next: sub\n  sub:\n    type: subscribe\n    topic: \"q:{{qtty}}\"\n    label: Alerts\n    params: {threshold: \"{{qty}}\"}\n    next: done\n",
+			want: []string{`shop.yaml:22:12: nodes.sub.topic: undefined variable "qtty"; did you mean "qty"?`},
+		},
+		{
+			name: "subscribe params cannot name the number",
+			old:  "    next: done\n", new: "    next: sub\n  sub:\n    type: subscribe\n    topic: q\n    label: Alerts\n    params: {Phone-Number: \"{{msisdn}}\"}\n    next: done\n",
+			want: []string{`shop.yaml:24:14: nodes.sub.params.Phone-Number: "Phone-Number" is not a parameter name (lower-case letters, digits and _)`},
+		},
+		{
+			name: "unsubscribe with a topic and all",
+			old:  "    next: done\n", new: "    next: uns\n  uns:\n    type: unsubscribe\n    topic: q\n    all: true\n    next: done\n",
+			want: []string{`shop.yaml:23:10: nodes.uns.all: give a topic or all: true, not both`},
+		},
+		{
+			name: "unsubscribe with neither topic nor all",
+			old:  "    next: done\n", new: "    next: uns\n  uns:\n    type: unsubscribe\n    next: done\n",
+			want: []string{`shop.yaml:21:5: nodes.uns.topic: an unsubscribe needs a topic, or all: true for every topic of the service`},
+		},
+		{
+			name: "subscriptions without save and an unknown on_empty",
+			old:  "    next: done\n", new: "    next: subs\n  subs:\n    type: subscriptions\n    next: done\n    on_empty: nonee\n",
+			want: []string{
+				`shop.yaml:21:5: nodes.subs.save: required field is missing`,
+				`shop.yaml:23:15: nodes.subs.on_empty: unknown node "nonee"; did you mean "done"?`,
+			},
+		},
+		{
+			name: "unknown time zone",
+			old:  "languages: [en, fr]\n", new: "languages: [en, fr]\ntimezone: Africa/Nairobbi\n",
+			want: []string{`shop.yaml:5:11: timezone: "Africa/Nairobbi" is not a time zone like Africa/Nairobi or UTC`},
+		},
+		{
+			name: "bad alerts",
+			old:  "languages: [en, fr]\n", new: "languages: [en, fr]\nalerts: {quiet_hours: \"21:00-21:00\", daily_cap: -1, digest_at: \"7am\", quiet: yes}\n",
+			want: []string{
+				`shop.yaml:5:23: alerts.quiet_hours: "21:00-21:00" is not a time range like 21:00-07:00 (24-hour clock, start and end different)`,
+				`shop.yaml:5:49: alerts.daily_cap: -1 is out of range (0 to 100; 0 is no cap)`,
+				`shop.yaml:5:64: alerts.digest_at: "7am" is not a time like 07:00 (24-hour clock)`,
+				`shop.yaml:5:71: alerts.quiet: unknown field "quiet"`,
+			},
+		},
+		{
+			name: "message missing a language and a bad message name",
+			old:  "languages: [en, fr]\n", new: "languages: [en, fr]\nmessages:\n  alert: {en: \"{{crop}} is {{price}}\"}\n  Digest: \"x\"\n",
+			want: []string{
+				`shop.yaml:6:10: messages.alert: missing text for fr`,
+				`shop.yaml:7:3: messages.Digest: "Digest" is not a valid message name (lower-case letters, digits and _, starting with a letter)`,
+			},
+		},
+		{
+			name: "stop word that is the service's keyword",
+			old:  "languages: [en, fr]\n", new: "languages: [en, fr]\nkeywords: [SHOP]\nsms: {stop_words: [shop, quit, \"no more\"], start_words: [Quit]}\n",
+			want: []string{
+				`shop.yaml:6:20: sms.stop_words[1]: SHOP is also a keyword of this service`,
+				`shop.yaml:6:32: sms.stop_words[3]: "no more" is not a word (1 to 20 letters or digits, no spaces)`,
+				`shop.yaml:6:58: sms.start_words[1]: QUIT is already in sms.stop_words`,
+			},
 		},
 		{
 			name: "static screen over the limit",

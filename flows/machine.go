@@ -49,6 +49,10 @@ func (n *node) edges() []edge {
 			edge{"error", n.onError}, edge{"timeout", n.onTimeout})
 	case kindSMS:
 		out = append(out, edge{"sent", n.next}, edge{"error", n.onError})
+	case kindSubscribe:
+		out = append(out, edge{"ok", n.next}, edge{"error", n.onError})
+	case kindUnsubscribe, kindSubscriptions:
+		out = append(out, edge{"ok", n.next}, edge{"empty", n.onEmpty}, edge{"error", n.onError})
 	case kindRouter:
 		for i, r := range n.routes {
 			out = append(out, edge{"route:" + strconv.Itoa(i+1), r.next})

@@ -31,14 +31,17 @@ var DefaultLimit = gsm.Limit{Octets: 160}
 
 var (
 	serviceKeys = []string{"id", "title", "description", "codes", "keywords", "languages", "default_language",
-		"start", "labels", "navigation", "screen", "sms", "nodes"}
+		"start", "labels", "navigation", "screen", "sms", "nodes", "timezone", "alerts", "messages"}
 	nodeKeys = map[nodeKind][]string{
-		kindMenu:   {"type", "text", "options", "items", "nav"},
-		kindInput:  {"type", "text", "save", "validate", "error", "sensitive", "next", "nav"},
-		kindAction: {"type", "call", "op", "params", "save", "timeout", "next", "on_empty", "on_invalid", "on_error", "on_timeout", "late_sms"},
-		kindSMS:    {"type", "text", "next", "on_error"},
-		kindRouter: {"type", "routes", "default"},
-		kindEnd:    {"type", "text"},
+		kindMenu:          {"type", "text", "options", "items", "nav"},
+		kindInput:         {"type", "text", "save", "validate", "error", "sensitive", "next", "nav"},
+		kindAction:        {"type", "call", "op", "params", "save", "timeout", "next", "on_empty", "on_invalid", "on_error", "on_timeout", "late_sms"},
+		kindSMS:           {"type", "text", "next", "on_error"},
+		kindRouter:        {"type", "routes", "default"},
+		kindEnd:           {"type", "text"},
+		kindSubscribe:     {"type", "topic", "label", "params", "next", "on_error"},
+		kindUnsubscribe:   {"type", "topic", "all", "next", "on_empty", "on_error"},
+		kindSubscriptions: {"type", "save", "next", "on_empty", "on_error"},
 	}
 	idRE      = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
 	nodeRE    = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
@@ -58,6 +61,7 @@ type compiler struct {
 	results  map[string]bool // names actions save results under (price → price.*)
 	nodeKeys []*yaml.Node    // position of each node's key, by index
 	itemFrom string          // while decoding items: the list they read
+	freeVars bool            // while decoding messages: variables are not the flow's
 }
 
 type pendingTarget struct {
@@ -181,12 +185,13 @@ func (c *compiler) service(root *yaml.Node) {
 		}
 	}
 	if s.has("sms") {
-		sm, ok := d.mapping(s.val("sms"), "sms", []string{"dialogue", "help"})
+		sm, ok := d.mapping(s.val("sms"), "sms", []string{"dialogue", "help", "stop_words", "start_words"})
 		if ok {
 			f.SMSDialogue = sm.boolean("dialogue", false)
 			if sm.has("help") {
 				f.smsHelp = c.text(sm.val("help"), "sms.help", false)
 			}
+			c.smsWords(sm)
 		}
 		if f.SMSDialogue && len(f.Keywords) == 0 {
 			d.errorf(s.val("sms"), "sms.dialogue", "an SMS dialogue needs keywords to start it")
@@ -195,6 +200,7 @@ func (c *compiler) service(root *yaml.Node) {
 	if s.has("description") {
 		c.text(s.val("description"), "description", false)
 	}
+	c.pushSettings(s)
 	c.nodes(s)
 	if len(f.nodes) == 0 {
 		return
@@ -358,11 +364,11 @@ func (c *compiler) node(n *node, y *yaml.Node, path string) {
 	kindName := probe.str("type")
 	kind, known := kindNames[kindName]
 	if !probe.has("type") {
-		d.errorf(probe.node, join(path, "type"), "required field is missing (menu, input, action, router, sms or end)")
+		d.errorf(probe.node, join(path, "type"), "required field is missing (%s)", kindList)
 		return
 	}
 	if !known {
-		d.errorf(probe.val("type"), join(path, "type"), "unknown node type %q (menu, input, action, router, sms or end)", kindName)
+		d.errorf(probe.val("type"), join(path, "type"), "unknown node type %q (%s)", kindName, kindList)
 		return
 	}
 	n.kind = kind
@@ -424,6 +430,8 @@ func (c *compiler) node(n *node, y *yaml.Node, path string) {
 		c.target(f, "next", &n.next)
 		n.onError = toUnavailable
 		c.target(f, "on_error", &n.onError)
+	case kindSubscribe, kindUnsubscribe, kindSubscriptions:
+		c.consentNode(n, f)
 	}
 }
 
@@ -603,6 +611,9 @@ func (c *compiler) template(n *yaml.Node, path string, inItem bool) *template {
 	if err != nil {
 		c.d.errorf(n, path, "%v", err)
 		return nil
+	}
+	if c.freeVars {
+		return t // a message's variables come from its sender
 	}
 	for _, v := range t.vars() {
 		c.uses = append(c.uses, varUse{name: v, at: n, path: path, inItem: inItem, itemFrom: c.itemFrom})

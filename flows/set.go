@@ -104,6 +104,15 @@ func newSet(flows []*Flow) (*Set, error) {
 			s.keywords[kw] = f
 		}
 	}
+	// A service's STOP or START word must not be a keyword that opens
+	// another service: the same SMS cannot mean both.
+	for _, f := range flows {
+		for _, w := range append(append([]string(nil), f.StopWords...), f.StartWords...) {
+			if other, clash := s.keywords[w]; clash && other != f {
+				at(f, f.wordAt[w], "sms", "%s is a STOP/START word here and a keyword of service %q (%s)", w, other.ID, other.File)
+			}
+		}
+	}
 	sort.Strings(s.ids)
 	return s, joinErrors(errs)
 }

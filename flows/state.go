@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ussdgw/ussdgw/adapters"
+	"github.com/ussdgw/ussdgw/consent"
 	"github.com/ussdgw/ussdgw/flows/gsm"
 )
 
@@ -50,6 +51,22 @@ type Env struct {
 	// Later runs work after the step has answered (a late adapter result
 	// to send by SMS). The caller owns its lifetime; nil disables late_sms.
 	Later func(work func(ctx context.Context))
+	// Consent records what the user agrees to receive (subscribe,
+	// unsubscribe and subscriptions nodes); nil makes those nodes take
+	// their error branch. *consent.Registry is one.
+	Consent Consent
+	// Channel is how the user reaches the flow ("ussd", "sms"), recorded
+	// with each consent change.
+	Channel string
+}
+
+// Consent is the part of the consent registry the flows use. The MSISDN
+// and the service always come from the session, never from a flow's params:
+// nobody can subscribe another number.
+type Consent interface {
+	Subscribe(ctx context.Context, msisdn string, s consent.Subscription) error
+	Unsubscribe(ctx context.Context, msisdn, service, topic, channel string) (bool, error)
+	Subscriptions(ctx context.Context, msisdn string) ([]consent.Subscription, error)
 }
 
 // Messenger sends an SMS. Send must not wait for delivery: it returns once

@@ -52,8 +52,12 @@ type Config struct {
 	// Limit is the screen size of the channel (zero: the flow's, a USSD
 	// screen).
 	Limit gsm.Limit
-	Now   func() time.Time
-	Log   *slog.Logger
+	// Consent is the consent registry the flows' subscribe, unsubscribe
+	// and subscriptions nodes use (a *consent.Registry); nil: those nodes
+	// take their error branch.
+	Consent flows.Consent
+	Now     func() time.Time
+	Log     *slog.Logger
 }
 
 // Defaults.
@@ -253,7 +257,15 @@ func (m *Manager) env(req Request, now time.Time) *flows.Env {
 		lim = req.Limit
 	}
 	return &flows.Env{Adapters: m.cfg.Adapters, MSISDN: string(req.MSISDN), Now: now, Log: m.log,
-		SMS: m.cfg.SMS, Later: m.later, Limit: lim}
+		SMS: m.cfg.SMS, Later: m.later, Limit: lim, Consent: m.cfg.Consent, Channel: m.channel()}
+}
+
+// channel names the channel in consent records: "ussd", or Config.Channel.
+func (m *Manager) channel() string {
+	if m.cfg.Channel == "" {
+		return "ussd"
+	}
+	return m.cfg.Channel
 }
 
 // later runs work after the step, with its own deadline, tracked so that

@@ -28,6 +28,9 @@ type settings struct {
 	LogLevel       string
 	LogFormat      string
 	DebugListen    string
+	// ConsentRetention is how long the consent audit trail of a number is
+	// kept after its last change.
+	ConsentRetention time.Duration
 	reminderSettings
 
 	// Sections of the config file that other packages decode.
@@ -57,6 +60,7 @@ func (s *settings) options() []option {
 		{name: "log-level", usage: "debug, info, warn or error", str: &s.LogLevel},
 		{name: "log-format", usage: "text or json", str: &s.LogFormat},
 		{name: "debug-listen", usage: "address for Go's /debug/pprof profiler (empty: off; keep it on localhost)", str: &s.DebugListen},
+		{name: "consent-retention", usage: "how long a number's consent audit trail is kept after its last change", dur: &s.ConsentRetention},
 	}, s.reminderOptions()...)
 }
 
@@ -71,6 +75,8 @@ func defaults() *settings {
 		StepBudget:     4 * time.Second,
 		LogLevel:       "info",
 		LogFormat:      "text",
+
+		ConsentRetention: 400 * 24 * time.Hour,
 	}
 }
 

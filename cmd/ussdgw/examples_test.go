@@ -3,15 +3,19 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ussdgw/ussdgw/adapters"
+	"github.com/ussdgw/ussdgw/consent"
 	"github.com/ussdgw/ussdgw/flows"
 	"github.com/ussdgw/ussdgw/ussd/storetest"
 	"github.com/ussdgw/ussdgw/ussd/transcript"
@@ -107,6 +111,12 @@ func TestExampleTranscripts(t *testing.T) {
 					Hooks: map[string]func(string) error{
 						"slow": func(name string) error { return slow.set(name, true) },
 						"fast": func(name string) error { return slow.set(name, false) },
+						// @ subscribed <msisdn> <service> <topic> [k=v ...]: that
+						// subscription is in the consent registry, with those params
+						// (and lang=).
+						"subscribed": func(arg string) error { return checkSubscribed(a.consent, arg, true) },
+						// @ unsubscribed <msisdn> <service> <topic>: it is not.
+						"unsubscribed": func(arg string) error { return checkSubscribed(a.consent, arg, false) },
 					}}
 				results, err := p.Play(context.Background(), steps)
 				if err != nil {
@@ -126,6 +136,43 @@ func TestExampleTranscripts(t *testing.T) {
 			})
 		}
 	}
+}
+
+// checkSubscribed checks the consent registry for "msisdn service topic
+// [k=v...]" (lang=xx is the subscription's language, the others its params).
+func checkSubscribed(reg *consent.Registry, arg string, want bool) error {
+	f := strings.Fields(arg)
+	if len(f) < 3 {
+		return fmt.Errorf("want: msisdn service topic [k=v...], got %q", arg)
+	}
+	subs, err := reg.Subscriptions(context.Background(), f[0])
+	if err != nil {
+		return err
+	}
+	for _, s := range subs {
+		if s.Service != f[1] || s.Topic != f[2] {
+			continue
+		}
+		if !want {
+			return fmt.Errorf("%s is still subscribed to %s/%s", f[0], f[1], f[2])
+		}
+		got := map[string]string{"lang": s.Lang}
+		maps.Copy(got, s.Params)
+		for _, kv := range f[3:] {
+			k, v, _ := strings.Cut(kv, "=")
+			if got[k] != v {
+				return fmt.Errorf("subscription %s/%s of %s: %s=%q, want %q (all: %v)", f[1], f[2], f[0], k, got[k], v, got)
+			}
+		}
+		if len(got) != len(f[3:]) {
+			return fmt.Errorf("subscription %s/%s of %s has %v, the transcript names %v", f[1], f[2], f[0], got, f[3:])
+		}
+		return nil
+	}
+	if want {
+		return fmt.Errorf("%s is not subscribed to %s/%s (has %+v)", f[0], f[1], f[2], subs)
+	}
+	return nil
 }
 
 // redisURLFor returns REDIS_URL, or the embedded server's address.

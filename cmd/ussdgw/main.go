@@ -31,6 +31,7 @@ import (
 
 	"github.com/ussdgw/ussdgw/adapters"
 	"github.com/ussdgw/ussdgw/adapters/builtin"
+	"github.com/ussdgw/ussdgw/consent"
 	"github.com/ussdgw/ussdgw/flows"
 	"github.com/ussdgw/ussdgw/gateway"
 	"github.com/ussdgw/ussdgw/smpp/bridge"
@@ -100,6 +101,7 @@ type app struct {
 	store    ussd.Store
 	reg      *adapters.Registry
 	manager  *ussd.Manager
+	consent  *consent.Registry
 	hub      *bridge.Hub // nil without an smpp: section
 	handler  http.Handler
 	storeStr string
@@ -176,10 +178,17 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 		}}, a.closers...)
 		smsRoute = a.hub
 	}
+	// consent: subscriptions and STOP/START, for the flows and the SMS router.
+	reg, closeConsent, err := openConsent(ctx, s)
+	if err != nil {
+		return a, err
+	}
+	a.consent = reg
+	a.closers = append(a.closers, closeConsent)
 	base := ussd.Config{
 		Store: store, Flows: a.set, Adapters: caller, SMS: smsRoute,
 		SessionTimeout: s.SessionTimeout, ResumeWindow: resume, StepBudget: s.StepBudget,
-		Now: o.now, Log: log,
+		Now: o.now, Log: log, Consent: a.consent,
 	}
 	a.manager = ussd.NewManager(base)
 	a.closers = append([]func(){closeManager(a.manager, "stopping sessions", log)}, a.closers...)
@@ -187,7 +196,7 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 	if a.hub != nil {
 		smsManager := ussd.NewManager(bridge.SMSSessions(base, smppCfg.MO))
 		a.closers = append([]func(){closeManager(smsManager, "stopping sms dialogues", log)}, a.closers...)
-		if err := a.hub.Start(bridge.Routes{USSD: a.manager, SMS: &sms.Router{Manager: smsManager, Reply: a.hub}}); err != nil {
+		if err := a.hub.Start(bridge.Routes{USSD: a.manager, SMS: &sms.Router{Manager: smsManager, Reply: a.hub, Consent: a.consent}}); err != nil {
 			return a, err
 		}
 		a.closers = append([]func(){func() {

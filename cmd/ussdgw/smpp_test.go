@@ -17,6 +17,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/ussdgw/ussdgw/consent"
 	"github.com/ussdgw/ussdgw/smpp"
 	"github.com/ussdgw/ussdgw/smpp/bridge"
 	"github.com/ussdgw/ussdgw/smpp/nodetest"
@@ -181,6 +182,29 @@ smpp:
 	// The market service runs by SMS too: its keyword opens the menu.
 	if !strings.HasPrefix(m.Str("text"), "Market prices\n1. Check a price") || m.Str("src") != "384" {
 		t.Errorf("keyword reply %v", m)
+	}
+
+	// STOP <keyword> over SMPP: recorded in the consent registry, answered.
+	reg := consent.New(red.Client, red.Prefix, consent.Options{})
+	for _, step := range []struct {
+		text, want string
+		allowed    bool
+	}{
+		{"STOP PRICE", "You will receive no more messages from Market prices. Send START PRICE to receive them again.", false},
+		{"start price", "Messages from Market prices will come again. Send STOP PRICE to end them.", true},
+	} {
+		from := smsc.Mark()
+		smsc.Send("deliver_sm", map[string]any{"source_addr": msisdn, "destination_addr": "384", "data_coding": 0},
+			map[string]string{"short_message": hex.EncodeToString([]byte(step.text))})
+		m := smsc.WaitFor(from, 5*time.Second, "sms", func(e nodetest.Event) bool {
+			return e.Str("ev") == "message" && e.Str("dst") == msisdn && !e.Has("ussd")
+		})
+		if m.Str("text") != step.want {
+			t.Errorf("%s: answered %q", step.text, m.Str("text"))
+		}
+		if ok, err := reg.Allowed(ctx, msisdn, "market"); err != nil || ok != step.allowed {
+			t.Errorf("after %s: allowed %v %v", step.text, ok, err)
+		}
 	}
 
 	resp, err := http.Get("http://" + addr + "/healthz")

@@ -2,7 +2,8 @@
 // starts with a service's keyword opens it (as a reply-driven menu when the
 // service has an SMS dialogue, else with the service's help text), a reply
 // continues the dialogue in progress, HELP lists the keywords, and anything
-// else gets that list too. Replies go out through a flows.Messenger.
+// else gets that list too. STOP and START words (stop.go) come before all
+// of that. Replies go out through a flows.Messenger.
 //
 // It knows no transport: the SMPP side hands it each reassembled MO.
 package sms
@@ -42,6 +43,10 @@ type Router struct {
 	Manager *ussd.Manager
 	// Reply sends the answers.
 	Reply flows.Messenger
+	// Consent records STOP and START (a *consent.Registry); nil: the
+	// gateway sends no bulk messages, and STOP and START words are routed
+	// like any other text.
+	Consent Consent
 }
 
 // Handle answers one MO message from msisdn. An error means the message
@@ -54,6 +59,11 @@ func (r *Router) Handle(ctx context.Context, msisdn ussd.MSISDN, text string) er
 		first = strings.ToUpper(words[0])
 	}
 	set := r.Manager.Flows()
+	if r.Consent != nil {
+		if handled, err := r.stopStart(ctx, msisdn, set, words); handled {
+			return err
+		}
+	}
 	switch f, isKeyword := set.Keyword(first); {
 	case helpWords[first] || first == "":
 		return r.help(ctx, msisdn, set)
