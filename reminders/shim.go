@@ -1,19 +1,15 @@
 package reminders
 
-import "time"
+import (
+	"time"
 
-// Copies of the contract's consent.Subscription and outbox.Message, until
-// those packages land on main; then this file becomes two aliases.
+	"github.com/ussdgw/ussdgw/consent"
+)
 
-type subscription struct {
-	Service string
-	Topic   string
-	Label   string
-	Lang    string
-	Channel string
-	Params  map[string]string
-	At      time.Time
-}
+type subscription = consent.Subscription
+
+// A copy of the contract's outbox.Message, until that package lands on
+// main; then this file becomes aliases.
 
 type priority uint8
 

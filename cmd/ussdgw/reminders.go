@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -62,14 +61,8 @@ func startReminders(ctx context.Context, s *settings, rc redis.UniversalClient, 
 		Days: days, Hour: hour, Minute: minute,
 		Log: log.With("comp", "reminders"),
 	}
-	if l, ok := any(f).(interface{ Location() *time.Location }); ok {
-		cfg.Location = l.Location()
-	}
-	if m, ok := any(f).(interface {
-		Message(name, lang string, vars map[string]string) (string, bool)
-	}); ok {
-		cfg.Text = func(lang string, vars map[string]string) (string, bool) { return m.Message("reminder", lang, vars) }
-	}
+	cfg.Location = f.Location()
+	cfg.Text = func(lang string, vars map[string]string) (string, bool) { return f.Message("reminder", lang, vars) }
 	sch, err := reminders.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("health reminders: %w", err)

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ussdgw/ussdgw/flows"
 )
 
 func TestReminderSettings(t *testing.T) {
@@ -50,6 +52,37 @@ func TestReminderSettingsChecked(t *testing.T) {
 		_, err := startReminders(context.Background(), s, nil, "", nil, nil, nil, nil, log)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s %s: %v, want %q", tt.days, tt.hour, err, tt.want)
+		}
+	}
+}
+
+// The example health service's reminder, as the scheduler renders it with
+// its variables: at most 160 characters in each language, and right on
+// the day ({{when}}, not "in 0 days").
+func TestHealthReminderMessage(t *testing.T) {
+	set, err := flows.Load("../../flows-examples", flows.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, ok := set.Flow("health")
+	if !ok {
+		t.Fatal("no health flow")
+	}
+	if f.Location().String() != "Africa/Nairobi" {
+		t.Errorf("health timezone %s", f.Location())
+	}
+	for _, tt := range []struct{ lang, when, want string }{
+		{"en", "today", "Reminder: Measles-Rubella 1, Yellow fever today, on 2027-07-22."},
+		{"fr", "dans 2 jours", "Rappel : Rougeole-rubéole 1, fièvre jaune dans 2 jours, le 2027-07-22."},
+		{"sw", "kesho", "Kumbuka: Surua-Rubella 1, Homa ya manjano kesho, tarehe 2027-07-22."},
+	} {
+		item := map[string]string{"en": "Measles-Rubella 1, Yellow fever", "fr": "Rougeole-rubéole 1, fièvre jaune", "sw": "Surua-Rubella 1, Homa ya manjano"}[tt.lang]
+		txt, ok := f.Message("reminder", tt.lang, map[string]string{"item": item, "date": "2027-07-22", "days": "2", "when": tt.when, "schedule": "child"})
+		if !ok || !strings.HasPrefix(txt, tt.want) {
+			t.Errorf("%s: %q, want it to start %q", tt.lang, txt, tt.want)
+		}
+		if n := len([]rune(txt)); n > 160 {
+			t.Errorf("%s: %d characters, more than one SMS: %q", tt.lang, n, txt)
 		}
 	}
 }
