@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ussdgw/ussdgw/adapters"
@@ -608,5 +609,32 @@ func TestSuperseded(t *testing.T) {
 		if got := s.superseded(due, tc.days, tc.now); got != tc.want {
 			t.Errorf("%d days before, at %v: superseded %v, want %v", tc.days, tc.now, got, tc.want)
 		}
+	}
+}
+
+// The default gateway run keeps push state in an embedded miniredis: the
+// scripts work there too.
+func TestEmbeddedRedis(t *testing.T) {
+	m := miniredis.RunT(t)
+	rc := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	defer rc.Close()
+	e := newEnv(t)
+	e.rc = rc
+	const user = "254799000001"
+	e.register(t, user, "child", born)
+	e.subscribe(user, "en", nil)
+	a, b := e.scheduler(t, func(c *Config) { c.Lease = time.Minute }), e.scheduler(t)
+	if n := mustSync(t, a); n != 2 {
+		t.Fatalf("sync added %d, want 2", n)
+	}
+	if got, _, err := a.claim(context.Background(), e.clk.Now(), 10); err != nil || len(got) != 1 {
+		t.Fatalf("claim = %v, %v", got, err)
+	}
+	e.clk.Add(61 * time.Second)
+	if n := mustClaim(t, b); n != 1 {
+		t.Fatalf("after the lease ran out sent %d, want 1", n)
+	}
+	if n := mustSync(t, a); n != 0 {
+		t.Errorf("sync re-added %d", n)
 	}
 }
