@@ -203,6 +203,9 @@ func TestTwoInstancesClaimEachOnce(t *testing.T) {
 	if n := mustSync(t, a); n != users*2 {
 		t.Fatalf("sync added %d, want %d (2 reminders of the 6-week vaccines each)", n, users*2)
 	}
+	if b, err := e.rc.MemoryUsage(context.Background(), a.due, 0).Result(); err == nil {
+		t.Logf("due set: %d bytes for %d reminders, %d per reminder", b, users*2, b/(users*2))
+	}
 	var wg sync.WaitGroup
 	sent := make([]int, 4)
 	errs := make([]error, 4)
