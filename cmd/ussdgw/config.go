@@ -73,16 +73,17 @@ func (s *settings) options() []option {
 
 func defaults() *settings {
 	return &settings{
-		guardSettings:  guardDefaults(),
-		Listen:         "127.0.0.1:8080",
-		Flows:          "./flows-examples",
-		RedisPrefix:    "ussdgw:",
-		RedisPipeline:  "on",
-		SessionTimeout: 180 * time.Second,
-		ResumeWindow:   5 * time.Minute,
-		StepBudget:     4 * time.Second,
-		LogLevel:       "info",
-		LogFormat:      "text",
+		guardSettings:    guardDefaults(),
+		reminderSettings: reminderDefaults(),
+		Listen:           "127.0.0.1:8080",
+		Flows:            "./flows-examples",
+		RedisPrefix:      "ussdgw:",
+		RedisPipeline:    "on",
+		SessionTimeout:   180 * time.Second,
+		ResumeWindow:     5 * time.Minute,
+		StepBudget:       4 * time.Second,
+		LogLevel:         "info",
+		LogFormat:        "text",
 
 		ConsentRetention: 400 * 24 * time.Hour,
 	}

@@ -19,16 +19,15 @@ type reminderSettings struct {
 	ReminderHour string
 }
 
-func (s *settings) reminderOptions() []option {
-	if s.ReminderDays == "" {
-		s.ReminderDays = "2,0"
-	}
-	if s.ReminderHour == "" {
-		s.ReminderHour = "09:00"
-	}
+// reminderDefaults: two days before each date and on the day, at 09:00.
+func reminderDefaults() reminderSettings {
+	return reminderSettings{ReminderDays: "2,0", ReminderHour: "09:00"}
+}
+
+func (r *reminderSettings) reminderOptions() []option {
 	return []option{
-		{name: "reminder-days", usage: "days before a health visit or vaccine to send its SMS reminder, comma-separated; 0 is the day itself", str: &s.ReminderDays},
-		{name: "reminder-hour", usage: "local time of day (in the health service's timezone) reminders are sent at", str: &s.ReminderHour},
+		{name: "reminder-days", usage: "days before a health visit or vaccine to send its SMS reminder, comma-separated; 0 is the day itself", str: &r.ReminderDays},
+		{name: "reminder-hour", usage: "local time of day (in the health service's timezone) reminders are sent at", str: &r.ReminderHour},
 	}
 }
 
