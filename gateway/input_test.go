@@ -1,7 +1,9 @@
 package gateway_test
 
 import (
+	"context"
 	"strings"
+	"sync"
 	"testing"
 	"unicode/utf8"
 
@@ -92,5 +94,58 @@ func TestLostSessionRebuilt(t *testing.T) {
 				t.Fatalf("got %q, want %q", body, tt.want)
 			}
 		})
+	}
+}
+
+// countingSMS counts the SMS the flows send.
+type countingSMS struct {
+	mu   sync.Mutex
+	sent []string
+}
+
+func (c *countingSMS) Send(_ context.Context, _, text string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sent = append(c.sent, text)
+	return nil
+}
+
+// TestRebuildSendsNoSMSTwice: replaying a lost dialogue goes again
+// through an sms node the user passed already; that SMS is not sent again.
+func TestRebuildSendsNoSMSTwice(t *testing.T) {
+	const src = `id: tips
+title: Tips
+codes: ["*503#"]
+languages: [en]
+nodes:
+  main:
+    type: menu
+    text: Tips
+    options:
+      - {label: Send me a tip, next: send}
+  send: {type: sms, text: "Water early.", next: sent, on_error: sent}
+  sent:
+    type: menu
+    text: Sent. More?
+    options:
+      - {label: Yes, next: send}
+      - {label: No, next: bye}
+  bye: {type: end, text: Bye}
+`
+	set, err := flows.Compile(map[string][]byte{"tips.yaml": []byte(src)}, flows.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sms := &countingSMS{}
+	before := gateway.New(gateway.Config{Manager: ussd.NewManager(ussd.Config{Store: ussd.NewMemoryStore(), Flows: set, SMS: sms})})
+	after := gateway.New(gateway.Config{Manager: ussd.NewManager(ussd.Config{Store: ussd.NewMemoryStore(), Flows: set, SMS: sms})})
+	post(t, before, at("tips", "254700003001", "*503#", ""))
+	post(t, before, at("tips", "254700003001", "*503#", "1"))
+	// The session is lost; the user asks for another tip.
+	if _, body, _ := post(t, after, at("tips", "254700003001", "*503#", "1*1")); !strings.HasPrefix(body, "CON Sent. More?") {
+		t.Fatalf("rebuilt: %q", body)
+	}
+	if len(sms.sent) != 2 {
+		t.Fatalf("%d SMS sent, want 2 (one per request for a tip)", len(sms.sent))
 	}
 }

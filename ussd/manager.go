@@ -281,6 +281,12 @@ func (m *Manager) Handle(ctx context.Context, req Request) (Response, error) {
 	return m.begin(ctx, req, routed, shortcut, replay, cur, vals[0], string(vals[1]), resume)
 }
 
+// sentBefore stands in for the SMS route while a dialogue is replayed: the
+// messages of the steps replayed were sent when the user took them.
+type sentBefore struct{}
+
+func (sentBefore) Send(context.Context, string, string) error { return nil }
+
 // carries reports whether the dialled string already holds text as
 // shortcut inputs (*500*1*2# for text 1*2), so that routing applied them.
 func carries(dialled, text string) bool {
@@ -476,12 +482,22 @@ func (m *Manager) begin(ctx context.Context, req Request, f *flows.Flow, shortcu
 		s.Status = StatusOffered
 		screen = f.ResumeScreen(s.Lang)
 	} else {
-		screen, err = f.Start(fctx, m.env(req, now), &s.State)
-		for _, in := range shortcut {
+		// A replay goes again through steps the user has already seen:
+		// their SMS went out then, so they are not sent twice. Only the
+		// last input, the one just typed, is new.
+		env := func(i int) *flows.Env {
+			e := m.env(req, now)
+			if replay && i < len(shortcut) {
+				e.SMS = sentBefore{}
+			}
+			return e
+		}
+		screen, err = f.Start(fctx, env(0), &s.State)
+		for i, in := range shortcut {
 			if err != nil || screen.End || (screen.Rejected && !replay) {
 				break
 			}
-			screen, err = f.Step(fctx, m.env(req, now), &s.State, in)
+			screen, err = f.Step(fctx, env(i+1), &s.State, in)
 		}
 		if err != nil {
 			return m.unavailable(f, s.Lang), fmt.Errorf("starting %s: %w", f.ID, err)

@@ -212,3 +212,15 @@ func (s *settings) protect(store ussd.Store, ready func(context.Context) error, 
 	rs.Protect(ussd.OutageOptions{Timeout: s.RedisTimeout, Log: log})
 	return rs.Check
 }
+
+// logGuards says at start how the callbacks are protected (never the
+// secret itself).
+func logGuards(log *slog.Logger, guards map[string]gateway.Guard) {
+	for name, g := range guards {
+		if g.Open() {
+			log.Info("callbacks open to anyone who reaches the listener (loopback)", "aggregator", name)
+			continue
+		}
+		log.Info("callbacks guarded", "aggregator", name, "secret", g.Secret != "", "allow", len(g.Allow), "trusted_proxies", len(g.TrustedProxies))
+	}
+}

@@ -133,6 +133,7 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 	if err != nil {
 		return a, err
 	}
+	logGuards(log, guards)
 	var smppCfg *bridge.Config
 	if s.smpp != nil {
 		c, err := decodeSMPP(s.file, s.smpp)
