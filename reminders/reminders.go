@@ -23,8 +23,9 @@
 // messages; quiet hours and the daily cap are the outbox's too.
 //
 // This package talks to the adapters through their contract (package
-// adapters) and to consent and the outbox through small interfaces; it must
-// not import flows, ussd or the transports.
+// adapters), and to consent and the outbox through small interfaces over
+// their types (both leaf packages); it must not import flows, ussd or the
+// transports: cmd/ussdgw wires it to them.
 package reminders
 
 import (

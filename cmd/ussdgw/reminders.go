@@ -35,12 +35,27 @@ func (r *reminderSettings) reminderOptions() []option {
 // are for.
 const reminderService = "health"
 
-// startReminders runs the health reminders when the gateway serves a flow
-// and an adapter named health; without them it does nothing. stop ends
-// the scheduler and waits for it.
-func startReminders(ctx context.Context, s *settings, rc redis.UniversalClient, prefix string,
-	c reminders.Consent, q reminders.Queue, reg *adapters.Registry, set *flows.Set, log *slog.Logger,
-) (stop func(), err error) {
+// startReminders runs the health reminders over the push side (its Redis,
+// consent and outbox) when the gateway sends SMS (an smpp: section) and
+// serves a flow and an adapter named health; otherwise it does nothing.
+// The scheduler stops before the outbox does.
+func (a *app) startReminders(s *settings, log *slog.Logger) error {
+	sch, err := newReminders(s, a.push.client, a.push.consent, a.push.queue, a.reg, a.set, log)
+	if err != nil || sch == nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = sch.Run(ctx) })
+	a.closers = append([]func(){func() { cancel(); wg.Wait() }}, a.closers...)
+	return nil
+}
+
+// newReminders checks the reminder settings and builds the scheduler; nil
+// when there is no health flow or adapter.
+func newReminders(s *settings, rc redis.UniversalClient, c reminders.Consent, q reminders.Queue,
+	reg *adapters.Registry, set *flows.Set, log *slog.Logger,
+) (*reminders.Scheduler, error) {
 	days, err := reminders.ParseDays(s.ReminderDays)
 	if err != nil {
 		return nil, err
@@ -52,23 +67,18 @@ func startReminders(ctx context.Context, s *settings, rc redis.UniversalClient, 
 	f, ok := set.Flow(reminderService)
 	if _, has := reg.Lookup(reminderService); !ok || !has {
 		log.Info("health reminders off: no health flow and adapter")
-		return func() {}, nil
+		return nil, nil
 	}
-	cfg := reminders.Config{
-		Redis: rc, Prefix: prefix, Consent: c, Queue: q, Adapters: reg,
+	sch, err := reminders.New(reminders.Config{
+		Redis: rc, Prefix: s.RedisPrefix, Consent: c, Queue: q, Adapters: reg,
 		Adapter: reminderService, Service: reminderService,
-		Days: days, Hour: hour, Minute: minute,
-		Log: log.With("comp", "reminders"),
-	}
-	cfg.Location = f.Location()
-	cfg.Text = func(lang string, vars map[string]string) (string, bool) { return f.Message("reminder", lang, vars) }
-	sch, err := reminders.New(cfg)
+		Days: days, Hour: hour, Minute: minute, Location: f.Location(),
+		Text: func(lang string, vars map[string]string) (string, bool) { return f.Message("reminder", lang, vars) },
+		Log:  log.With("comp", "reminders"),
+	})
 	if err != nil {
 		return nil, fmt.Errorf("health reminders: %w", err)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = sch.Run(ctx) })
-	log.Info("health reminders on", "days_before", s.ReminderDays, "at", fmt.Sprintf("%02d:%02d", hour, minute), "timezone", cfg.Location)
-	return func() { cancel(); wg.Wait() }, nil
+	log.Info("health reminders on", "days_before", s.ReminderDays, "at", fmt.Sprintf("%02d:%02d", hour, minute), "timezone", f.Location().String())
+	return sch, nil
 }

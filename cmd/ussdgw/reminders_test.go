@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"os"
@@ -49,7 +48,7 @@ func TestReminderSettingsChecked(t *testing.T) {
 	} {
 		s := defaults()
 		s.ReminderDays, s.ReminderHour = tt.days, tt.hour
-		_, err := startReminders(context.Background(), s, nil, "", nil, nil, nil, nil, log)
+		_, err := newReminders(s, nil, nil, nil, nil, nil, log)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s %s: %v, want %q", tt.days, tt.hour, err, tt.want)
 		}
