@@ -329,6 +329,13 @@ func (m member) id() string {
 	return "reminder-" + hex.EncodeToString(sum[:16])
 }
 
+// ID is the outbox message ID of the reminder of item (of msisdn's
+// schedule) due on date (2026-12-03), sent daysBefore it: with it the
+// outbox's Status tells what became of that reminder.
+func ID(msisdn, schedule, item, date string, daysBefore int) string {
+	return member{msisdn: msisdn, schedule: schedule, item: item, date: date, days: daysBefore}.id()
+}
+
 // dueDay is the item's date at 00:00 in loc.
 func dueDay(date string, loc *time.Location) (time.Time, error) {
 	return time.ParseInLocation(time.DateOnly, date, loc)
