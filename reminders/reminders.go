@@ -60,8 +60,9 @@ type Config struct {
 	// Days are the days before a due date to remind on, 0 being the day
 	// itself. Default [2, 0]: two days before, and on the day.
 	Days []int
-	// Hour and Minute are the local send time. Default 09:00.
-	Hour, Minute int
+	// SendAt is the local time of day reminders go out, "09:00" (the
+	// default) or "9"; "00:00" is midnight.
+	SendAt string
 	// Location is the service's time zone; nil is UTC.
 	Location *time.Location
 	// Text renders the service's "reminder" message in lang with vars
@@ -87,6 +88,7 @@ type Config struct {
 // may share a Redis.
 type Scheduler struct {
 	c                      Config
+	hour, min              int // of SendAt
 	due, lease, done, lock string
 	wake                   chan struct{}
 }
@@ -112,11 +114,12 @@ func New(c Config) (*Scheduler, error) {
 	if err := checkDays(c.Days); err != nil {
 		errs = append(errs, err)
 	}
-	if c.Hour == 0 && c.Minute == 0 {
-		c.Hour = 9
+	if c.SendAt == "" {
+		c.SendAt = "09:00"
 	}
-	if c.Hour < 0 || c.Hour > 23 || c.Minute < 0 || c.Minute > 59 {
-		errs = append(errs, fmt.Errorf("reminders: send time %02d:%02d is not a time of day", c.Hour, c.Minute))
+	hour, minute, err := ParseClock(c.SendAt)
+	if err != nil {
+		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -161,6 +164,8 @@ func New(c Config) (*Scheduler, error) {
 	base := c.Prefix + "reminders:{" + c.Service + "}:"
 	return &Scheduler{
 		c:     c,
+		hour:  hour,
+		min:   minute,
 		due:   base + "due",
 		lease: base + "lease",
 		done:  base + "done",
@@ -207,8 +212,8 @@ func ParseDays(s string) ([]int, error) {
 	return out, nil
 }
 
-// ParseClock reads a -reminder-hour setting: a local time of day as
-// "9", "09" or "09:30".
+// ParseClock reads a local time of day, as SendAt and the -reminder-hour
+// setting take it: "9", "09" or "09:30".
 func ParseClock(s string) (hour, minute int, err error) {
 	h, m, hasMin := strings.Cut(strings.TrimSpace(s), ":")
 	hour, err1 := strconv.Atoi(h)
@@ -216,7 +221,7 @@ func ParseClock(s string) (hour, minute int, err error) {
 		minute, err = strconv.Atoi(m)
 	}
 	if err1 != nil || err != nil || hour < 0 || hour > 23 || minute < 0 || minute > 59 {
-		return 0, 0, fmt.Errorf("reminder hour %q: want a time of day like 09:00", s)
+		return 0, 0, fmt.Errorf("reminders: send time %q: want a time of day like 09:00", s)
 	}
 	return hour, minute, nil
 }
@@ -344,7 +349,7 @@ func dueDay(date string, loc *time.Location) (time.Time, error) {
 // sendAt is when the reminder days before date goes out.
 func (s *Scheduler) sendAt(date time.Time, days int) time.Time {
 	y, mo, d := date.Date()
-	return time.Date(y, mo, d-days, s.c.Hour, s.c.Minute, 0, 0, s.c.Location)
+	return time.Date(y, mo, d-days, s.hour, s.min, 0, 0, s.c.Location)
 }
 
 // superseded reports whether a reminder days before date is not worth

@@ -478,7 +478,8 @@ func TestNewChecksConfig(t *testing.T) {
 		{"no queue", func(c *Config) { c.Queue = nil }, "Queue is required"},
 		{"empty days", func(c *Config) { c.Days = []int{} }, "no reminder days"},
 		{"twice", func(c *Config) { c.Days = []int{1, 1} }, "given twice"},
-		{"hour", func(c *Config) { c.Hour = 24 }, "not a time of day"},
+		{"hour", func(c *Config) { c.SendAt = "24:00" }, "want a time of day"},
+		{"midnight", func(c *Config) { c.SendAt = "00:00" }, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := ok
@@ -639,5 +640,29 @@ func TestEmbeddedRedis(t *testing.T) {
 	}
 	if n := mustSync(t, a); n != 0 {
 		t.Errorf("sync re-added %d", n)
+	}
+}
+
+func TestSendAt(t *testing.T) {
+	rc := redis.NewClient(&redis.Options{})
+	defer rc.Close()
+	due := time.Date(2026, 12, 10, 0, 0, 0, 0, nairobi)
+	for _, tc := range []struct {
+		at   string
+		days int
+		want time.Time
+	}{
+		{"", 2, time.Date(2026, 12, 8, 9, 0, 0, 0, nairobi)},
+		{"00:00", 2, time.Date(2026, 12, 8, 0, 0, 0, 0, nairobi)},
+		{"18:30", 0, time.Date(2026, 12, 10, 18, 30, 0, 0, nairobi)},
+		{"7", 31, time.Date(2026, 11, 9, 7, 0, 0, 0, nairobi)},
+	} {
+		s, err := New(Config{Redis: rc, Consent: newConsent(), Queue: newQueue(), Adapters: adapters.NewRegistry(), SendAt: tc.at, Location: nairobi})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.sendAt(due, tc.days); !got.Equal(tc.want) {
+			t.Errorf("SendAt %q, %d days before: %v, want %v", tc.at, tc.days, got, tc.want)
+		}
 	}
 }

@@ -60,8 +60,7 @@ func newReminders(s *settings, rc redis.UniversalClient, c reminders.Consent, q 
 	if err != nil {
 		return nil, err
 	}
-	hour, minute, err := reminders.ParseClock(s.ReminderHour)
-	if err != nil {
+	if _, _, err := reminders.ParseClock(s.ReminderHour); err != nil {
 		return nil, err
 	}
 	f, ok := set.Flow(reminderService)
@@ -72,13 +71,13 @@ func newReminders(s *settings, rc redis.UniversalClient, c reminders.Consent, q 
 	sch, err := reminders.New(reminders.Config{
 		Redis: rc, Prefix: s.RedisPrefix, Consent: c, Queue: q, Adapters: reg,
 		Adapter: reminderService, Service: reminderService,
-		Days: days, Hour: hour, Minute: minute, Location: f.Location(),
+		Days: days, SendAt: s.ReminderHour, Location: f.Location(),
 		Text: func(lang string, vars map[string]string) (string, bool) { return f.Message("reminder", lang, vars) },
 		Log:  log.With("comp", "reminders"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("health reminders: %w", err)
 	}
-	log.Info("health reminders on", "days_before", s.ReminderDays, "at", fmt.Sprintf("%02d:%02d", hour, minute), "timezone", f.Location().String())
+	log.Info("health reminders on", "days_before", s.ReminderDays, "at", s.ReminderHour, "timezone", f.Location().String())
 	return sch, nil
 }

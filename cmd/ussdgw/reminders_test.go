@@ -56,7 +56,7 @@ func TestReminderSettingsChecked(t *testing.T) {
 	for _, tt := range []struct{ days, hour, want string }{
 		{"2,x", "09:00", `reminder days "2,x": "x" is not a number of days`},
 		{"2,2", "09:00", "given twice"},
-		{"2,0", "25:00", `reminder hour "25:00": want a time of day like 09:00`},
+		{"2,0", "25:00", `send time "25:00": want a time of day like 09:00`},
 	} {
 		s := defaults()
 		s.ReminderDays, s.ReminderHour = tt.days, tt.hour
