@@ -530,3 +530,38 @@ func TestPanickingSenderIsAFailure(t *testing.T) {
 		t.Errorf("reason %q", s.Reason)
 	}
 }
+
+// A live instance whose sends are slow keeps its entries: another one,
+// taking over idle entries eagerly, does not send them a second time.
+func TestSlowInstanceKeepsItsMessages(t *testing.T) {
+	c, p := testRedis(t)
+	const n = 10
+	a := New(c, p, Options{Consumer: "a", Workers: 1, Batch: n, ClaimIdle: 150 * time.Millisecond})
+	var msgs []Message
+	for i := range n {
+		msgs = append(msgs, Message{ID: fmt.Sprintf("s%d", i), MSISDN: fmt.Sprint(i), Text: "x", Kind: "reply"})
+	}
+	if _, _, err := a.Enqueue(bg, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	smsc := newRecorder()
+	first := make(chan struct{})
+	var once sync.Once
+	start(t, a, SenderFunc(func(ctx context.Context, to, text, ref string) error {
+		once.Do(func() { close(first) })
+		time.Sleep(100 * time.Millisecond) // n sends: far longer than ClaimIdle
+		return smsc.Deliver(ctx, to, text, ref)
+	}))
+	<-first // a holds every entry now
+	b := New(c, p, Options{Consumer: "b", ClaimIdle: 150 * time.Millisecond})
+	start(t, b, smsc)
+	eventually(t, 10*time.Second, "all sent", func() bool { return smsc.sent() >= n })
+	for _, m := range msgs {
+		if got := smsc.count(m.ID); got != 1 {
+			t.Errorf("%s sent %d times", m.ID, got)
+		}
+	}
+	if st, _ := a.Stats(bg); st.Resent != 0 {
+		t.Errorf("%d taken over from a live instance", st.Resent)
+	}
+}

@@ -73,6 +73,7 @@ func (q *Queue) Run(ctx context.Context, s Sender) error {
 	var feeders, workers sync.WaitGroup
 	feeders.Go(func() { r.read(ctx) })
 	feeders.Go(func() { r.reclaim(ctx) })
+	feeders.Go(func() { r.lease(ctx) })
 	feeders.Go(func() { r.move(ctx) })
 	for range q.o.Workers {
 		workers.Go(func() { r.worker(ctx) })
@@ -257,6 +258,36 @@ func (r *runner) reclaim(ctx context.Context) {
 					break
 				}
 				start = next
+			}
+		}
+	}
+}
+
+// lease keeps this runner's entries from being taken over while it is
+// alive: every ClaimIdle/3 it claims them again for itself, which resets
+// their idle time. Entries it holds wait for a worker, and a worker's send
+// may wait for a bind to come back, for longer than ClaimIdle; only a
+// runner that stopped (its process died) lets them go idle.
+func (r *runner) lease(ctx context.Context) {
+	q := r.q
+	every := max(q.o.ClaimIdle/3, 20*time.Millisecond)
+	for {
+		pause(ctx, every)
+		if ctx.Err() != nil {
+			return
+		}
+		byStream := map[string][]string{}
+		r.mu.Lock()
+		for k := range r.active {
+			stream, entry, _ := strings.Cut(k, " ")
+			byStream[stream] = append(byStream[stream], entry)
+		}
+		r.mu.Unlock()
+		for stream, entries := range byStream {
+			err := q.c.XClaimJustID(ctx, &redis.XClaimArgs{Stream: stream, Group: consumerGroup, Consumer: q.o.Consumer,
+				MinIdle: 0, Messages: entries}).Err()
+			if err != nil && ctx.Err() == nil {
+				q.log.Warn("renewing the lease of messages being sent", "err", err)
 			}
 		}
 	}
