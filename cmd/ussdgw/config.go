@@ -33,8 +33,8 @@ type settings struct {
 	// kept after its last change.
 	ConsentRetention time.Duration
 
+	guardSettings    // guard.go: callback protection, limits, outages
 	reminderSettings // reminders.go: health reminders
-	guardSettings    // guard.go: callback protection, limits, outages // guard.go: callback protection, limits, outages
 
 	// The outbox (push.go).
 	OutboxWorkers   int
@@ -83,19 +83,19 @@ func (s *settings) options() []option {
 
 func defaults() *settings {
 	return &settings{
-		guardSettings:    guardDefaults(),
-		reminderSettings: reminderDefaults(),
-		Listen:           "127.0.0.1:8080",
-		Flows:            "./flows-examples",
-		RedisPrefix:      "ussdgw:",
-		RedisPipeline:    "on",
-		SessionTimeout:   180 * time.Second,
-		ResumeWindow:     5 * time.Minute,
-		StepBudget:       4 * time.Second,
-		LogLevel:         "info",
-		LogFormat:        "text",
+		guardSettings:  guardDefaults(),
+		Listen:         "127.0.0.1:8080",
+		Flows:          "./flows-examples",
+		RedisPrefix:    "ussdgw:",
+		RedisPipeline:  "on",
+		SessionTimeout: 180 * time.Second,
+		ResumeWindow:   5 * time.Minute,
+		StepBudget:     4 * time.Second,
+		LogLevel:       "info",
+		LogFormat:      "text",
 
 		ConsentRetention: 400 * 24 * time.Hour,
+		reminderSettings: reminderDefaults(),
 		OutboxWorkers:    16,
 		OutboxClaimIdle:  30 * time.Second,
 		SMSHourlyCap:     5,
