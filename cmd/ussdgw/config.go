@@ -29,6 +29,7 @@ type settings struct {
 	LogLevel       string
 	LogFormat      string
 	DebugListen    string
+	APICountry     string
 	// ConsentRetention is how long the consent audit trail of a number is
 	// kept after its last change.
 	ConsentRetention time.Duration
@@ -70,6 +71,7 @@ func (s *settings) options() []option {
 		{name: "step-budget", usage: "time allowed for one USSD step, adapter calls included; a slower adapter takes its flow's timeout branch", dur: &s.StepBudget},
 		{name: "log-level", usage: "debug, info, warn or error", str: &s.LogLevel},
 		{name: "log-format", usage: "text or json", str: &s.LogFormat},
+		{name: "api-country", usage: "country (ISO 3166 code) of the API's phone numbers written without a country code", str: &s.APICountry},
 		{name: "debug-listen", usage: "address for Go's /debug/pprof profiler (empty: off; loopback only unless -debug-public)", str: &s.DebugListen},
 		{name: "consent-retention", usage: "how long a number's consent audit trail is kept after its last change", dur: &s.ConsentRetention},
 		{name: "outbox-workers", usage: "MT SMS the outbox sends at once", num: &s.OutboxWorkers},
@@ -93,6 +95,7 @@ func defaults() *settings {
 		StepBudget:     4 * time.Second,
 		LogLevel:       "info",
 		LogFormat:      "text",
+		APICountry:     "KE",
 
 		ConsentRetention: 400 * 24 * time.Hour,
 		reminderSettings: reminderDefaults(),

@@ -4,6 +4,8 @@
 //
 //	ussdgw [flags]           run the gateway
 //	ussdgw lint [dir|file]   check flow files and exit 1 on any problem
+//	ussdgw broadcast ...     start a broadcast through the API and follow it
+//	ussdgw apikey ...        create, list and revoke API keys
 //	ussdgw deny add|remove MSISDN, ussdgw deny list   the deny-list (Redis)
 //
 // Every flag also reads from USSDGW_<NAME> and the -config file; run
@@ -60,6 +62,9 @@ var errUsage = errors.New("usage")
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready chan<- string) error {
 	if len(args) > 0 && args[0] == "lint" {
 		return lint(args[1:], stdout)
+	}
+	if len(args) > 0 && (args[0] == "broadcast" || args[0] == "apikey") {
+		return apiCommand(ctx, args, getenv, stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "config-reference" {
 		configReference(stdout)
@@ -255,7 +260,8 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 			return map[string]any{"smpp": a.hub.Health(ctx), "outbox": a.push.health(ctx)}
 		}
 	}
-	a.gw = gateway.New(gateway.Config{Manager: a.manager, Log: log, Ready: readyFn, Details: health, Guards: guards})
+	a.gw = gateway.New(gateway.Config{Manager: a.manager, Log: log, Ready: readyFn, Details: health, Guards: guards,
+		API: wireAPI(ctx, a, s, log, o.now)})
 	a.handler = a.gw
 	return a, nil
 }
