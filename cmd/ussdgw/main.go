@@ -4,6 +4,8 @@
 //
 //	ussdgw [flags]           run the gateway
 //	ussdgw lint [dir|file]   check flow files and exit 1 on any problem
+//	ussdgw broadcast ...     start a broadcast through the API and follow it
+//	ussdgw apikey ...        create, list and revoke API keys
 //	ussdgw deny add|remove MSISDN, ussdgw deny list   the deny-list (Redis)
 //
 // Every flag also reads from USSDGW_<NAME> and the -config file; run
@@ -70,6 +72,9 @@ var errUsage = errors.New("usage")
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready chan<- string) error {
 	if len(args) > 0 && args[0] == "lint" {
 		return lint(args[1:], stdout)
+	}
+	if len(args) > 0 && (args[0] == "broadcast" || args[0] == "apikey") {
+		return apiCommand(ctx, args, getenv, stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "config-reference" {
 		configReference(stdout)
@@ -253,6 +258,9 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 			return a, err
 		}
 		stopQueue = a.push.run(a.hub, log)
+		if err := a.startReminders(s, log); err != nil {
+			return a, err
+		}
 		a.drain = append([]func(context.Context) error{a.hub.Drain}, a.drain...)
 		for _, c := range smppCfg.Connections {
 			ussdProfile := "none"
@@ -265,7 +273,8 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 			return map[string]any{"smpp": a.hub.Health(ctx), "outbox": a.push.health(ctx)}
 		}
 	}
-	a.gw = gateway.New(gateway.Config{Manager: a.manager, Log: log, Ready: readyFn, Details: health, Guards: guards})
+	a.gw = gateway.New(gateway.Config{Manager: a.manager, Log: log, Ready: readyFn, Details: health, Guards: guards,
+		API: wireAPI(ctx, a, s, log, o.now)})
 	a.handler = a.gw
 	return a, nil
 }
