@@ -243,7 +243,7 @@ function loadWorker(L, w, n) {
   loadSend(dlg, 0x01, L.c.code);
 }
 
-function loadEnd(dlg, err) {
+function loadEnd(dlg, err, detail) {
   const L = dlg.L;
   if (dlg.done) return;
   dlg.done = true;
@@ -252,7 +252,7 @@ function loadEnd(dlg, err) {
   if (err) {
     L.failed++;
     L.reasons[err] = (L.reasons[err] || 0) + 1;
-    if (L.examples.length < 10) L.examples.push(dlg.msisdn + ' step ' + (dlg.step + 1) + ': ' + err);
+    if (L.examples.length < 10) L.examples.push(dlg.msisdn + ' step ' + (dlg.step + 1) + ': ' + err + (detail ? ' ' + detail : ''));
   } else {
     L.ok++;
   }
@@ -292,7 +292,7 @@ function loadScreen(d) {
   const end = d.ussd_service_op === 0x11;
   const last = dlg.step === L.c.inputs.length;
   if (!String(d.text || '').includes(L.c.expect[dlg.step]) || end !== last) {
-    loadEnd(dlg, 'wrong screen');
+    loadEnd(dlg, 'wrong screen', (end ? 'END ' : 'CON ') + JSON.stringify(String(d.text || '').slice(0, 60)));
     return;
   }
   if (last) { loadEnd(dlg); return; }
