@@ -56,6 +56,9 @@ type Config struct {
 	// and subscriptions nodes use (a *consent.Registry); nil: those nodes
 	// take their error branch.
 	Consent flows.Consent
+	// Observe, when set, is told about every step once it is answered
+	// (metrics: observe.go).
+	Observe func(context.Context, Step)
 	Now     func() time.Time
 	Log     *slog.Logger
 }
@@ -187,7 +190,8 @@ func (m *Manager) Language(ctx context.Context, msisdn MSISDN) (string, error) {
 
 // Handle runs one step. On a failure of the store it still returns a
 // Response to show (an apology that ends the session) with the error.
-func (m *Manager) Handle(ctx context.Context, req Request) (Response, error) {
+func (m *Manager) Handle(ctx context.Context, req Request) (resp Response, err error) {
+	defer m.observe(ctx, req, time.Now(), &resp, &err)
 	if req.MSISDN == "" || req.SessionID == "" {
 		return Response{Text: m.cfg.UnknownService, End: true}, errors.New("ussd: request without msisdn or session id")
 	}
