@@ -28,8 +28,10 @@ func (h redisHook) DialHook(next redis.DialHook) redis.DialHook {
 
 func (h redisHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
+		// The returned error, not cmd.Err(): go-redis may set the
+		// command's error only after the hooks return.
 		err := next(ctx, cmd)
-		h.count(cmd)
+		h.count(cmd, err)
 		return err
 	}
 }
@@ -38,17 +40,16 @@ func (h redisHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		err := next(ctx, cmds)
 		for _, c := range cmds {
-			h.count(c)
+			h.count(c, c.Err())
 		}
 		return err
 	}
 }
 
-// count counts cmd if it failed. Command names are Redis's own (a bounded
-// set); a MULTI/EXEC pipeline counts its commands.
-func (h redisHook) count(cmd redis.Cmder) {
-	err := cmd.Err()
-	if err == nil || errors.Is(err, redis.Nil) {
+// count counts cmd if err says it failed. Command names are Redis's own
+// (a bounded set); a pipeline counts each of its commands.
+func (h redisHook) count(cmd redis.Cmder, err error) {
+	if err == nil || errors.Is(err, redis.Nil) || setinfo(cmd) {
 		return
 	}
 	h.m.redisErrors.WithLabelValues(commandName(cmd)).Inc()
@@ -60,4 +61,15 @@ func commandName(cmd redis.Cmder) string {
 		return "other"
 	}
 	return name
+}
+
+// setinfo reports a CLIENT SETINFO of go-redis's handshake: servers
+// before Redis 7.2 (and miniredis) refuse it and go-redis ignores that.
+func setinfo(cmd redis.Cmder) bool {
+	args := cmd.Args()
+	if len(args) < 2 || !strings.EqualFold(cmd.Name(), "client") {
+		return false
+	}
+	sub, _ := args[1].(string)
+	return strings.EqualFold(sub, "setinfo")
 }

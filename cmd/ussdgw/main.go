@@ -34,6 +34,7 @@ import (
 	"github.com/ussdgw/ussdgw/consent"
 	"github.com/ussdgw/ussdgw/flows"
 	"github.com/ussdgw/ussdgw/gateway"
+	"github.com/ussdgw/ussdgw/metrics"
 	"github.com/ussdgw/ussdgw/smpp/bridge"
 	"github.com/ussdgw/ussdgw/ussd"
 	"github.com/ussdgw/ussdgw/ussd/sms"
@@ -103,6 +104,7 @@ type app struct {
 	manager  *ussd.Manager
 	consent  *consent.Registry
 	hub      *bridge.Hub // nil without an smpp: section
+	metrics  *metrics.Metrics
 	handler  http.Handler
 	storeStr string
 	closers  []func() // in the order to call them
@@ -117,6 +119,7 @@ type app struct {
 // adapters, close the store.
 func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a *app, err error) {
 	a = &app{}
+	a.metrics = newMetrics(s, o)
 	defer func() {
 		if err != nil {
 			a.close()
@@ -159,7 +162,7 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 	if resume == 0 {
 		resume = -1 // the manager reads 0 as "default"
 	}
-	var caller flows.Caller = a.reg
+	var caller flows.Caller = a.metrics.Adapters(a.reg)
 	if o.wrap != nil {
 		caller = o.wrap(caller)
 	}
@@ -190,13 +193,14 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 		SessionTimeout: s.SessionTimeout, ResumeWindow: resume, StepBudget: s.StepBudget,
 		Now: o.now, Log: log, Consent: a.consent,
 	}
+	base.Observe = a.metrics.Step
 	a.manager = ussd.NewManager(base)
 	a.closers = append([]func(){closeManager(a.manager, "stopping sessions", log)}, a.closers...)
 	var health func(context.Context) map[string]any
 	if a.hub != nil {
 		smsManager := ussd.NewManager(bridge.SMSSessions(base, smppCfg.MO))
 		a.closers = append([]func(){closeManager(smsManager, "stopping sms dialogues", log)}, a.closers...)
-		if err := a.hub.Start(bridge.Routes{USSD: a.manager, SMS: &sms.Router{Manager: smsManager, Reply: a.hub, Consent: a.consent}}); err != nil {
+		if err := a.hub.Start(bridge.Routes{USSD: metrics.Transport(a.manager, "smpp"), SMS: &sms.Router{Manager: smsManager, Reply: a.hub, Consent: a.consent}}); err != nil {
 			return a, err
 		}
 		a.closers = append([]func(){func() {
@@ -214,8 +218,9 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 			log.Info("smpp connection", "bind", c.Name, "group", c.GroupName(), "address", c.Address, "bind_type", string(c.Bind), "ussd", ussdProfile)
 		}
 		health = func(ctx context.Context) map[string]any { return map[string]any{"smpp": a.hub.Health(ctx)} }
+		watchSMPP(a.metrics, a.hub)
 	}
-	a.handler = gateway.New(gateway.Config{Manager: a.manager, Log: log, Ready: readyFn, Health: health})
+	a.handler = a.metrics.HTTP(gateway.New(gateway.Config{Manager: a.manager, Log: log, Ready: readyFn, Health: health}))
 	return a, nil
 }
 
@@ -241,6 +246,9 @@ func (a *app) close() {
 // order: stop taking requests and finish those in flight, wait for late
 // results, stop adapters, close the store.
 func serve(ctx context.Context, s *settings, log *slog.Logger, ready chan<- string) error {
+	if err := metrics.CheckListen(s.MetricsListen, s.MetricsPublic); err != nil {
+		return err // before anything binds or connects
+	}
 	a, err := wire(ctx, s, log, wireOptions{})
 	if err != nil {
 		return err
@@ -250,6 +258,11 @@ func serve(ctx context.Context, s *settings, log *slog.Logger, ready chan<- stri
 		log.Info("serving service", "service", f.ID, "file", f.File, "codes", strings.Join(f.Codes, " "),
 			"keywords", strings.Join(f.Keywords, " "), "languages", strings.Join(f.Languages, " "), "version", f.Version)
 	}
+	_, stopMetrics, err := serveMetrics(s, a.metrics, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	srv := &http.Server{
 		Handler:           a.handler,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -308,6 +321,9 @@ func openStore(ctx context.Context, s *settings) (ussd.Store, string, func(conte
 	c, err := ussd.NewRedisClient(s.RedisURL)
 	if err != nil {
 		return nil, "", nil, nil, err
+	}
+	for _, h := range s.redisHooks {
+		c.AddHook(h)
 	}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
