@@ -49,7 +49,7 @@ func (h redisHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 // count counts cmd if err says it failed. Command names are Redis's own
 // (a bounded set); a pipeline counts each of its commands.
 func (h redisHook) count(cmd redis.Cmder, err error) {
-	if err == nil || errors.Is(err, redis.Nil) || setinfo(cmd) {
+	if err == nil || errors.Is(err, redis.Nil) || handshake(cmd) {
 		return
 	}
 	h.m.redisErrors.WithLabelValues(commandName(cmd)).Inc()
@@ -63,13 +63,11 @@ func commandName(cmd redis.Cmder) string {
 	return name
 }
 
-// setinfo reports a CLIENT SETINFO of go-redis's handshake: servers
-// before Redis 7.2 (and miniredis) refuse it and go-redis ignores that.
-func setinfo(cmd redis.Cmder) bool {
-	args := cmd.Args()
-	if len(args) < 2 || !strings.EqualFold(cmd.Name(), "client") {
-		return false
-	}
-	sub, _ := args[1].(string)
-	return strings.EqualFold(sub, "setinfo")
+// handshake reports a command of go-redis's connection handshake (HELLO,
+// CLIENT SETINFO, CLIENT MAINT_NOTIFICATIONS): servers without them
+// (before Redis 7.2, miniredis) refuse them and go-redis carries on. The
+// gateway sends neither itself.
+func handshake(cmd redis.Cmder) bool {
+	n := cmd.Name()
+	return strings.EqualFold(n, "client") || strings.EqualFold(n, "hello")
 }
