@@ -85,6 +85,7 @@ func New(o Options) *Metrics {
 		"command")
 	m.refusals = m.counterVec("ussdgw_refusals_total", "Messages refused before their step by the per-number limits, by channel (ussd, sms) and verdict (limited, denied).",
 		"channel", "verdict")
+	m.redisErrors.WithLabelValues("dial")
 	// Known label values start at zero so that rate() works from the
 	// first refusal and dashboards show 0 rather than "no data".
 	for _, ch := range []string{"ussd", "sms"} {

@@ -49,7 +49,8 @@ func (h redisHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 // count counts cmd if err says it failed. Command names are Redis's own
 // (a bounded set); a pipeline counts each of its commands.
 func (h redisHook) count(cmd redis.Cmder, err error) {
-	if err == nil || errors.Is(err, redis.Nil) || handshake(cmd) {
+	// NOSCRIPT is how EVALSHA asks for the script; go-redis sends EVAL.
+	if err == nil || errors.Is(err, redis.Nil) || redis.HasErrorPrefix(err, "NOSCRIPT") || handshake(cmd) {
 		return
 	}
 	h.m.redisErrors.WithLabelValues(commandName(cmd)).Inc()

@@ -36,11 +36,34 @@ type Tally struct {
 	Receipts map[ReceiptKey]int64
 }
 
-func (t *tally) pdu(dir string, id pdu.ID, status uint32) {
-	cmd := id.String()
-	if cmd == "" {
-		cmd = "other"
+// commandNames are SMPP 3.4's command names; a response is the
+// request's name with "_resp".
+var commandNames = map[uint32]string{
+	0x00000001: "bind_receiver", 0x00000002: "bind_transmitter", 0x00000003: "query_sm",
+	0x00000004: "submit_sm", 0x00000005: "deliver_sm", 0x00000006: "unbind", 0x00000007: "replace_sm",
+	0x00000008: "cancel_sm", 0x00000009: "bind_transceiver", 0x0000000B: "outbind",
+	0x00000015: "enquire_link", 0x00000021: "submit_multi", 0x00000102: "alert_notification",
+	0x00000103: "data_sm",
+}
+
+// pduName is the label of a command id: its SMPP name, "generic_nack",
+// or "other".
+func pduName(id pdu.ID) string {
+	v := uint32(id)
+	if v == 0x80000000 {
+		return "generic_nack"
 	}
+	if n, ok := commandNames[v&^0x80000000]; ok {
+		if v&0x80000000 != 0 {
+			return n + "_resp"
+		}
+		return n
+	}
+	return "other"
+}
+
+func (t *tally) pdu(dir string, id pdu.ID, status uint32) {
+	cmd := pduName(id)
 	st, ok := statusNames[CommandStatus(status)]
 	if !ok {
 		st = "other"
