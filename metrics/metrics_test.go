@@ -139,8 +139,16 @@ func TestStepsAndActiveSessions(t *testing.T) {
 		t.Errorf("after the timeout: %v active, want 1 (session a)", got)
 	}
 	m.Refused("sms", "denied")
-	if got, _ := value(scrape(t, m), "ussdgw_refusals_total", map[string]string{"channel": "sms", "verdict": "denied"}); got != 1 {
-		t.Errorf("refusals: %v", got)
+	m.Step(httpCtx, ussd.Step{Service: "market", Session: "g", Outcome: "limited"})
+	m.Step(smppCtx, ussd.Step{Service: "market", Channel: "sms", Session: "h", Outcome: "limited"})
+	fams = scrape(t, m)
+	for _, tt := range []struct {
+		channel, verdict string
+		want             float64
+	}{{"sms", "denied", 1}, {"ussd", "limited", 1}, {"sms", "limited", 1}, {"ussd", "denied", 0}} {
+		if got, _ := value(fams, "ussdgw_refusals_total", map[string]string{"channel": tt.channel, "verdict": tt.verdict}); got != tt.want {
+			t.Errorf("refusals %s %s: %v, want %v", tt.channel, tt.verdict, got, tt.want)
+		}
 	}
 }
 

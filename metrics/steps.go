@@ -32,7 +32,9 @@ func transport(ctx context.Context, channel string) string {
 }
 
 // Step is the session manager's hook (ussd.Config.Observe): it counts the
-// step, times it, and keeps the active-session estimate.
+// step, times it, and keeps the active-session estimate. A step the
+// per-number limits refused (outcome "limited" or "denied") counts as a
+// refusal too.
 func (m *Metrics) Step(ctx context.Context, s ussd.Step) {
 	service := s.Service
 	if service == "" {
@@ -42,6 +44,13 @@ func (m *Metrics) Step(ctx context.Context, s ussd.Step) {
 	m.steps.WithLabelValues(service, tr, s.Outcome).Inc()
 	m.stepDur.WithLabelValues(service, tr, s.Outcome).Observe(s.Duration.Seconds())
 	m.sessions.step(service, tr, s)
+	if s.Outcome == "limited" || s.Outcome == "denied" {
+		ch := "ussd"
+		if s.Channel != "" {
+			ch = s.Channel
+		}
+		m.Refused(ch, s.Outcome)
+	}
 }
 
 // HTTP marks the requests of h as the "http" transport for the step hook.

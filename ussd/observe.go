@@ -20,7 +20,8 @@ type Step struct {
 	Session string
 	// Outcome is "continue" (a CON screen), "end" (the session ended),
 	// "unknown" (no service) or "error" (the store or a step failed; the
-	// user saw an apology).
+	// user saw an apology); "limited" or "denied" when the per-number
+	// limits refused the message.
 	Outcome  string
 	Duration time.Duration
 }
