@@ -271,12 +271,15 @@ smpp:
 	}
 
 	// The receipt is handled on the client's worker after the SMSC sent
-	// it: wait for it to be counted.
+	// it, and its deliver_sm_resp is written after that: wait for both to
+	// be counted.
 	var fams map[string]*dto.MetricFamily
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		fams = scrapeURL(t, metricsURL)
-		if n, _ := sample(fams, "ussdgw_smpp_receipts_total", map[string]string{"state": "DELIVERED", "accepted": "true"}); n >= 1 || time.Now().After(deadline) {
+		rcpt, _ := sample(fams, "ussdgw_smpp_receipts_total", map[string]string{"state": "DELIVERED", "accepted": "true"})
+		resps, _ := sample(fams, "ussdgw_smpp_pdus_total", map[string]string{"direction": "out", "command": "deliver_sm_resp"})
+		if (rcpt >= 1 && resps >= 4) || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
