@@ -5,6 +5,8 @@ import (
 	"hash/fnv"
 	"strconv"
 	"time"
+
+	"github.com/ussdgw/ussdgw/limits"
 )
 
 // Step describes one answered step for an observer (metrics): no phone
@@ -33,6 +35,8 @@ func (m *Manager) observe(ctx context.Context, req Request, start time.Time, res
 	}
 	s := Step{Service: resp.Service, Channel: m.cfg.Channel, Session: sessionHash(req), Duration: time.Since(start)}
 	switch {
+	case resp.Refused != limits.Allowed:
+		s.Outcome = resp.Refused.String() // "limited" or "denied"
 	case *err != nil:
 		s.Outcome = "error"
 	case resp.Service == "":

@@ -33,7 +33,14 @@ type settings struct {
 	// kept after its last change.
 	ConsentRetention time.Duration
 
+	guardSettings   // guard.go: callback protection, limits, outages
 	metricsSettings // metrics.go: the Prometheus listener
+
+	// The outbox (push.go).
+	OutboxWorkers   int
+	OutboxClaimIdle time.Duration
+	SMSHourlyCap    int
+	BulkDailyCap    int
 
 	// Sections of the config file that other packages decode.
 	adapters *yaml.Node
@@ -46,6 +53,7 @@ type option struct {
 	usage string
 	str   *string
 	dur   *time.Duration
+	num   *int
 	flag  *bool
 }
 
@@ -53,23 +61,29 @@ func (s *settings) options() []option {
 	opts := []option{
 		{name: "config", usage: "gateway config file (YAML) with adapters, SMPP connections (smpp:) and the settings below", str: &s.Config},
 		{name: "listen", usage: "HTTP listen address", str: &s.Listen},
-		{name: "flows", usage: "directory of flow files (*.yaml)", str: &s.Flows},
-		{name: "redis-url", usage: "Redis URL for sessions; empty keeps them in memory (one instance only)", str: &s.RedisURL},
-		{name: "redis-prefix", usage: "prefix of every Redis key", str: &s.RedisPrefix},
-		{name: "redis-autopipeline", usage: "send the Redis commands of concurrent steps together (on or off)", str: &s.RedisPipeline},
+		{name: "flows", usage: "directory of flow files (*.yaml; subfolders such as data/ are not flows), relative to the working directory", str: &s.Flows},
+		{name: "redis-url", usage: "Redis URL for sessions, consent, limits and queues (forms below); empty keeps them in memory (one instance only, lost on restart)", str: &s.RedisURL},
+		{name: "redis-prefix", usage: "prefix of every Redis key, so deployments can share a Redis", str: &s.RedisPrefix},
+		{name: "redis-autopipeline", usage: "send the Redis commands of concurrent steps together (on), or one round trip per command (off: quicker for a lone request)", str: &s.RedisPipeline},
 		{name: "session-timeout", usage: "how long a USSD session lives without a step", dur: &s.SessionTimeout},
 		{name: "resume-window", usage: "how long after a cut session the next dial offers to resume it (0 disables)", dur: &s.ResumeWindow},
-		{name: "step-budget", usage: "time allowed for one USSD step, adapter calls included", dur: &s.StepBudget},
+		{name: "step-budget", usage: "time allowed for one USSD step, adapter calls included; a slower adapter takes its flow's timeout branch", dur: &s.StepBudget},
 		{name: "log-level", usage: "debug, info, warn or error", str: &s.LogLevel},
 		{name: "log-format", usage: "text or json", str: &s.LogFormat},
-		{name: "debug-listen", usage: "address for Go's /debug/pprof profiler (empty: off; keep it on localhost)", str: &s.DebugListen},
+		{name: "debug-listen", usage: "address for Go's /debug/pprof profiler (empty: off; loopback only unless -debug-public)", str: &s.DebugListen},
 		{name: "consent-retention", usage: "how long a number's consent audit trail is kept after its last change", dur: &s.ConsentRetention},
+		{name: "outbox-workers", usage: "MT SMS the outbox sends at once", num: &s.OutboxWorkers},
+		{name: "outbox-claim-idle", usage: "how long an SMS taken by a stopped gateway waits before another takes it over", dur: &s.OutboxClaimIdle},
+		{name: "sms-hourly-cap", usage: "SMS from flows (sms nodes, late results) per number per hour; 0: no cap", num: &s.SMSHourlyCap},
+		{name: "bulk-daily-cap", usage: "bulk SMS (alerts, reminders, broadcasts) per number per day; 0: no cap", num: &s.BulkDailyCap},
 	}
+	opts = append(opts, s.guardOptions()...)
 	return append(opts, s.metricsOptions()...)
 }
 
 func defaults() *settings {
 	return &settings{
+		guardSettings:  guardDefaults(),
 		Listen:         "127.0.0.1:8080",
 		Flows:          "./flows-examples",
 		RedisPrefix:    "ussdgw:",
@@ -81,6 +95,10 @@ func defaults() *settings {
 		LogFormat:      "text",
 
 		ConsentRetention: 400 * 24 * time.Hour,
+		OutboxWorkers:    16,
+		OutboxClaimIdle:  30 * time.Second,
+		SMSHourlyCap:     5,
+		BulkDailyCap:     3,
 	}
 }
 
@@ -101,6 +119,8 @@ func parseSettings(name string, args []string, getenv func(string) string, stder
 		switch {
 		case o.str != nil:
 			fs.StringVar(o.str, o.name, *o.str, usage)
+		case o.num != nil:
+			fs.IntVar(o.num, o.name, *o.num, usage)
 		case o.flag != nil:
 			fs.BoolVar(o.flag, o.name, *o.flag, usage)
 		default:
@@ -146,6 +166,13 @@ func (o option) assign(v string) error {
 	switch {
 	case o.str != nil:
 		*o.str = v
+		return nil
+	case o.num != nil:
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", v)
+		}
+		*o.num = n
 		return nil
 	case o.flag != nil:
 		b, err := strconv.ParseBool(v)

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ussdgw/ussdgw/metrics"
+	mtq "github.com/ussdgw/ussdgw/outbox"
 	"github.com/ussdgw/ussdgw/smpp/bridge"
 )
 
@@ -57,6 +58,17 @@ func watchSMPP(m *metrics.Metrics, h *bridge.Hub) {
 		s.Totals = metrics.Totals{MTSent: c.MTSent, MTFailed: c.MTFailed, MOHandled: c.MOHandled, MOFailed: c.MOFailed,
 			USSDAborts: c.USSDAborts, USSDRefused: c.USSDRefused, USSDDead: c.USSDDead}
 		return s
+	})
+}
+
+// watchQueue exports the outbox's statistics, read at each scrape.
+func watchQueue(m *metrics.Metrics, q *mtq.Queue) {
+	m.WatchQueue(func(ctx context.Context) (metrics.Queue, error) {
+		st, err := q.Stats(ctx)
+		if err != nil {
+			return metrics.Queue{}, err
+		}
+		return metrics.Queue{Depth: map[string]int64{"high": st.High, "bulk": st.Bulk}, Oldest: st.Oldest, Delayed: st.Delayed, Dead: st.Dead}, nil
 	})
 }
 
