@@ -124,13 +124,14 @@ func checkSeries(t *testing.T, fams map[string]*dto.MetricFamily, wants []want) 
 // TestMetricsHTTP wires the gateway (sessions in Redis, the example
 // flows), drives USSD steps through its HTTP handler and checks what the
 // metrics say: one step counted and timed per request, by service,
-// transport and outcome; the open session active; the adapter calls; no
-// Redis errors.
+// transport and outcome; the open session active; the adapter calls; a
+// dial over the per-number limit refused and counted; no Redis errors.
 func TestMetricsHTTP(t *testing.T) {
 	r := storetest.Redis(t)
 	s := defaults()
 	s.Flows = "../../flows-examples"
 	s.RedisURL, s.RedisPrefix = redisURLFor(t, r), r.Prefix
+	s.LimitDials = 2 // the third dial of a number within a minute is refused
 	a, err := wire(context.Background(), s, slog.New(slog.NewTextHandler(io.Discard, nil)), wireOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -144,6 +145,7 @@ func TestMetricsHTTP(t *testing.T) {
 		{"m2", "*384#", "3*1*2", "CON Maize at Eldoret"},
 		{"m2", "*384#", "3*1*2*12", "END 12 x KES 2,900"},
 		{"x1", "*999#", "", "END "},
+		{"m3", "*384#", "", "END Too many requests"},
 	}
 	for _, st := range steps {
 		code, body, _ := postForm(a.handler, st.session, "+254700000077", st.code, st.text)
@@ -160,6 +162,7 @@ func TestMetricsHTTP(t *testing.T) {
 		{"ussdgw_ussd_steps_total", map[string]string{"service": "market", "transport": "http", "outcome": "continue"}, 5, 5},
 		{"ussdgw_ussd_steps_total", map[string]string{"service": "market", "transport": "http", "outcome": "end"}, 1, 1},
 		{"ussdgw_ussd_steps_total", map[string]string{"service": "none", "transport": "http", "outcome": "unknown"}, 1, 1},
+		{"ussdgw_ussd_steps_total", map[string]string{"service": "market", "transport": "http", "outcome": "limited"}, 1, 1},
 		{"ussdgw_ussd_step_duration_seconds", http, n, n},
 		// m1 is open; m2 ended; x1 never began.
 		{"ussdgw_ussd_sessions_active", map[string]string{"service": "market", "transport": "http"}, 1, 1},
@@ -167,7 +170,8 @@ func TestMetricsHTTP(t *testing.T) {
 		{"ussdgw_adapter_calls_total", map[string]string{"adapter": "prices", "outcome": "ok"}, 2, -1},
 		{"ussdgw_adapter_call_duration_seconds", map[string]string{"adapter": "prices"}, 2, -1},
 		{"ussdgw_redis_errors_total", nil, 0, 0},
-		{"ussdgw_refusals_total", nil, 0, 0},
+		{"ussdgw_refusals_total", map[string]string{"channel": "ussd", "verdict": "limited"}, 1, 1},
+		{"ussdgw_refusals_total", nil, 1, 1},
 		{"go_goroutines", nil, 1, -1},
 	})
 	// Adapter calls and steps agree: a counted call has its latency.
@@ -192,9 +196,8 @@ var metricsAddr = regexp.MustCompile(`msg="metrics listening" addr=http://(\S+)/
 // TestMetricsSMPP runs the gateway with a bind to the node USSDC and the
 // metrics listener from the config file, drives USSD over SMPP and HTTP,
 // an MO keyword answered by SMS with a delivery receipt, scrapes
-// /metrics over HTTP, and checks every series the gateway exports (the
-// outbox's aside: that queue is not wired yet) with values that match
-// what was driven.
+// /metrics over HTTP, and checks every series the gateway exports with
+// values that match what was driven.
 func TestMetricsSMPP(t *testing.T) {
 	smsc := nodetest.Start(t)
 	red := storetest.Redis(t)
@@ -316,11 +319,18 @@ smpp:
 		{"ussdgw_redis_errors_total", nil, 0, 0},
 		{"ussdgw_refusals_total", nil, 0, 0},
 	})
-	// Every series the gateway can export is there, but the queue's.
+	// The reply left through the outbox, which is readable and keeps
+	// nothing dead.
+	checkSeries(t, fams, []want{
+		{"ussdgw_outbox_up", nil, 1, 1},
+		{"ussdgw_outbox_dead", nil, 0, 0},
+		{"ussdgw_outbox_delayed", nil, 0, 0},
+		{"ussdgw_outbox_depth", map[string]string{"priority": "high"}, 0, 1},
+		{"ussdgw_outbox_depth", map[string]string{"priority": "bulk"}, 0, 0},
+		{"ussdgw_outbox_oldest_age_seconds", nil, 0, 60},
+	})
+	// Every series the gateway can export is there.
 	for _, name := range metrics.SortedNames(metrics.AllNames()) {
-		if strings.HasPrefix(name, "ussdgw_outbox_") {
-			continue // TODO(outbox): wire Queue.Stats through WatchQueue when package outbox lands
-		}
 		if _, ok := fams[name]; !ok {
 			t.Errorf("the scrape lacks %s", name)
 		}
