@@ -3,18 +3,37 @@ package smpp
 import (
 	"encoding/binary"
 	"sync"
+	"sync/atomic"
 
 	"github.com/fiorix/go-smpp/smpp/pdu"
 )
 
 // tally counts PDUs by direction, command and status, and receipts by
-// state, for metrics (Client.Tally). The labels are bounded: a command id
+// state, for metrics (Client.Tally). The keys are bounded: a command id
 // or status outside the spec's tables counts as "other", so a peer
-// sending garbage cannot grow the table.
+// sending garbage cannot grow the table. Counting is a lock-free lookup
+// and an atomic add once a key exists: it runs for every PDU.
 type tally struct {
-	mu       sync.Mutex
-	pdus     map[PDUKey]int64
-	receipts map[ReceiptKey]int64
+	pdus     sync.Map // PDUKey -> *atomic.Int64
+	receipts sync.Map // ReceiptKey -> *atomic.Int64
+}
+
+func add[K comparable](m *sync.Map, k K) {
+	if c, ok := m.Load(k); ok {
+		c.(*atomic.Int64).Add(1)
+		return
+	}
+	c, _ := m.LoadOrStore(k, new(atomic.Int64))
+	c.(*atomic.Int64).Add(1)
+}
+
+func snapshotMap[K comparable](m *sync.Map) map[K]int64 {
+	out := map[K]int64{}
+	m.Range(func(k, v any) bool {
+		out[k.(K)] = v.(*atomic.Int64).Load()
+		return true
+	})
+	return out
 }
 
 // PDUKey names a PDU count: Dir is "in" or "out", Command the SMPP name
@@ -68,12 +87,7 @@ func (t *tally) pdu(dir string, id pdu.ID, status uint32) {
 	if !ok {
 		st = "other"
 	}
-	t.mu.Lock()
-	if t.pdus == nil {
-		t.pdus = map[PDUKey]int64{}
-	}
-	t.pdus[PDUKey{dir, cmd, st}]++
-	t.mu.Unlock()
+	add(&t.pdus, PDUKey{dir, cmd, st})
 }
 
 // in counts a PDU read.
@@ -100,25 +114,11 @@ func (t *tally) receipt(in *Inbound, status CommandStatus) {
 			k.State = r.State.String()
 		}
 	}
-	t.mu.Lock()
-	if t.receipts == nil {
-		t.receipts = map[ReceiptKey]int64{}
-	}
-	t.receipts[k]++
-	t.mu.Unlock()
+	add(&t.receipts, k)
 }
 
 func (t *tally) snapshot() Tally {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	s := Tally{PDUs: make(map[PDUKey]int64, len(t.pdus)), Receipts: make(map[ReceiptKey]int64, len(t.receipts))}
-	for k, v := range t.pdus {
-		s.PDUs[k] = v
-	}
-	for k, v := range t.receipts {
-		s.Receipts[k] = v
-	}
-	return s
+	return Tally{PDUs: snapshotMap[PDUKey](&t.pdus), Receipts: snapshotMap[ReceiptKey](&t.receipts)}
 }
 
 // Tally returns the Client's PDU counts by direction, command and status
