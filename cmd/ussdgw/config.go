@@ -34,7 +34,8 @@ type settings struct {
 	// kept after its last change.
 	ConsentRetention time.Duration
 
-	guardSettings // guard.go: callback protection, limits, outages
+	guardSettings    // guard.go: callback protection, limits, outages
+	reminderSettings // reminders.go: health reminders
 
 	// The outbox (push.go).
 	OutboxWorkers   int
@@ -78,6 +79,7 @@ func (s *settings) options() []option {
 		{name: "sms-hourly-cap", usage: "SMS from flows (sms nodes, late results) per number per hour; 0: no cap", num: &s.SMSHourlyCap},
 		{name: "bulk-daily-cap", usage: "bulk SMS (alerts, reminders, broadcasts) per number per day; 0: no cap", num: &s.BulkDailyCap},
 	}
+	opts = append(opts, s.reminderOptions()...)
 	return append(opts, s.guardOptions()...)
 }
 
@@ -96,6 +98,7 @@ func defaults() *settings {
 		APICountry:     "KE",
 
 		ConsentRetention: 400 * 24 * time.Hour,
+		reminderSettings: reminderDefaults(),
 		OutboxWorkers:    16,
 		OutboxClaimIdle:  30 * time.Second,
 		SMSHourlyCap:     5,

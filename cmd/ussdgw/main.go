@@ -239,6 +239,9 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 			return a, err
 		}
 		stopQueue = a.push.run(a.hub, log)
+		if err := a.startReminders(s, log); err != nil {
+			return a, err
+		}
 		a.closers = append([]func(){func() {
 			sctx, cancel := context.WithTimeout(context.Background(), s.StepBudget+5*time.Second)
 			defer cancel()
