@@ -47,7 +47,8 @@ func (a *app) startReminders(s *settings, log *slog.Logger) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = sch.Run(ctx) })
-	a.closers = append([]func(){func() { cancel(); wg.Wait() }}, a.closers...)
+	// Phase 3 of the shutdown, before the outbox (see app.shutdown).
+	a.workers = append([]func(context.Context) error{func(context.Context) error { cancel(); wg.Wait(); return nil }}, a.workers...)
 	return nil
 }
 
