@@ -336,6 +336,7 @@ func (c *Client) worker() {
 			return
 		case it := <-c.inq:
 			status := c.callHandler(it.in)
+			c.stats.tally.receipt(it.in, status)
 			if err := it.in.Ack(status); err != nil {
 				c.log.Debug("inbound response not sent", "cmd", commandName(it.h.ID), "seq", it.h.Seq, "err", err)
 			}

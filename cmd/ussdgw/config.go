@@ -38,6 +38,7 @@ type settings struct {
 
 	guardSettings    // guard.go: callback protection, limits, outages
 	reminderSettings // reminders.go: health reminders
+	metricsSettings  // metrics.go: the Prometheus listener
 
 	// The outbox (push.go).
 	OutboxWorkers   int
@@ -83,7 +84,8 @@ func (s *settings) options() []option {
 		{name: "bulk-daily-cap", usage: "bulk SMS (alerts, reminders, broadcasts) per number per day; 0: no cap", num: &s.BulkDailyCap},
 	}
 	opts = append(opts, s.reminderOptions()...)
-	return append(opts, s.guardOptions()...)
+	opts = append(opts, s.guardOptions()...)
+	return append(opts, s.metricsOptions()...)
 }
 
 func defaults() *settings {

@@ -39,6 +39,7 @@ import (
 	"github.com/ussdgw/ussdgw/consent"
 	"github.com/ussdgw/ussdgw/flows"
 	"github.com/ussdgw/ussdgw/gateway"
+	"github.com/ussdgw/ussdgw/metrics"
 	"github.com/ussdgw/ussdgw/smpp/bridge"
 	"github.com/ussdgw/ussdgw/ussd"
 	"github.com/ussdgw/ussdgw/ussd/sms"
@@ -129,6 +130,7 @@ type app struct {
 	consent  *consent.Registry
 	hub      *bridge.Hub // nil without an smpp: section
 	push     *push       // the outbox and its Redis
+	metrics  *metrics.Metrics
 	handler  http.Handler
 	gw       *gateway.Server // handler's gateway part: Details for the authenticated health
 	storeStr string
@@ -150,6 +152,7 @@ type app struct {
 // adapters, close the store.
 func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a *app, err error) {
 	a = &app{}
+	a.metrics = newMetrics(s, o)
 	defer func() {
 		if err != nil {
 			a.close()
@@ -198,7 +201,7 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 	if resume == 0 {
 		resume = -1 // the manager reads 0 as "default"
 	}
-	var caller flows.Caller = a.reg
+	var caller flows.Caller = a.metrics.Adapters(a.reg)
 	if o.wrap != nil {
 		caller = o.wrap(caller)
 	}
@@ -209,6 +212,7 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 		return a, err
 	}
 	a.push, a.consent = p, p.consent
+	watchQueue(a.metrics, p.queue)
 	a.closers = append([]func(){closePush}, a.closers...)
 	var stopQueue func()
 	if smppCfg != nil {
@@ -248,13 +252,14 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 		Now: o.now, Log: log, Consent: a.consent,
 	}
 	base.Limiter, base.MaxInput = s.limiter(store), s.MaxInput
+	base.Observe = a.metrics.Step
 	a.manager = ussd.NewManager(base)
 	a.drain = append(a.drain, closeManager(a.manager))
 	var health func(context.Context) map[string]any
 	if a.hub != nil {
 		smsManager := ussd.NewManager(bridge.SMSSessions(base, smppCfg.MO))
 		a.drain = append([]func(context.Context) error{closeManager(smsManager)}, a.drain...)
-		if err := a.hub.Start(bridge.Routes{USSD: a.manager, SMS: &sms.Router{Manager: smsManager, Reply: replyRoute, Consent: a.consent}}); err != nil {
+		if err := a.hub.Start(bridge.Routes{USSD: metrics.Transport(a.manager, "smpp"), SMS: &sms.Router{Manager: smsManager, Reply: replyRoute, Consent: a.consent}}); err != nil {
 			return a, err
 		}
 		stopQueue = a.push.run(a.hub, log)
@@ -272,10 +277,11 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 		health = func(ctx context.Context) map[string]any {
 			return map[string]any{"smpp": a.hub.Health(ctx), "outbox": a.push.health(ctx)}
 		}
+		watchSMPP(a.metrics, a.hub)
 	}
 	a.gw = gateway.New(gateway.Config{Manager: a.manager, Log: log, Ready: readyFn, Details: health, Guards: guards,
 		API: wireAPI(ctx, a, s, log, o.now)})
-	a.handler = a.gw
+	a.handler = a.metrics.HTTP(a.gw)
 	return a, nil
 }
 
@@ -327,6 +333,9 @@ func (a *app) close() {
 // order: stop taking requests and finish those in flight, wait for late
 // results, stop adapters, close the store.
 func serve(ctx context.Context, s *settings, log *slog.Logger, ready chan<- string) error {
+	if err := metrics.CheckListen(s.MetricsListen, s.MetricsPublic); err != nil {
+		return err // before anything binds or connects
+	}
 	a, err := wire(ctx, s, log, wireOptions{})
 	if err != nil {
 		return err
@@ -338,6 +347,11 @@ func serve(ctx context.Context, s *settings, log *slog.Logger, ready chan<- stri
 	if err := s.checkDebug(log); err != nil {
 		return err
 	}
+	_, stopMetrics, err := serveMetrics(s, a.metrics, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	srv := gateway.NewHTTPServer(a.handler, s.StepBudget+5*time.Second)
 	ln, err := net.Listen("tcp", s.Listen)
 	if err != nil {
@@ -487,6 +501,9 @@ func openStore(ctx context.Context, s *settings) (ussd.Store, string, func(conte
 	c, err := ussd.NewRedisClient(s.RedisURL)
 	if err != nil {
 		return nil, "", nil, nil, err
+	}
+	for _, h := range s.redisHooks {
+		c.AddHook(h)
 	}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
