@@ -113,6 +113,10 @@ type Options struct {
 	// DailyCap is how many Bulk messages one number gets per day (0 =
 	// no cap); past it a message fails with reason "daily cap".
 	DailyCap int
+	// ServiceCap is how many Bulk messages of service one number gets per
+	// day on top of DailyCap (0 = no cap of its own): a service's
+	// alerts.daily_cap. nil: none.
+	ServiceCap func(service string) int
 	// Location is where the day of DailyCap starts (UTC).
 	Location *time.Location
 	// HourlyCap is how many High-priority "flow" and "late" SMS one number

@@ -338,6 +338,31 @@ func TestDailyCap(t *testing.T) {
 	eventually(t, 5*time.Second, "sent the next day", func() bool { return r.count(ids[0]) == 1 })
 }
 
+// A service's own cap holds beside the number's cap across services: two
+// of market's four alerts go, and health's still go.
+func TestServiceDailyCap(t *testing.T) {
+	c, p := testRedis(t)
+	clk := newClock(time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC))
+	q := New(c, p, Options{Now: clk.Now, DailyCap: 5, Workers: 2,
+		ServiceCap: func(sv string) int { return map[string]int{"market": 2}[sv] }})
+	var msgs []Message
+	for i := range 4 {
+		msgs = append(msgs, Message{ID: fmt.Sprintf("m%d", i), MSISDN: "1", Text: "x", Service: "market", Kind: "alert", Priority: Bulk, Group: "market"})
+	}
+	for i := range 2 {
+		msgs = append(msgs, Message{ID: fmt.Sprintf("h%d", i), MSISDN: "1", Text: "x", Service: "health", Kind: "reminder", Priority: Bulk, Group: "health"})
+	}
+	if _, _, err := q.Enqueue(bg, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	start(t, q, newRecorder())
+	done := func(g string) GroupStats { st, _ := q.Group(bg, g); return st }
+	eventually(t, 5*time.Second, "all done", func() bool { return done("market").Queued == 0 && done("health").Queued == 0 })
+	if m, h := done("market"), done("health"); m.Sent != 2 || m.Failed != 2 || h.Sent != 2 {
+		t.Errorf("market %+v, health %+v: want market 2 sent 2 failed, health 2 sent", m, h)
+	}
+}
+
 func TestCancel(t *testing.T) {
 	c, p := testRedis(t)
 	clk := newClock(time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC))

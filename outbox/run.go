@@ -363,10 +363,15 @@ func (r *runner) process(t task) (result, bool) {
 				return end(StateSuppressed, "opted out", false)
 			}
 		}
-		if q.o.DailyCap > 0 {
+		svCap := 0
+		if q.o.ServiceCap != nil {
+			svCap = q.o.ServiceCap(f["sv"])
+		}
+		if q.o.DailyCap > 0 || svCap > 0 {
 			day := now.In(q.o.Location).Format("20060102")
-			ok, err := capScript.Run(ctx, q.c, []string{q.k.msg + t.id, q.k.day + f["to"] + ":" + day},
-				day, q.o.DailyCap, 48*3600).Int()
+			ok, err := capScript.Run(ctx, q.c, []string{q.k.msg + t.id, q.k.day + f["to"] + ":" + day,
+				q.k.day + f["to"] + ":" + day + ":" + f["sv"]},
+				day, q.o.DailyCap, svCap, 48*3600).Int()
 			if err != nil {
 				return later(StateQueued, "daily cap check: "+err.Error(), now.Add(q.o.Backoff(1)), 0)
 			}

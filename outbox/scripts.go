@@ -167,16 +167,20 @@ end
 return #due
 `)
 
-// capScript counts a Bulk message against its number's daily cap, once
-// per message and day: 1 when it may go, 0 when the cap is reached.
-// KEYS: status, cap counter. ARGV: day, cap, counter ttl s.
+// capScript counts a Bulk message against its number's daily caps, once
+// per message and day: the number's cap across services and its cap for
+// the message's service. 1 when it may go, 0 when a cap is reached (and
+// nothing is counted).
+// KEYS: status, number's counter, number+service counter.
+// ARGV: day, cap (0: none), service cap (0: none), counter ttl s.
 var capScript = redis.NewScript(`
 if redis.call('HGET', KEYS[1], 'cd') == ARGV[1] then return 1 end
-local n = redis.call('INCR', KEYS[2])
-if n == 1 then redis.call('EXPIRE', KEYS[2], ARGV[3]) end
-if n > tonumber(ARGV[2]) then
-  redis.call('DECR', KEYS[2])
-  return 0
+local caps = {tonumber(ARGV[2]), tonumber(ARGV[3])}
+for i = 1, 2 do
+  if caps[i] > 0 and tonumber(redis.call('GET', KEYS[i+1]) or '0') >= caps[i] then return 0 end
+end
+for i = 1, 2 do
+  if caps[i] > 0 and redis.call('INCR', KEYS[i+1]) == 1 then redis.call('EXPIRE', KEYS[i+1], ARGV[4]) end
 end
 redis.call('HSET', KEYS[1], 'cd', ARGV[1])
 return 1

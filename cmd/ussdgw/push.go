@@ -86,6 +86,12 @@ func openPush(ctx context.Context, s *settings, log *slog.Logger, now func() tim
 		}
 		return time.Time{}, false
 	}
+	o.ServiceCap = func(service string) int {
+		if f, ok := set.Flow(service); ok {
+			return f.DailyCap()
+		}
+		return 0
+	}
 	p.queue = mtq.New(p.client, s.RedisPrefix, o)
 	return p, closeFn, nil
 }
