@@ -161,6 +161,11 @@ func NewRedisClient(rawURL string) (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, fmt.Errorf("parsing redis cluster url: %w", err)
 		}
+		// go-redis reloads the slot map on MOVED, but not when a master
+		// dies: it keeps dialling the dead node until the map is older than
+		// this (60 s by default). Measured with a master killed under load:
+		// 56 s of failed steps with the default, ~4 s with 1 s.
+		o.ClusterStateReloadInterval = time.Second
 		return redis.NewClusterClient(o), nil
 	case u.Query().Has("master_name"):
 		o, err := redis.ParseFailoverURL(rawURL)
