@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# HTTP load on Redis Cluster beside single Redis, in the same run under the
+# same load: one gateway on a private single redis-server and one on a
+# private Redis Cluster (3 masters + 1 replica each), all on loopback, no
+# persistence; wrk (one thread, 32 connections, cmd/loadtest/ussd.lua:
+# Africa's Talking sessions of 4 steps) for SECS seconds against each.
+# With SMPP=1 it then runs cmd/loadtest/run-smpp.sh against the cluster.
+# Usage: cmd/loadtest/run-cluster.sh [seconds]   (needs wrk, redis-server, redis-cli)
+#   env: BASE (first port, 17100; uses BASE..BASE+6 and BASE+10000..BASE+10005)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+secs=${1:-10}
+base=${BASE:-17100}
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+
+redis() { # port, extra args...
+  local p=$1; shift
+  redis-server --port "$p" --bind 127.0.0.1 --save "" --appendonly no --dir "$tmp" \
+    --logfile "$tmp/redis-$p.log" "$@" &
+  pids+=("$!")
+}
+ports=()
+for i in 0 1 2 3 4 5; do
+  p=$((base + i))
+  ports+=("127.0.0.1:$p")
+  redis "$p" --cluster-enabled yes --cluster-config-file "$tmp/nodes-$p.conf" --cluster-node-timeout 2000
+done
+single=$((base + 6))
+redis "$single"
+for p in "${ports[@]}" "127.0.0.1:$single"; do
+  until redis-cli -u "redis://$p" ping >/dev/null 2>&1; do sleep 0.1; done
+done
+redis-cli --cluster create "${ports[@]}" --cluster-replicas 1 --cluster-yes >/dev/null
+cluster_ok() {
+  for p in "${ports[@]}"; do
+    redis-cli -u "redis://$p" cluster info | grep -q 'cluster_state:ok' || return 1
+  done
+}
+until cluster_ok; do sleep 0.2; done
+cluster_url="redis+cluster://${ports[0]}"
+sep="?"
+for p in "${ports[@]:1}"; do cluster_url+="${sep}addr=$p"; sep="&"; done
+echo "single: redis://127.0.0.1:$single/0"
+echo "cluster: $cluster_url"
+
+go build -o "$tmp/ussdgw" ./cmd/ussdgw
+"$tmp/ussdgw" -listen 127.0.0.1:18180 -flows cmd/loadtest/flows -redis-url "redis://127.0.0.1:$single/0" -log-level error &
+pids+=("$!")
+"$tmp/ussdgw" -listen 127.0.0.1:18181 -flows cmd/loadtest/flows -redis-url "$cluster_url" -log-level error &
+pids+=("$!")
+for p in 18180 18181; do
+  until curl -sf "http://127.0.0.1:$p/healthz" >/dev/null; do sleep 0.1; done
+done
+
+run() {
+  echo "== $1"
+  wrk -t1 -c32 -d"${secs}s" --latency -s cmd/loadtest/ussd.lua "$2" | grep -E "Requests/sec|  50%|  99%|Non-2xx|Socket errors" || true
+}
+run "warm-up (single)" http://127.0.0.1:18180 >/dev/null
+run "warm-up (cluster)" http://127.0.0.1:18181 >/dev/null
+run "gateway on single Redis" http://127.0.0.1:18180
+run "gateway on Redis Cluster (3 masters + 3 replicas)" http://127.0.0.1:18181
+
+if [ "${SMPP:-}" = 1 ]; then
+  echo
+  REDIS_URL="$cluster_url" cmd/loadtest/run-smpp.sh "$secs"
+fi
