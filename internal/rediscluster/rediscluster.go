@@ -517,3 +517,204 @@ func freePorts() (int, int, error) {
 	}
 	return ports[0], ports[1], nil
 }
+
+// Sentinel is a Sentinel-managed deployment: a master, a replica and three
+// sentinels watching them under the name MasterName.
+type Sentinel struct {
+	MasterName string
+	Data       []*Node // the master as started, then the replica
+	Sentinels  []*Node
+	dir        string
+}
+
+// StartSentinel starts a master, a replica and three sentinels (quorum 2,
+// down-after 1 s) for t and stops them when t ends. It skips t under
+// -short or when Redis is not installed.
+func StartSentinel(t testing.TB) *Sentinel {
+	t.Helper()
+	skipIfUnavailable(t)
+	s, err := NewSentinel(context.Background())
+	if err != nil {
+		t.Fatalf("starting redis sentinel: %v", err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// NewSentinel starts a Sentinel deployment; Close stops it.
+func NewSentinel(ctx context.Context) (s *Sentinel, err error) {
+	dir, err := os.MkdirTemp("", "redissentinel-")
+	if err != nil {
+		return nil, fmt.Errorf("creating the sentinel's directory: %w", err)
+	}
+	s = &Sentinel{MasterName: "mymaster", dir: dir}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	mport, _, err := freePorts()
+	if err != nil {
+		return s, err
+	}
+	master, err := startServer(ctx, dir, mport)
+	if err != nil {
+		return s, err
+	}
+	rport, _, err := freePorts()
+	if err != nil {
+		return s, err
+	}
+	replica, err := startServer(ctx, dir, rport, "--replicaof", "127.0.0.1", strconv.Itoa(mport))
+	if err != nil {
+		return s, err
+	}
+	s.Data = []*Node{master, replica}
+	for range 3 {
+		port, _, err := freePorts()
+		if err != nil {
+			return s, err
+		}
+		conf := filepath.Join(dir, fmt.Sprintf("sentinel-%d.conf", port))
+		name := s.MasterName
+		body := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nlogfile %s\n", port, dir, filepath.Join(dir, fmt.Sprintf("redis-%d.log", port))) +
+			fmt.Sprintf("sentinel monitor %s 127.0.0.1 %d 2\n", name, mport) +
+			fmt.Sprintf("sentinel down-after-milliseconds %s 1000\n", name) +
+			fmt.Sprintf("sentinel failover-timeout %s 10000\n", name) +
+			fmt.Sprintf("sentinel parallel-syncs %s 1\n", name)
+		if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+			return s, fmt.Errorf("writing %s: %w", conf, err)
+		}
+		nd, err := startServerArgs(ctx, dir, port, []string{conf, "--sentinel"})
+		if err != nil {
+			return s, err
+		}
+		s.Sentinels = append(s.Sentinels, nd)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return s, s.wait(wctx, func(ctx context.Context) string {
+		for _, sn := range s.Sentinels {
+			cl := redis.NewSentinelClient(&redis.Options{Addr: sn.Addr, MaxRetries: -1})
+			reps, err1 := cl.Replicas(ctx, s.MasterName).Result()
+			sens, err2 := cl.Sentinels(ctx, s.MasterName).Result()
+			cl.Close()
+			if err := errors.Join(err1, err2); err != nil {
+				return sn.Addr + ": " + err.Error()
+			}
+			if len(reps) != 1 || len(sens) != 2 {
+				return sn.Addr + " does not see the replica and the other sentinels yet"
+			}
+		}
+		return linkUp(ctx, replica.Addr)
+	})
+}
+
+// linkUp returns "" when the replica at addr is synced with its master.
+func linkUp(ctx context.Context, addr string) string {
+	cl := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	defer cl.Close()
+	repl, err := cl.Info(ctx, "replication").Result()
+	if err != nil {
+		return addr + ": " + err.Error()
+	}
+	if !strings.Contains(repl, "master_link_status:up") {
+		return addr + " replica link down"
+	}
+	return ""
+}
+
+func (s *Sentinel) wait(ctx context.Context, check func(context.Context) string) error {
+	for {
+		last := check(ctx)
+		if last == "" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("redis sentinel not ready: %s: %w", last, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// URL is the gateway's URL form for this deployment (ussd.NewRedisClient):
+// redis://sentinel1?master_name=mymaster&addr=sentinel2&addr=sentinel3
+func (s *Sentinel) URL() string {
+	u := "redis://" + s.Sentinels[0].Addr + "?master_name=" + s.MasterName
+	for _, sn := range s.Sentinels[1:] {
+		u += "&addr=" + sn.Addr
+	}
+	return u
+}
+
+// Master asks the first live sentinel which node is the master.
+func (s *Sentinel) Master(ctx context.Context) (string, error) {
+	var lastErr error
+	for _, sn := range s.Sentinels {
+		cl := redis.NewSentinelClient(&redis.Options{Addr: sn.Addr, MaxRetries: -1})
+		a, err := cl.GetMasterAddrByName(ctx, s.MasterName).Result()
+		cl.Close()
+		if err == nil && len(a) == 2 {
+			return a[0] + ":" + a[1], nil
+		}
+		lastErr = err
+	}
+	return "", fmt.Errorf("no sentinel names the master: %w", lastErr)
+}
+
+// KillMaster kills the current master with SIGKILL and returns its address.
+func (s *Sentinel) KillMaster(ctx context.Context) (string, error) {
+	m, err := s.Master(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, nd := range s.Data {
+		if nd.Addr == m {
+			nd.kill()
+			return m, nil
+		}
+	}
+	return "", fmt.Errorf("the master %s is none of ours", m)
+}
+
+// WaitNewMaster waits until every sentinel names a master other than old
+// and that node answers as master.
+func (s *Sentinel) WaitNewMaster(ctx context.Context, old string) error {
+	return s.wait(ctx, func(ctx context.Context) string {
+		var m string
+		for _, sn := range s.Sentinels {
+			cl := redis.NewSentinelClient(&redis.Options{Addr: sn.Addr, MaxRetries: -1})
+			a, err := cl.GetMasterAddrByName(ctx, s.MasterName).Result()
+			cl.Close()
+			if err != nil || len(a) != 2 {
+				return sn.Addr + " names no master"
+			}
+			got := a[0] + ":" + a[1]
+			if got == old {
+				return sn.Addr + " still names " + old
+			}
+			if m != "" && got != m {
+				return "the sentinels disagree"
+			}
+			m = got
+		}
+		cl := redis.NewClient(&redis.Options{Addr: m, MaxRetries: -1})
+		defer cl.Close()
+		role, err := cl.Do(ctx, "ROLE").Slice()
+		if err != nil || len(role) == 0 || role[0] != "master" {
+			return m + " is not master yet"
+		}
+		return ""
+	})
+}
+
+// Close kills every process and removes the directory.
+func (s *Sentinel) Close() {
+	for _, nd := range append(append([]*Node(nil), s.Sentinels...), s.Data...) {
+		nd.kill()
+	}
+	if s.dir != "" {
+		os.RemoveAll(s.dir)
+	}
+}

@@ -101,3 +101,42 @@ func contains(s []string, x string) bool {
 	}
 	return false
 }
+
+// TestSentinelFailsOver: the sentinels promote the replica when the master
+// is killed, and a Sentinel client finds the new master with the data.
+func TestSentinelFailsOver(t *testing.T) {
+	s := rediscluster.StartSentinel(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cl := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: s.MasterName, SentinelAddrs: []string{s.Sentinels[0].Addr, s.Sentinels[1].Addr}})
+	defer cl.Close()
+	if err := cl.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Wait(ctx, 1, time.Second).Err(); err != nil {
+		t.Fatal(err)
+	}
+	old, err := s.KillMaster(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WaitNewMaster(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		v, err := cl.Get(ctx, "k").Result()
+		if err == nil {
+			if v != "v" {
+				t.Fatalf("k = %q after the failover", v)
+			}
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("no read after the failover: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if m, _ := s.Master(ctx); m == old {
+		t.Fatalf("master still %s", m)
+	}
+}
