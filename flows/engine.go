@@ -136,6 +136,9 @@ func (f *Flow) step(ctx context.Context, env *Env, st *State, input string) (Scr
 	}
 	if n.kind == kindInput {
 		val, ok := n.rule.check(input, env.Now)
+		if ok && env.tooLong(input) {
+			ok = false
+		}
 		if !ok {
 			hint := f.labels[f.lang(st.Lang)][lInvalidInput]
 			if n.errText != nil {
@@ -629,4 +632,5 @@ func (f *Flow) ResumeScreen(lang string) Screen {
 const (
 	LabelExpired     = lExpired
 	LabelUnavailable = lUnavailable
+	LabelLater       = lLater // too many requests from this number
 )

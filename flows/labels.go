@@ -24,10 +24,11 @@ const (
 	lExpired        = "expired"
 	lLate           = "late"
 	lName           = "name"
+	lLater          = "later"
 )
 
 var labelKeys = []string{lBack, lHome, lMore, lLanguage, lInvalidChoice, lInvalidInput, lUnavailable,
-	lResume, lResumeContinue, lResumeRestart, lExpired, lLate, lName}
+	lResume, lResumeContinue, lResumeRestart, lExpired, lLate, lName, lLater}
 
 // builtinLabels are the engine's words in the languages it ships with. For
 // another language a service gives them all under `labels:`.
@@ -38,7 +39,8 @@ var builtinLabels = map[string]map[string]string{
 		lUnavailable: "Sorry, the service is not available right now. Please try again later.",
 		lResume:      "You have an unfinished session.", lResumeContinue: "Continue where you left off",
 		lResumeRestart: "Start again", lExpired: "Your session has expired. Please dial again.",
-		lLate: "This is taking longer than usual. We will send you the answer by SMS.",
+		lLate:  "This is taking longer than usual. We will send you the answer by SMS.",
+		lLater: "Too many requests. Please try again later.",
 	},
 	"fr": {
 		lBack: "Retour", lHome: "Menu principal", lMore: "Suite", lLanguage: "Choisissez votre langue",
@@ -46,7 +48,8 @@ var builtinLabels = map[string]map[string]string{
 		lUnavailable: "Désolé, le service n'est pas disponible pour le moment. Réessayez plus tard.",
 		lResume:      "Vous avez une session inachevée.", lResumeContinue: "Reprendre où vous en étiez",
 		lResumeRestart: "Recommencer", lExpired: "Votre session a expiré. Veuillez recomposer le code.",
-		lLate: "Cela prend plus de temps que prévu. Nous vous enverrons la réponse par SMS.",
+		lLate:  "Cela prend plus de temps que prévu. Nous vous enverrons la réponse par SMS.",
+		lLater: "Trop de demandes. Veuillez réessayer plus tard.",
 	},
 	"sw": {
 		lBack: "Rudi", lHome: "Menyu kuu", lMore: "Zaidi", lLanguage: "Chagua lugha",
@@ -54,7 +57,8 @@ var builtinLabels = map[string]map[string]string{
 		lUnavailable: "Samahani, huduma haipatikani kwa sasa. Tafadhali jaribu tena baadaye.",
 		lResume:      "Una kikao ambacho hakijakamilika.", lResumeContinue: "Endelea ulipoishia",
 		lResumeRestart: "Anza upya", lExpired: "Muda wa kikao umeisha. Tafadhali piga tena.",
-		lLate: "Inachukua muda zaidi ya kawaida. Tutakutumia jibu kwa SMS.",
+		lLate:  "Inachukua muda zaidi ya kawaida. Tutakutumia jibu kwa SMS.",
+		lLater: "Maombi mengi mno. Tafadhali jaribu tena baadaye.",
 	},
 	"am": {
 		lBack: "ተመለስ", lHome: "ዋና ምናሌ", lMore: "ተጨማሪ", lLanguage: "ቋንቋ ይምረጡ",
@@ -62,7 +66,8 @@ var builtinLabels = map[string]map[string]string{
 		lUnavailable: "ይቅርታ፣ አገልግሎቱ አሁን አይገኝም። እባክዎ ቆይተው ይሞክሩ።",
 		lResume:      "ያልተጠናቀቀ ክፍለ ጊዜ አለዎት።", lResumeContinue: "ካቆሙበት ይቀጥሉ",
 		lResumeRestart: "እንደገና ይጀምሩ", lExpired: "ክፍለ ጊዜዎ አብቅቷል። እባክዎ እንደገና ይደውሉ።",
-		lLate: "ከወትሮው በላይ እየዘገየ ነው። መልሱን በኤስኤምኤስ እንልክልዎታለን።",
+		lLate:  "ከወትሮው በላይ እየዘገየ ነው። መልሱን በኤስኤምኤስ እንልክልዎታለን።",
+		lLater: "በጣም ብዙ ጥያቄዎች። እባክዎ ቆይተው እንደገና ይሞክሩ።",
 	},
 	"ar": {
 		lBack: "رجوع", lHome: "القائمة الرئيسية", lMore: "المزيد", lLanguage: "اختر لغتك",
@@ -70,7 +75,8 @@ var builtinLabels = map[string]map[string]string{
 		lUnavailable: "عذراً، الخدمة غير متاحة حالياً. يرجى المحاولة لاحقاً.",
 		lResume:      "لديك جلسة غير مكتملة.", lResumeContinue: "المتابعة من حيث توقفت",
 		lResumeRestart: "البدء من جديد", lExpired: "انتهت صلاحية الجلسة. يرجى الاتصال مرة أخرى.",
-		lLate: "يستغرق الأمر وقتاً أطول من المعتاد. سنرسل لك الإجابة برسالة قصيرة.",
+		lLate:  "يستغرق الأمر وقتاً أطول من المعتاد. سنرسل لك الإجابة برسالة قصيرة.",
+		lLater: "طلبات كثيرة جداً. يرجى المحاولة مرة أخرى لاحقاً.",
 	},
 	"pt": {
 		lBack: "Voltar", lHome: "Menu principal", lMore: "Mais", lLanguage: "Escolha o idioma",
@@ -78,7 +84,8 @@ var builtinLabels = map[string]map[string]string{
 		lUnavailable: "Desculpe, o serviço não está disponível agora. Tente mais tarde.",
 		lResume:      "Tem uma sessão por terminar.", lResumeContinue: "Continuar onde parou",
 		lResumeRestart: "Recomeçar", lExpired: "A sua sessão expirou. Marque o código novamente.",
-		lLate: "Está a demorar mais do que o normal. Enviaremos a resposta por SMS.",
+		lLate:  "Está a demorar mais do que o normal. Enviaremos a resposta por SMS.",
+		lLater: "Demasiados pedidos. Tente novamente mais tarde.",
 	},
 }
 

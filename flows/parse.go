@@ -269,9 +269,12 @@ func (c *compiler) labels(s fields) {
 			if hasO && o.has(k) {
 				lab[k] = o.str(k)
 			}
-			if lab[k] == "" {
+			if lab[k] == "" && k != lLater {
 				missing = append(missing, k)
 			}
+		}
+		if lab[lLater] == "" { // added after services were written: optional
+			lab[lLater] = lab[lUnavailable]
 		}
 		if len(missing) > 0 {
 			at, path := s.keyNode("languages"), "languages"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ussdgw/ussdgw/adapters"
 	"github.com/ussdgw/ussdgw/consent"
@@ -58,6 +59,10 @@ type Env struct {
 	// Channel is how the user reaches the flow ("ussd", "sms"), recorded
 	// with each consent change.
 	Channel string
+	// MaxInput bounds a free-text answer in characters, above any node's
+	// max_length (0: DefaultMaxInput; negative: no bound but the node's).
+	// A longer answer is an invalid entry, never saved nor shown again.
+	MaxInput int
 }
 
 // Consent is the part of the consent registry the flows use. The MSISDN
@@ -67,6 +72,21 @@ type Consent interface {
 	Subscribe(ctx context.Context, msisdn string, s consent.Subscription) error
 	Unsubscribe(ctx context.Context, msisdn, service, topic, channel string) (bool, error)
 	Subscriptions(ctx context.Context, msisdn string) ([]consent.Subscription, error)
+}
+
+// DefaultMaxInput is the longest free-text answer taken when Env.MaxInput
+// is not set: an SMS's worth, more than any USSD screen lets a user type.
+const DefaultMaxInput = 160
+
+func (e *Env) tooLong(in string) bool {
+	max := 0
+	if e != nil {
+		max = e.MaxInput
+	}
+	if max == 0 {
+		max = DefaultMaxInput
+	}
+	return max > 0 && len(in) > max && utf8.RuneCountInString(in) > max
 }
 
 // Messenger sends an SMS. Send must not wait for delivery: it returns once

@@ -61,6 +61,9 @@ func (s *Server) africasTalking(c echo.Context) error {
 	case err == nil:
 	case errors.Is(err, context.Canceled):
 		s.log.Debug("ussd step abandoned by the aggregator", "msisdn", req.MSISDN, "service", resp.Service)
+	case errors.Is(err, ussd.ErrUnavailable):
+		// The store logs its outage once per state change, not per step.
+		s.log.Debug("ussd step refused: session store unavailable", "msisdn", req.MSISDN, "service", resp.Service)
 	default:
 		s.log.Error("ussd step failed", "msisdn", req.MSISDN, "service", resp.Service, "err", err)
 	}
@@ -83,7 +86,9 @@ func (s *Server) africasTalkingEvent(c echo.Context) error {
 	switch strings.ToLower(trimmed(c, "status")) {
 	case "incomplete", "failed":
 		if err := s.m.Abort(c.Request().Context(), ussd.MSISDN(phone), sessionID); err != nil {
-			s.log.Error("recording an aborted session", "msisdn", ussd.MSISDN(phone), "err", err)
+			if !errors.Is(err, ussd.ErrUnavailable) {
+				s.log.Error("recording an aborted session", "msisdn", ussd.MSISDN(phone), "err", err)
+			}
 			return plainText(c, http.StatusServiceUnavailable, "try again\n")
 		}
 	}

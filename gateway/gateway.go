@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -23,13 +24,19 @@ type Config struct {
 	Manager *ussd.Manager
 	Log     *slog.Logger
 	// Ready reports whether the gateway can serve (its store answers);
-	// nil means always ready.
+	// nil means always ready. Its error is shown on /readyz as the reason:
+	// no addresses or raw errors in it.
 	Ready func(ctx context.Context) error
 	// MaxBody bounds a request body (64 KiB).
 	MaxBody int64
-	// Health, when set, adds to /healthz: its keys (such as "smpp", the
-	// state of each bind) join the answer. It must answer fast.
-	Health func(ctx context.Context) map[string]any
+	// Guards protect the aggregators' callbacks, by aggregator name
+	// (AfricasTalking); a missing one lets anyone in.
+	Guards map[string]Guard
+	// Details, when set, adds to Server.Details: its keys (such as "smpp",
+	// the state of each bind) join the answer. It must answer fast. They
+	// are for operators (the authenticated /api/v1/health), never served
+	// on the public /healthz.
+	Details func(ctx context.Context) map[string]any
 }
 
 // Server is the HTTP side of the gateway. It is an http.Handler.
@@ -38,6 +45,9 @@ type Server struct {
 	m   *ussd.Manager
 	log *slog.Logger
 	cfg Config
+
+	refused *refusals
+	down    atomic.Bool
 }
 
 // New builds the server and its routes.
@@ -49,6 +59,7 @@ func New(cfg Config) *Server {
 		cfg.MaxBody = 64 << 10
 	}
 	s := &Server{e: echo.New(), m: cfg.Manager, log: cfg.Log.With("comp", "http"), cfg: cfg}
+	s.refused = newRefusals(s.log)
 	e := s.e
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
@@ -59,8 +70,13 @@ func New(cfg Config) *Server {
 		},
 	}))
 	e.Use(s.limitBody)
-	e.POST("/ussd/africastalking", s.africasTalking)
-	e.POST("/ussd/africastalking/events", s.africasTalkingEvent)
+	// The secret may be a path segment for aggregators that cannot send a
+	// header; echo prefers the static /events route to the :secret one.
+	at, atEvent := s.guarded(AfricasTalking, s.africasTalking), s.guarded(AfricasTalking, s.africasTalkingEvent)
+	e.POST("/ussd/africastalking", at)
+	e.POST("/ussd/africastalking/events", atEvent)
+	e.POST("/ussd/africastalking/:secret", at)
+	e.POST("/ussd/africastalking/:secret/events", atEvent)
 	e.GET("/healthz", s.health)
 	e.GET("/readyz", s.ready)
 	return s
@@ -99,16 +115,44 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	c.String(code, msg+"\n")
 }
 
+// health is the public liveness answer: up or down, nothing an outsider
+// could use (addresses, errors, counters are in Details).
 func (s *Server) health(c echo.Context) error {
+	if s.down.Load() {
+		return c.JSON(http.StatusServiceUnavailable, map[string]any{"status": "down"})
+	}
+	return c.JSON(http.StatusOK, map[string]any{"status": "ok"})
+}
+
+// SetDown makes /healthz answer 503 (the gateway is stopping) or 200.
+func (s *Server) SetDown(down bool) { s.down.Store(down) }
+
+// Details is the health for operators: the services served, readiness with
+// its reason, and Config.Details's keys (SMPP binds, SMSC addresses, last
+// errors, counters). Mount it behind authentication (/api/v1/health).
+func (s *Server) Details(ctx context.Context) map[string]any {
 	body := map[string]any{"status": "ok", "services": len(s.m.Flows().Flows())}
-	if s.cfg.Health != nil {
-		for k, v := range s.cfg.Health(c.Request().Context()) {
+	if s.down.Load() {
+		body["status"] = "down"
+	}
+	if s.cfg.Ready != nil {
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := s.cfg.Ready(rctx)
+		cancel()
+		if err != nil {
+			body["ready"], body["not_ready"] = false, err.Error()
+		} else {
+			body["ready"] = true
+		}
+	}
+	if s.cfg.Details != nil {
+		for k, v := range s.cfg.Details(ctx) {
 			if _, taken := body[k]; !taken {
 				body[k] = v
 			}
 		}
 	}
-	return c.JSON(http.StatusOK, body)
+	return body
 }
 
 func (s *Server) ready(c echo.Context) error {
@@ -116,8 +160,9 @@ func (s *Server) ready(c echo.Context) error {
 		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 		defer cancel()
 		if err := s.cfg.Ready(ctx); err != nil {
-			s.log.Warn("not ready", "err", err)
-			return c.JSON(http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "error": "session store does not answer"})
+			// Ready's error is the reason, in words fit for the public (the
+			// store logs its outage itself, once per state change).
+			return c.JSON(http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "reason": err.Error()})
 		}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"status": "ready"})

@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -188,20 +189,34 @@ func TestHealth(t *testing.T) {
 	}
 }
 
-// TestHealthExtra: a Health function adds its keys to /healthz, without
-// overriding the server's own.
-func TestHealthExtra(t *testing.T) {
+// TestHealthDetails: /healthz tells the public only up or down; the
+// details (SMPP binds, readiness and its reason) are in Details.
+func TestHealthDetails(t *testing.T) {
 	set, _ := flows.Compile(map[string][]byte{"shop.yaml": []byte(shop)}, flows.Options{})
 	h := gateway.New(gateway.Config{
 		Manager: ussd.NewManager(ussd.Config{Store: ussd.NewMemoryStore(), Flows: set}),
-		Health: func(contextT) map[string]any {
-			return map[string]any{"smpp": map[string]any{"bound": 1}, "status": "overridden"}
+		Ready:   func(contextT) error { return io.ErrUnexpectedEOF },
+		Details: func(contextT) map[string]any {
+			return map[string]any{"smpp": map[string]any{"bound": 1, "address": "10.1.2.3:2775"}, "status": "overridden"}
 		},
 	})
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/healthz", nil))
-	if body := w.Body.String(); w.Code != 200 || !strings.Contains(body, `"smpp":{"bound":1}`) || !strings.Contains(body, `"status":"ok"`) {
-		t.Errorf("healthz %d %s", w.Code, body)
+	if body := w.Body.String(); w.Code != 200 || body != `{"status":"ok"}`+"\n" {
+		t.Errorf("healthz %d %q", w.Code, body)
+	}
+	d := h.Details(context.Background())
+	if d["status"] != "ok" || d["ready"] != false || d["not_ready"] != io.ErrUnexpectedEOF.Error() || d["services"] != 1 {
+		t.Errorf("details %v", d)
+	}
+	if smpp, ok := d["smpp"].(map[string]any); !ok || smpp["address"] != "10.1.2.3:2775" {
+		t.Errorf("details without the smpp part: %v", d)
+	}
+	h.SetDown(true)
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	if body := w.Body.String(); w.Code != 503 || body != `{"status":"down"}`+"\n" {
+		t.Errorf("healthz while stopping: %d %q", w.Code, body)
 	}
 }
 

@@ -19,9 +19,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
+
+	"golang.org/x/time/rate"
 
 	"github.com/ussdgw/ussdgw/flows"
 	"github.com/ussdgw/ussdgw/flows/gsm"
+	"github.com/ussdgw/ussdgw/limits"
 )
 
 // Config configures a Manager. Zero durations take the defaults.
@@ -56,8 +60,25 @@ type Config struct {
 	// and subscriptions nodes use (a *consent.Registry); nil: those nodes
 	// take their error branch.
 	Consent flows.Consent
+	// MaxInput bounds a free-text answer in characters (0: the engine's
+	// default, flows.DefaultMaxInput; negative: only the nodes' own).
+	MaxInput int
+	// Limiter admits or refuses each message of a number before its step
+	// (a deny-list, per-number rates); nil admits all. *limits.Redis and
+	// *limits.Memory are ones.
+	Limiter Limiter
 	Now     func() time.Time
 	Log     *slog.Logger
+}
+
+// Limiter is the check a message passes before it is served.
+type Limiter interface {
+	// Admit judges one message of msisdn; dial marks the first message of
+	// a session. On an error the message is served (a limiter that cannot
+	// count must not take the service down).
+	Admit(ctx context.Context, msisdn string, dial bool) (limits.Verdict, error)
+	// IsDenied reports whether msisdn is on the deny-list.
+	IsDenied(ctx context.Context, msisdn string) (bool, error)
 }
 
 // Defaults.
@@ -78,8 +99,10 @@ type Manager struct {
 	cfg   Config
 	flows atomic.Pointer[flows.Set]
 	log   *slog.Logger
-	late  sync.WaitGroup
-	slots chan struct{} // bounds late work in flight
+	// limitErrs bounds the log lines of a failing limiter.
+	limitErrs *rate.Limiter
+	late      sync.WaitGroup
+	slots     chan struct{} // bounds late work in flight
 }
 
 // maxLate bounds the late adapter calls in flight: past it a late result
@@ -115,7 +138,8 @@ func NewManager(cfg Config) *Manager {
 	if cfg.LateTimeout <= 0 {
 		cfg.LateTimeout = time.Minute
 	}
-	m := &Manager{cfg: cfg, log: cfg.Log.With("comp", "ussd"), slots: make(chan struct{}, maxLate)}
+	m := &Manager{cfg: cfg, log: cfg.Log.With("comp", "ussd"), slots: make(chan struct{}, maxLate),
+		limitErrs: rate.NewLimiter(rate.Every(10*time.Second), 1)}
 	m.flows.Store(cfg.Flows)
 	return m
 }
@@ -159,6 +183,10 @@ type Response struct {
 	End     bool
 	Service string // the flow id, when known
 	Lang    string
+	// Refused is limits.Limited or limits.Denied when the message was not
+	// served (Text is the "try again later" or "unavailable" words); a
+	// denied number gets no SMS.
+	Refused limits.Verdict
 }
 
 func (m *Manager) sessionKey(msisdn MSISDN) string {
@@ -191,6 +219,7 @@ func (m *Manager) Handle(ctx context.Context, req Request) (Response, error) {
 	if req.MSISDN == "" || req.SessionID == "" {
 		return Response{Text: m.cfg.UnknownService, End: true}, errors.New("ussd: request without msisdn or session id")
 	}
+	cleanText(&req)
 	set := m.flows.Load()
 	var routed *flows.Flow
 	var shortcut []string
@@ -219,8 +248,20 @@ func (m *Manager) Handle(ctx context.Context, req Request) (Response, error) {
 	// A session that ended is only kept for retries of its last step, which
 	// only cumulative-text transports can tell apart from a new message.
 	ended := cur != nil && cur.Status == StatusEnded && !req.Cumulative
-	if cur != nil && cur.ID == req.SessionID && !req.New && !ended {
+	continuing := cur != nil && cur.ID == req.SessionID && !req.New && !ended
+	if resp, refused := m.admit(ctx, set, req, routed, cur, string(vals[1]), !continuing && routed != nil); refused {
+		return resp, nil
+	}
+	if continuing {
 		return m.continueSession(ctx, set, req, cur, vals[0])
+	}
+	// A later hop of a dialogue the store no longer has (Redis lost it,
+	// or it expired) from a transport whose text carries every input so
+	// far: the session is rebuilt by replaying them from the start, rather
+	// than showing the main menu as if nothing had been typed.
+	replay := req.Cumulative && req.Text != "" && !req.New && routed != nil
+	if replay && len(shortcut) == 0 && !carries(req.Dialled, req.Text) {
+		shortcut = strings.Split(req.Text, "*")
 	}
 	if routed == nil {
 		// Service is left empty: the caller can tell "no such service or
@@ -237,18 +278,99 @@ func (m *Manager) Handle(ctx context.Context, req Request) (Response, error) {
 	if len(vals) > 2 {
 		resume = vals[2]
 	}
-	return m.begin(ctx, req, routed, shortcut, cur, vals[0], string(vals[1]), resume)
+	return m.begin(ctx, req, routed, shortcut, replay, cur, vals[0], string(vals[1]), resume)
+}
+
+// sentBefore stands in for the SMS route while a dialogue is replayed: the
+// messages of the steps replayed were sent when the user took them.
+type sentBefore struct{}
+
+func (sentBefore) Send(context.Context, string, string) error { return nil }
+
+// carries reports whether the dialled string already holds text as
+// shortcut inputs (*500*1*2# for text 1*2), so that routing applied them.
+func carries(dialled, text string) bool {
+	return strings.HasSuffix(strings.TrimSuffix(dialled, "#"), "*"+text)
+}
+
+// cleanText makes what the user sent valid UTF-8 before anything reads
+// it: invalid bytes become U+FFFD, so a saved answer shown back later is
+// never raw bytes in a response labelled UTF-8.
+func cleanText(req *Request) {
+	clean := func(s string) string {
+		if utf8.ValidString(s) {
+			return s
+		}
+		return strings.ToValidUTF8(s, "\uFFFD")
+	}
+	req.Input, req.Text, req.Dialled = clean(req.Input), clean(req.Text), clean(req.Dialled)
+	for i, s := range req.Shortcut {
+		if !utf8.ValidString(s) {
+			req.Shortcut = append([]string(nil), req.Shortcut...) // the caller's slice stays as it was
+			req.Shortcut[i] = clean(s)
+		}
+	}
 }
 
 // expired is the "session expired" text in lang, from any service that
 // has lang (English otherwise).
 func (m *Manager) expired(lang string) string {
+	return m.label(flows.LabelExpired, lang, "Your session has expired. Please dial again.")
+}
+
+// label is one of the engine's words in lang from any service that has
+// lang, else def.
+func (m *Manager) label(key, lang, def string) string {
 	for _, f := range m.flows.Load().Flows() {
 		if f.HasLanguage(lang) {
-			return f.Label(flows.LabelExpired, lang)
+			return f.Label(key, lang)
 		}
 	}
-	return "Your session has expired. Please dial again."
+	return def
+}
+
+// admit asks the limiter about this message. A refused one gets an END
+// screen in the user's language: "try again later" when over a rate, the
+// service's "unavailable" words for a denied number.
+func (m *Manager) admit(ctx context.Context, set *flows.Set, req Request, f *flows.Flow, cur *Session, profileLang string, dial bool) (Response, bool) {
+	if m.cfg.Limiter == nil {
+		return Response{}, false
+	}
+	v, err := m.cfg.Limiter.Admit(ctx, string(req.MSISDN), dial)
+	if err != nil {
+		if m.limitErrs.Allow() {
+			m.log.Warn("the rate limiter failed; messages are served unlimited meanwhile (logged once per 10 s)", "err", err)
+		}
+		return Response{}, false
+	}
+	if v == limits.Allowed {
+		return Response{}, false
+	}
+	lang := profileLang
+	if cur != nil && cur.ID == req.SessionID && cur.Lang != "" {
+		lang = cur.Lang
+	}
+	if f == nil && cur != nil {
+		f, _ = set.Flow(cur.Service)
+	}
+	key, def := flows.LabelLater, "Too many requests. Please try again later."
+	if v == limits.Denied {
+		key, def = flows.LabelUnavailable, "Sorry, the service is not available right now."
+	}
+	m.log.Debug("message refused", "msisdn", req.MSISDN, "verdict", v.String(), "dial", dial)
+	if f == nil {
+		return Response{Text: m.label(key, lang, def), End: true, Lang: lang, Refused: v}, true
+	}
+	return Response{Text: f.Label(key, lang), End: true, Service: f.ID, Lang: lang, Refused: v}, true
+}
+
+// Denied reports whether msisdn is on the deny-list (false without a
+// limiter): the SMS router answers a denied number nothing at all.
+func (m *Manager) Denied(ctx context.Context, msisdn MSISDN) (bool, error) {
+	if m.cfg.Limiter == nil {
+		return false, nil
+	}
+	return m.cfg.Limiter.IsDenied(ctx, string(msisdn))
 }
 
 func (m *Manager) env(req Request, now time.Time) *flows.Env {
@@ -257,7 +379,8 @@ func (m *Manager) env(req Request, now time.Time) *flows.Env {
 		lim = req.Limit
 	}
 	return &flows.Env{Adapters: m.cfg.Adapters, MSISDN: string(req.MSISDN), Now: now, Log: m.log,
-		SMS: m.cfg.SMS, Later: m.later, Limit: lim, Consent: m.cfg.Consent, Channel: m.channel()}
+		SMS: m.cfg.SMS, Later: m.later, Limit: lim, Consent: m.cfg.Consent, Channel: m.channel(),
+		MaxInput: m.cfg.MaxInput}
 }
 
 // channel names the channel in consent records: "ussd", or Config.Channel.
@@ -321,7 +444,11 @@ func (m *Manager) resumable(old *Session, f *flows.Flow, now time.Time) bool {
 
 // begin starts a new dialogue with flow f: a resume offer when the last
 // one was cut short, else the flow's start with any shortcut inputs.
-func (m *Manager) begin(ctx context.Context, req Request, f *flows.Flow, shortcut []string,
+//
+// replay marks shortcut as the inputs of a dialogue being rebuilt: an
+// input the flow rejected was rejected then too, and the user typed
+// again, so the replay goes on past it.
+func (m *Manager) begin(ctx context.Context, req Request, f *flows.Flow, shortcut []string, replay bool,
 	cur *Session, curRaw []byte, profileLang string, resumeRaw []byte) (Response, error) {
 	now := m.cfg.Now()
 	s := &Session{ID: req.SessionID, Service: f.ID, Version: f.Version, Started: now.Unix(), Updated: now.UnixMilli()}
@@ -355,12 +482,22 @@ func (m *Manager) begin(ctx context.Context, req Request, f *flows.Flow, shortcu
 		s.Status = StatusOffered
 		screen = f.ResumeScreen(s.Lang)
 	} else {
-		screen, err = f.Start(fctx, m.env(req, now), &s.State)
-		for _, in := range shortcut {
-			if err != nil || screen.End || screen.Rejected {
+		// A replay goes again through steps the user has already seen:
+		// their SMS went out then, so they are not sent twice. Only the
+		// last input, the one just typed, is new.
+		env := func(i int) *flows.Env {
+			e := m.env(req, now)
+			if replay && i < len(shortcut) {
+				e.SMS = sentBefore{}
+			}
+			return e
+		}
+		screen, err = f.Start(fctx, env(0), &s.State)
+		for i, in := range shortcut {
+			if err != nil || screen.End || (screen.Rejected && !replay) {
 				break
 			}
-			screen, err = f.Step(fctx, m.env(req, now), &s.State, in)
+			screen, err = f.Step(fctx, env(i+1), &s.State, in)
 		}
 		if err != nil {
 			return m.unavailable(f, s.Lang), fmt.Errorf("starting %s: %w", f.ID, err)

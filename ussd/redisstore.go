@@ -17,6 +17,7 @@ type RedisStore struct {
 	c      redis.UniversalClient
 	cmd    redis.Cmdable // c, or an autopipeliner over it
 	prefix string
+	br     *breaker // nil: commands run unbounded, errors as they come
 }
 
 var _ Store = (*RedisStore)(nil)
@@ -69,6 +70,42 @@ func (s *RedisStore) AutoPipeline() error {
 	return nil
 }
 
+// Protect bounds every command by a short deadline and puts a circuit
+// breaker in front of Redis: while Redis is down, commands fail at once
+// with ErrUnavailable instead of each waiting for its timeout, the outage
+// is logged when it starts and when it ends (not per request), and a probe
+// every o.Probe notices when Redis is back. Call it before serving.
+func (s *RedisStore) Protect(o OutageOptions) { s.br = newBreaker(o) }
+
+// Check reports whether the store can serve, with the reason when not
+// (for /readyz: no address, no raw error).
+func (s *RedisStore) Check(ctx context.Context) error {
+	ping := func(ctx context.Context) error { return s.c.Ping(ctx).Err() }
+	if s.br == nil {
+		if err := ping(ctx); err != nil {
+			return errors.New("session store (redis) does not answer")
+		}
+		return nil
+	}
+	return s.br.check(ctx, ping)
+}
+
+// exec runs fn through the breaker when there is one.
+func exec[T any](s *RedisStore, ctx context.Context, what string, fn func(ctx context.Context) (T, error)) (T, error) {
+	if s.br == nil {
+		v, err := fn(ctx)
+		if err != nil {
+			return v, fmt.Errorf("redis %s: %w", what, err)
+		}
+		return v, nil
+	}
+	return guarded(s.br, ctx, what, fn)
+}
+
+// Client is the store's Redis client, for the gateway's other Redis users
+// (the rate limiter).
+func (s *RedisStore) Client() redis.UniversalClient { return s.c }
+
 // Close closes the client.
 func (s *RedisStore) Close() error { return s.c.Close() }
 
@@ -79,12 +116,15 @@ func (s *RedisStore) Get(ctx context.Context, keys ...string) ([][]byte, error) 
 	}
 	out := make([][]byte, len(keys))
 	if len(keys) == 1 {
-		v, err := s.cmd.Get(ctx, s.prefix+keys[0]).Bytes()
-		if errors.Is(err, redis.Nil) {
-			return out, nil
-		}
+		v, err := exec(s, ctx, "get", func(ctx context.Context) ([]byte, error) {
+			v, err := s.cmd.Get(ctx, s.prefix+keys[0]).Bytes()
+			if errors.Is(err, redis.Nil) {
+				return nil, nil
+			}
+			return v, err
+		})
 		if err != nil {
-			return nil, fmt.Errorf("redis get: %w", err)
+			return nil, err
 		}
 		out[0] = v
 		return out, nil
@@ -93,9 +133,11 @@ func (s *RedisStore) Get(ctx context.Context, keys ...string) ([][]byte, error) 
 	for i, k := range keys {
 		full[i] = s.prefix + k
 	}
-	vals, err := s.cmd.MGet(ctx, full...).Result()
+	vals, err := exec(s, ctx, "mget", func(ctx context.Context) ([]any, error) {
+		return s.cmd.MGet(ctx, full...).Result()
+	})
 	if err != nil {
-		return nil, fmt.Errorf("redis mget: %w", err)
+		return nil, err
 	}
 	for i, v := range vals {
 		if str, ok := v.(string); ok {
@@ -110,16 +152,13 @@ func (s *RedisStore) Set(ctx context.Context, key string, val []byte, ttl time.D
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("redis set: %w", err)
 	}
-	var err error
-	if val == nil {
-		err = s.cmd.Del(ctx, s.prefix+key).Err()
-	} else {
-		err = s.cmd.Set(ctx, s.prefix+key, val, ttl).Err()
-	}
-	if err != nil {
-		return fmt.Errorf("redis set: %w", err)
-	}
-	return nil
+	_, err := exec(s, ctx, "set", func(ctx context.Context) (struct{}, error) {
+		if val == nil {
+			return struct{}{}, s.cmd.Del(ctx, s.prefix+key).Err()
+		}
+		return struct{}{}, s.cmd.Set(ctx, s.prefix+key, val, ttl).Err()
+	})
+	return err
 }
 
 // Swap implements Store.
@@ -134,9 +173,11 @@ func (s *RedisStore) Swap(ctx context.Context, key string, old, val []byte, ttl 
 	if ttl > 0 && ms == 0 {
 		ms = 1
 	}
-	n, err := swapScript.Run(ctx, s.cmd, []string{s.prefix + key}, old, val, ms).Int()
+	n, err := exec(s, ctx, "swap", func(ctx context.Context) (int, error) {
+		return swapScript.Run(ctx, s.cmd, []string{s.prefix + key}, old, val, ms).Int()
+	})
 	if err != nil {
-		return false, fmt.Errorf("redis swap: %w", err)
+		return false, err
 	}
 	return n == 1, nil
 }

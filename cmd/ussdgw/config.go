@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -32,6 +33,8 @@ type settings struct {
 	// kept after its last change.
 	ConsentRetention time.Duration
 
+	guardSettings // guard.go: callback protection, limits, outages
+
 	// Sections of the config file that other packages decode.
 	adapters *yaml.Node
 	smpp     *yaml.Node
@@ -43,10 +46,12 @@ type option struct {
 	usage string
 	str   *string
 	dur   *time.Duration
+	num   *int
+	flag  *bool
 }
 
 func (s *settings) options() []option {
-	return []option{
+	opts := []option{
 		{name: "config", usage: "gateway config file (YAML) with adapters, SMPP connections (smpp:) and the settings below", str: &s.Config},
 		{name: "listen", usage: "HTTP listen address", str: &s.Listen},
 		{name: "flows", usage: "directory of flow files (*.yaml)", str: &s.Flows},
@@ -58,13 +63,15 @@ func (s *settings) options() []option {
 		{name: "step-budget", usage: "time allowed for one USSD step, adapter calls included", dur: &s.StepBudget},
 		{name: "log-level", usage: "debug, info, warn or error", str: &s.LogLevel},
 		{name: "log-format", usage: "text or json", str: &s.LogFormat},
-		{name: "debug-listen", usage: "address for Go's /debug/pprof profiler (empty: off; keep it on localhost)", str: &s.DebugListen},
+		{name: "debug-listen", usage: "address for Go's /debug/pprof profiler (empty: off; loopback only unless -debug-public)", str: &s.DebugListen},
 		{name: "consent-retention", usage: "how long a number's consent audit trail is kept after its last change", dur: &s.ConsentRetention},
 	}
+	return append(opts, s.guardOptions()...)
 }
 
 func defaults() *settings {
 	return &settings{
+		guardSettings:  guardDefaults(),
 		Listen:         "127.0.0.1:8080",
 		Flows:          "./flows-examples",
 		RedisPrefix:    "ussdgw:",
@@ -93,9 +100,14 @@ func parseSettings(name string, args []string, getenv func(string) string, stder
 	opts := s.options()
 	for _, o := range opts {
 		usage := fmt.Sprintf("%s (env %s)", o.usage, envName(o.name))
-		if o.str != nil {
+		switch {
+		case o.str != nil:
 			fs.StringVar(o.str, o.name, *o.str, usage)
-		} else {
+		case o.num != nil:
+			fs.IntVar(o.num, o.name, *o.num, usage)
+		case o.flag != nil:
+			fs.BoolVar(o.flag, o.name, *o.flag, usage)
+		default:
 			fs.DurationVar(o.dur, o.name, *o.dur, usage)
 		}
 	}
@@ -135,8 +147,23 @@ func lookup(getenv func(string) string, name string) (string, bool) {
 }
 
 func (o option) assign(v string) error {
-	if o.str != nil {
+	switch {
+	case o.str != nil:
 		*o.str = v
+		return nil
+	case o.num != nil:
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", v)
+		}
+		*o.num = n
+		return nil
+	case o.flag != nil:
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", v)
+		}
+		*o.flag = b
 		return nil
 	}
 	d, err := time.ParseDuration(v)

@@ -4,6 +4,7 @@
 //
 //	ussdgw [flags]           run the gateway
 //	ussdgw lint [dir|file]   check flow files and exit 1 on any problem
+//	ussdgw deny add|remove MSISDN, ussdgw deny list   the deny-list (Redis)
 //
 // Every flag also reads from USSDGW_<NAME> and the -config file; run
 // ussdgw -h for the list.
@@ -23,11 +24,13 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"go.yaml.in/yaml/v3"
+	"golang.org/x/time/rate"
 
 	"github.com/ussdgw/ussdgw/adapters"
 	"github.com/ussdgw/ussdgw/adapters/builtin"
@@ -57,6 +60,9 @@ var errUsage = errors.New("usage")
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready chan<- string) error {
 	if len(args) > 0 && args[0] == "lint" {
 		return lint(args[1:], stdout)
+	}
+	if len(args) > 0 && args[0] == "deny" {
+		return deny(ctx, args[1:], getenv, stdout, stderr)
 	}
 	s, err := parseSettings("ussdgw", args, getenv, stderr)
 	if err != nil {
@@ -104,6 +110,7 @@ type app struct {
 	consent  *consent.Registry
 	hub      *bridge.Hub // nil without an smpp: section
 	handler  http.Handler
+	gw       *gateway.Server // handler's gateway part: Details for the authenticated health
 	storeStr string
 	closers  []func() // in the order to call them
 }
@@ -122,6 +129,11 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 			a.close()
 		}
 	}()
+	guards, err := s.guards()
+	if err != nil {
+		return a, err
+	}
+	logGuards(log, guards)
 	var smppCfg *bridge.Config
 	if s.smpp != nil {
 		c, err := decodeSMPP(s.file, s.smpp)
@@ -130,12 +142,13 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 		}
 		smppCfg = &c
 	}
-	redis.SetLogger(redisLog{log.With("comp", "redis")})
+	redis.SetLogger(newRedisLog(log.With("comp", "redis")))
 	store, storeName, readyFn, closeStore, err := openStore(ctx, s)
 	if err != nil {
 		return a, err
 	}
 	a.store, a.storeStr = store, storeName
+	readyFn = s.protect(store, readyFn, log)
 	a.closers = append(a.closers, closeStore)
 	a.reg, err = buildAdapters(s, store, log, o.now)
 	if err != nil {
@@ -190,6 +203,7 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 		SessionTimeout: s.SessionTimeout, ResumeWindow: resume, StepBudget: s.StepBudget,
 		Now: o.now, Log: log, Consent: a.consent,
 	}
+	base.Limiter, base.MaxInput = s.limiter(store), s.MaxInput
 	a.manager = ussd.NewManager(base)
 	a.closers = append([]func(){closeManager(a.manager, "stopping sessions", log)}, a.closers...)
 	var health func(context.Context) map[string]any
@@ -215,7 +229,8 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 		}
 		health = func(ctx context.Context) map[string]any { return map[string]any{"smpp": a.hub.Health(ctx)} }
 	}
-	a.handler = gateway.New(gateway.Config{Manager: a.manager, Log: log, Ready: readyFn, Health: health})
+	a.gw = gateway.New(gateway.Config{Manager: a.manager, Log: log, Ready: readyFn, Details: health, Guards: guards})
+	a.handler = a.gw
 	return a, nil
 }
 
@@ -250,13 +265,10 @@ func serve(ctx context.Context, s *settings, log *slog.Logger, ready chan<- stri
 		log.Info("serving service", "service", f.ID, "file", f.File, "codes", strings.Join(f.Codes, " "),
 			"keywords", strings.Join(f.Keywords, " "), "languages", strings.Join(f.Languages, " "), "version", f.Version)
 	}
-	srv := &http.Server{
-		Handler:           a.handler,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      s.StepBudget + 5*time.Second,
-		IdleTimeout:       120 * time.Second,
+	if err := s.checkDebug(log); err != nil {
+		return err
 	}
+	srv := gateway.NewHTTPServer(a.handler, s.StepBudget+5*time.Second)
 	ln, err := net.Listen("tcp", s.Listen)
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
@@ -267,7 +279,10 @@ func serve(ctx context.Context, s *settings, log *slog.Logger, ready chan<- stri
 		go func() {
 			// net/http/pprof registers on the default mux, which nothing else uses.
 			log.Info("profiler listening", "addr", "http://"+s.DebugListen+"/debug/pprof/")
-			if err := http.ListenAndServe(s.DebugListen, http.DefaultServeMux); err != nil {
+			// No write timeout: a CPU profile takes its time.
+			dbg := gateway.NewHTTPServer(http.DefaultServeMux, 0)
+			dbg.Addr = s.DebugListen
+			if err := dbg.ListenAndServe(); err != nil {
 				log.Error("profiler", "err", err)
 			}
 		}()
@@ -283,6 +298,7 @@ func serve(ctx context.Context, s *settings, log *slog.Logger, ready chan<- stri
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
+	a.gw.SetDown(true)
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
@@ -292,11 +308,29 @@ func serve(ctx context.Context, s *settings, log *slog.Logger, ready chan<- stri
 }
 
 // redisLog sends go-redis's own messages (failed dials while Redis is
-// down, say) to the gateway's log instead of stderr.
-type redisLog struct{ log *slog.Logger }
+// down, say) to the gateway's log instead of stderr, one line per 10 s at
+// most: during an outage go-redis says the same thing on every dial, and
+// the store already logs the outage when it starts and ends.
+type redisLog struct {
+	log     *slog.Logger
+	lim     *rate.Limiter
+	dropped atomic.Int64
+}
 
-func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
-	l.log.Warn(strings.TrimSpace(fmt.Sprintf(format, v...)))
+func newRedisLog(log *slog.Logger) *redisLog {
+	return &redisLog{log: log, lim: rate.NewLimiter(rate.Every(10*time.Second), 1)}
+}
+
+func (l *redisLog) Printf(ctx context.Context, format string, v ...any) {
+	if !l.lim.Allow() {
+		l.dropped.Add(1)
+		return
+	}
+	var args []any
+	if n := l.dropped.Swap(0); n > 0 {
+		args = append(args, "similar_lines_dropped", n)
+	}
+	l.log.Warn(strings.TrimSpace(fmt.Sprintf(format, v...)), args...)
 }
 
 // openStore opens Redis when a URL is given, else an in-memory store.

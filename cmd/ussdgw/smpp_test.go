@@ -112,7 +112,7 @@ smpp:
 
 // TestRunWithSMPP runs the gateway with an smpp: section against the node
 // USSDC: a dial over SMPP is served by the example flows with sessions in
-// Redis, an MO keyword is answered by SMS, /healthz shows the binds, and
+// Redis, an MO keyword is answered by SMS, /healthz shows nothing of the binds, and
 // shutting down unbinds.
 func TestRunWithSMPP(t *testing.T) {
 	smsc := nodetest.Start(t)
@@ -213,7 +213,9 @@ smpp:
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(string(body), `"smpp":{"binds":2,"bound":2`) || !strings.Contains(string(body), `"name":"sim-a"`) {
+	// The binds' states are for operators (gateway.Server.Details), not
+	// for whoever reaches /healthz.
+	if string(body) != `{"status":"ok"}`+"\n" {
 		t.Errorf("healthz: %s", body)
 	}
 

@@ -328,7 +328,11 @@ func (h *Hub) step(in *smpp.Inbound, p *smpp.USSDProfile, m smpp.USSDMessage, si
 	resp, err := h.run(ctx, s, req)
 	if err != nil {
 		h.stats.ussdFailed.Add(1)
-		log.Warn("ussd step failed; answering with its apology", "from", smpp.MSISDN(m.MSISDN), "err", err)
+		if errors.Is(err, ussd.ErrUnavailable) { // the store logs its outage once, not per step
+			log.Debug("ussd step refused: session store unavailable", "from", smpp.MSISDN(m.MSISDN))
+		} else {
+			log.Warn("ussd step failed; answering with its apology", "from", smpp.MSISDN(m.MSISDN), "err", err)
+		}
 	}
 	if resp.Text == "" {
 		resp = ussd.Response{Text: h.cfg.USSD.Apology, End: true}
@@ -378,6 +382,8 @@ func (h *Hub) mo(ctx context.Context, in *smpp.Inbound, r Router) smpp.CommandSt
 	case errors.Is(err, smpp.ErrBadUDH):
 		log.Warn("mo with a malformed header refused", "from", smpp.MSISDN(in.Source.Addr), "err", err)
 		return smpp.StatusXPAppn
+	case errors.Is(err, ussd.ErrUnavailable): // the store logs its outage once
+		return smpp.StatusXTAppn
 	case err != nil:
 		log.Warn("mo part not stored", "from", smpp.MSISDN(in.Source.Addr), "err", err)
 		return smpp.StatusXTAppn
@@ -392,7 +398,11 @@ func (h *Hub) mo(ctx context.Context, in *smpp.Inbound, r Router) smpp.CommandSt
 	default:
 		if err := r.Handle(ctx, ussd.MSISDN(m.Source.Addr), m.Text); err != nil {
 			h.stats.moFailed.Add(1)
-			log.Warn("mo not handled; the smsc will deliver it again", "from", smpp.MSISDN(m.Source.Addr), "err", err)
+			if errors.Is(err, ussd.ErrUnavailable) {
+				log.Debug("mo not handled while the session store is unavailable; the smsc will deliver it again", "from", smpp.MSISDN(m.Source.Addr))
+			} else {
+				log.Warn("mo not handled; the smsc will deliver it again", "from", smpp.MSISDN(m.Source.Addr), "err", err)
+			}
 			return smpp.StatusXTAppn
 		}
 		h.stats.moHandled.Add(1)

@@ -53,6 +53,12 @@ type Router struct {
 // was not handled (the store or the reply route failed) and the transport
 // should refuse it so that the SMSC delivers it again.
 func (r *Router) Handle(ctx context.Context, msisdn ussd.MSISDN, text string) error {
+	// A number on the deny-list gets no answer at all: an SMS costs.
+	if denied, err := r.Manager.Denied(ctx, msisdn); err != nil {
+		return fmt.Errorf("checking the deny-list: %w", err)
+	} else if denied {
+		return nil
+	}
 	words := strings.Fields(text)
 	var first string
 	if len(words) > 0 {
