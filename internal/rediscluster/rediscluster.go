@@ -36,6 +36,10 @@ type Options struct {
 	// NodeTimeout is cluster-node-timeout: how long a master may be
 	// unreachable before its replica takes over (default 2s).
 	NodeTimeout time.Duration
+	// PartialCoverage sets cluster-require-full-coverage no: while a dead
+	// master's slots wait for its replica, the other slots are served
+	// (with the default, every node answers CLUSTERDOWN meanwhile).
+	PartialCoverage bool
 }
 
 // Node is one redis-server process.
@@ -116,8 +120,13 @@ func New(ctx context.Context, o Options) (c *Cluster, err error) {
 		if err != nil {
 			return c, err
 		}
+		coverage := "yes"
+		if o.PartialCoverage {
+			coverage = "no"
+		}
 		nd, err := startServer(ctx, dir, port,
 			"--cluster-enabled", "yes",
+			"--cluster-require-full-coverage", coverage,
 			"--cluster-config-file", filepath.Join(dir, fmt.Sprintf("nodes-%d.conf", port)),
 			"--cluster-port", strconv.Itoa(bus),
 			"--cluster-node-timeout", strconv.FormatInt(o.NodeTimeout.Milliseconds(), 10),
