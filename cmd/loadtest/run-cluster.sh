@@ -53,9 +53,13 @@ echo "cluster: $cluster_url"
 go build -o "$tmp/ussdgw" ./cmd/ussdgw
 "$tmp/ussdgw" -listen 127.0.0.1:18180 -flows cmd/loadtest/flows -redis-url "redis://127.0.0.1:$single/0" -log-level error &
 pids+=("$!")
-"$tmp/ussdgw" -listen 127.0.0.1:18181 -flows cmd/loadtest/flows -redis-url "$cluster_url" -log-level error &
+"$tmp/ussdgw" -listen 127.0.0.1:18181 -flows cmd/loadtest/flows -redis-url "$cluster_url" -log-level error -redis-autopipeline on &
 pids+=("$!")
-for p in 18180 18181; do
+"$tmp/ussdgw" -listen 127.0.0.1:18182 -flows cmd/loadtest/flows -redis-url "$cluster_url" -log-level error -redis-autopipeline off &
+pids+=("$!")
+"$tmp/ussdgw" -listen 127.0.0.1:18183 -flows cmd/loadtest/flows -redis-url "redis://127.0.0.1:$single/0" -log-level error -redis-autopipeline off &
+pids+=("$!")
+for p in 18180 18181 18182 18183; do
   until curl -sf "http://127.0.0.1:$p/healthz" >/dev/null; do sleep 0.1; done
 done
 
@@ -65,8 +69,11 @@ run() {
 }
 run "warm-up (single)" http://127.0.0.1:18180 >/dev/null
 run "warm-up (cluster)" http://127.0.0.1:18181 >/dev/null
-run "gateway on single Redis" http://127.0.0.1:18180
-run "gateway on Redis Cluster (3 masters + 3 replicas)" http://127.0.0.1:18181
+run "warm-up (cluster, off)" http://127.0.0.1:18182 >/dev/null
+run "gateway on single Redis (autopipelined)" http://127.0.0.1:18180
+run "gateway on Redis Cluster, 3 masters + 3 replicas (autopipelined)" http://127.0.0.1:18181
+run "gateway on single Redis, -redis-autopipeline off" http://127.0.0.1:18183
+run "gateway on Redis Cluster, -redis-autopipeline off" http://127.0.0.1:18182
 
 if [ "${SMPP:-}" = 1 ]; then
   echo

@@ -124,6 +124,7 @@ type stepResult struct {
 	ok         bool
 	mainMenu   bool // a continuing step answered with the main menu
 	got        string
+	phone      string // digits only
 }
 
 // load drives market sessions over HTTP, their steps alternating between
@@ -160,7 +161,7 @@ func (l *load) session(k int) (failed bool) {
 	phone := fmt.Sprintf("+2547%02d%06d", l.base, k)
 	sid := fmt.Sprintf("cl-%s-%d", l.run, k)
 	for i, text := range marketPath {
-		r := stepResult{start: time.Now()}
+		r := stepResult{start: time.Now(), phone: phone[1:]}
 		form := url.Values{"sessionId": {sid}, "phoneNumber": {phone}, "serviceCode": {"*384#"}, "text": {text}}
 		resp, err := l.client.PostForm("http://"+l.inst[(k+i)%len(l.inst)].addr+"/ussd/africastalking", form)
 		if err == nil {
@@ -272,9 +273,11 @@ func TestClusterTwoInstances(t *testing.T) {
 				return err
 			}
 			return c.Failover(ctx, rep)
-		}, c.WaitOK)
+		}, c.WaitOK, nil)
 	})
 	t.Run("master killed under load", func(t *testing.T) {
+		shardOf := c.Client()
+		defer shardOf.Close()
 		// Crash: the steps on the dead master's slots fail (fast, with the
 		// localized apology) for cluster-node-timeout + election + reload.
 		failover(t, inst, want, "master killed (kill -9)", -1, 15*time.Second, func(ctx context.Context) error {
@@ -283,37 +286,62 @@ func TestClusterTwoInstances(t *testing.T) {
 				return err
 			}
 			return c.Kill(masters[1])
-		}, c.WaitOK)
+		}, c.WaitOK, func(msisdn string) string {
+			mc, err := shardOf.MasterForKey(context.Background(), prefix+"s:{"+msisdn+"}")
+			if err != nil {
+				return err.Error()
+			}
+			return mc.Options().Addr
+		})
 	})
 }
 
-// failover runs market sessions from 8 workers over the instances, does
+// sessionEvery paces the sessions of a failover run: 400 sessions (1,600
+// steps) a second, well under what two instances serve on this machine.
+const sessionEvery = 2500 * time.Microsecond
+
+// failover runs market sessions over the instances over the instances, does
 // act (a failover) once 200 steps have passed, waits for heal (the
 // deployment says it is whole again) and then for 3 s without a failed
 // step, and reports the failed steps and the time from act to the last
 // failure. Continuing steps answered with the main menu are errors, and so
 // are more failures (maxFailed >= 0) or a longer recovery than allowed.
-// The workers start a new session as soon as one fails, so the count of
-// failed steps grows with how fast failures are answered; the time to
-// recover is the figure to compare.
+// Sessions start at a steady pace (sessionEvery), so the share of failed
+// steps is comparable between runs.
+//
+// shard, when not nil, names where a number's keys live (the master's
+// address at the end of the run): the failed sessions are counted per shard.
 func failover(t *testing.T, inst []instance, want []string, name string, maxFailed int, maxRecovery time.Duration,
-	act, heal func(ctx context.Context) error) {
+	act, heal func(ctx context.Context) error, shard func(msisdn string) string) {
 	l := newLoad(inst, want)
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	stop := make(chan struct{})
-	var next atomic.Int64
 	var failedSessions atomic.Int64
 	var wg sync.WaitGroup
-	for range 8 {
+	// Sessions start at a steady pace (the users' dialling does not
+	// speed up when the gateway answers faster), served by 16 workers.
+	work := make(chan int, 64)
+	wg.Go(func() {
+		defer close(work)
+		tick := time.NewTicker(sessionEvery)
+		defer tick.Stop()
+		for k := 0; ; k++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			select {
+			case work <- k:
+			default: // the workers are behind: this user gave up dialling
+			}
+		}
+	})
+	for range 16 {
 		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if l.session(int(next.Add(1))) {
+			for k := range work {
+				if l.session(k) {
 					failedSessions.Add(1)
 				}
 			}
@@ -328,7 +356,7 @@ func failover(t *testing.T, inst []instance, want []string, name string, maxFail
 		wg.Wait()
 	}()
 	// Some load first, so that sessions are in flight on every master.
-	for l.okN.Load() < 200 {
+	for l.okN.Load() < 400 {
 		if ctx.Err() != nil {
 			t.Fatal("no load before the failover")
 		}
@@ -416,6 +444,19 @@ func failover(t *testing.T, inst []instance, want []string, name string, maxFail
 	for k, n := range kinds {
 		t.Logf("  %5d x %q", n, k)
 	}
+	if shard != nil {
+		per := map[string]int{}
+		for _, r := range res {
+			if !r.ok {
+				per[shard(r.phone)]++
+			}
+		}
+		t.Logf("  failed steps per master of their keys: %v", per)
+		// Only the sessions of the dead master's slots may fail.
+		if len(per) > 1 {
+			t.Errorf("steps failed on %d masters, want only on the one that died", len(per))
+		}
+	}
 	if mainMenu > 0 {
 		t.Errorf("%d continuing steps were answered with the main menu", mainMenu)
 	}
@@ -444,5 +485,5 @@ func TestSentinelTwoInstances(t *testing.T) {
 		var err error
 		old, err = s.KillMaster(ctx)
 		return err
-	}, func(ctx context.Context) error { return s.WaitNewMaster(ctx, old) })
+	}, func(ctx context.Context) error { return s.WaitNewMaster(ctx, old) }, nil)
 }
