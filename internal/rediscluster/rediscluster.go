@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -273,91 +274,122 @@ func (c *Cluster) check(ctx context.Context) string {
 	return ""
 }
 
-// layout lists, sorted by first slot, the slot ranges one node sees with
-// their master and replicas ("start-end:master,replica;" each), and the set
-// of nodes named.
+// shards returns one node's view of the shards that serve slots, sorted
+// by first slot, with only the nodes it sees online.
+func shards(ctx context.Context, cl *redis.Client) ([]redis.ClusterShard, error) {
+	all, err := cl.ClusterShards(ctx).Result()
+	if err != nil {
+		return nil, err
+	}
+	var out []redis.ClusterShard
+	for _, sh := range all {
+		if len(sh.Slots) == 0 {
+			continue
+		}
+		var online []redis.Node
+		for _, n := range sh.Nodes {
+			if n.Health == "online" {
+				online = append(online, n)
+			}
+		}
+		sh.Nodes = online
+		out = append(out, sh)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Slots[0].Start < out[j].Slots[0].Start })
+	return out, nil
+}
+
+func addrOf(n redis.Node) string { return fmt.Sprintf("%s:%d", n.IP, n.Port) }
+
+// layout describes one node's view of the cluster ("start-end:master
+// replica,...;" per shard) and the set of online nodes it names.
 func layout(ctx context.Context, cl *redis.Client) (string, map[string]bool, error) {
-	slots, err := cl.ClusterSlots(ctx).Result()
+	shs, err := shards(ctx, cl)
 	if err != nil {
 		return "", nil, err
 	}
 	var b strings.Builder
 	named := map[string]bool{}
-	for _, s := range sortSlots(slots) {
-		if len(s.Nodes) == 0 {
-			return "", nil, errors.New("a slot range without a node")
+	for _, sh := range shs {
+		for _, r := range sh.Slots {
+			fmt.Fprintf(&b, "%d-%d,", r.Start, r.End)
 		}
-		fmt.Fprintf(&b, "%d-%d:", s.Start, s.End)
-		for _, n := range s.Nodes {
-			b.WriteString(n.Addr + ",")
-			named[n.Addr] = true
+		b.WriteString(":")
+		masters := 0
+		for _, n := range sh.Nodes {
+			if n.Role == "master" {
+				masters++
+			}
+			fmt.Fprintf(&b, "%s %s,", addrOf(n), n.Role)
+			named[addrOf(n)] = true
+		}
+		if masters != 1 {
+			return "", nil, fmt.Errorf("a shard with %d online masters", masters)
 		}
 		b.WriteString(";")
 	}
 	return b.String(), named, nil
 }
 
-func sortSlots(s []redis.ClusterSlot) []redis.ClusterSlot {
-	out := append([]redis.ClusterSlot(nil), s...)
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j].Start < out[j-1].Start; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	return out
-}
-
 // Masters returns the addresses of the masters serving slots, as the
 // first live node sees them.
 func (c *Cluster) Masters(ctx context.Context) ([]string, error) {
-	return c.role(ctx, true)
+	return c.role(ctx, "master")
 }
 
 // Replicas returns the addresses of the live replicas.
 func (c *Cluster) Replicas(ctx context.Context) ([]string, error) {
-	return c.role(ctx, false)
+	return c.role(ctx, "replica")
 }
 
-func (c *Cluster) role(ctx context.Context, master bool) ([]string, error) {
+func (c *Cluster) role(ctx context.Context, role string) ([]string, error) {
 	for _, nd := range c.alive() {
 		cl := redis.NewClient(&redis.Options{Addr: nd.Addr, MaxRetries: -1})
-		slots, err := cl.ClusterSlots(ctx).Result()
+		shs, err := shards(ctx, cl)
 		cl.Close()
 		if err != nil {
 			continue
 		}
-		seen := map[string]bool{}
 		var out []string
-		for _, s := range sortSlots(slots) {
-			for i, n := range s.Nodes {
-				if (i == 0) == master && !seen[n.Addr] && c.node(n.Addr) != nil {
-					seen[n.Addr] = true
-					out = append(out, n.Addr)
+		for _, sh := range shs {
+			for _, n := range sh.Nodes {
+				if n.Role == role && c.node(addrOf(n)) != nil {
+					out = append(out, addrOf(n))
 				}
 			}
 		}
 		return out, nil
 	}
-	return nil, errors.New("no live node answers CLUSTER SLOTS")
+	return nil, errors.New("no live node answers CLUSTER SHARDS")
 }
 
 // ReplicaOf returns a live replica of the master at addr.
 func (c *Cluster) ReplicaOf(ctx context.Context, master string) (string, error) {
 	for _, nd := range c.alive() {
 		cl := redis.NewClient(&redis.Options{Addr: nd.Addr, MaxRetries: -1})
-		slots, err := cl.ClusterSlots(ctx).Result()
+		shs, err := shards(ctx, cl)
 		cl.Close()
 		if err != nil {
 			continue
 		}
-		for _, s := range slots {
-			if len(s.Nodes) > 1 && s.Nodes[0].Addr == master {
-				return s.Nodes[1].Addr, nil
+		for _, sh := range shs {
+			var rep string
+			found := false
+			for _, n := range sh.Nodes {
+				switch {
+				case n.Role == "master" && addrOf(n) == master:
+					found = true
+				case n.Role == "replica" && rep == "":
+					rep = addrOf(n)
+				}
+			}
+			if found && rep != "" {
+				return rep, nil
 			}
 		}
-		return "", fmt.Errorf("master %s has no replica", master)
+		return "", fmt.Errorf("master %s has no live replica", master)
 	}
-	return "", errors.New("no live node answers CLUSTER SLOTS")
+	return "", errors.New("no live node answers CLUSTER SHARDS")
 }
 
 // Failover asks the replica at addr to take over from its master (CLUSTER
