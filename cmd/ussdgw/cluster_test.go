@@ -59,7 +59,7 @@ type instance struct {
 
 // startInstances starts n gateways on one Redis URL and prefix, each with
 // its own HTTP listener, stopped when the test ends.
-func startInstances(t *testing.T, n int, redisURL, prefix string) []instance {
+func startInstances(t *testing.T, n int, redisURL, prefix string, extra ...string) []instance {
 	t.Helper()
 	var out []instance
 	for i := range n {
@@ -68,8 +68,8 @@ func startInstances(t *testing.T, n int, redisURL, prefix string) []instance {
 		done := make(chan error, 1)
 		logs := &syncBuffer{}
 		go func() {
-			done <- run(ctx, []string{"-listen", "127.0.0.1:0", "-flows", "../../flows-examples",
-				"-redis-url", redisURL, "-redis-prefix", prefix, "-log-level", "warn"}, env(nil), io.Discard, logs, ready)
+			done <- run(ctx, append([]string{"-listen", "127.0.0.1:0", "-flows", "../../flows-examples",
+				"-redis-url", redisURL, "-redis-prefix", prefix, "-log-level", "warn"}, extra...), env(nil), io.Discard, logs, ready)
 		}()
 		select {
 		case addr := <-ready:
