@@ -29,11 +29,18 @@ type settings struct {
 	LogLevel       string
 	LogFormat      string
 	DebugListen    string
+	APICountry     string
 	// ConsentRetention is how long the consent audit trail of a number is
 	// kept after its last change.
 	ConsentRetention time.Duration
 
 	guardSettings // guard.go: callback protection, limits, outages
+
+	// The outbox (push.go).
+	OutboxWorkers   int
+	OutboxClaimIdle time.Duration
+	SMSHourlyCap    int
+	BulkDailyCap    int
 
 	// Sections of the config file that other packages decode.
 	adapters *yaml.Node
@@ -54,17 +61,22 @@ func (s *settings) options() []option {
 	opts := []option{
 		{name: "config", usage: "gateway config file (YAML) with adapters, SMPP connections (smpp:) and the settings below", str: &s.Config},
 		{name: "listen", usage: "HTTP listen address", str: &s.Listen},
-		{name: "flows", usage: "directory of flow files (*.yaml)", str: &s.Flows},
-		{name: "redis-url", usage: "Redis URL for sessions; empty keeps them in memory (one instance only)", str: &s.RedisURL},
-		{name: "redis-prefix", usage: "prefix of every Redis key", str: &s.RedisPrefix},
-		{name: "redis-autopipeline", usage: "send the Redis commands of concurrent steps together (on or off)", str: &s.RedisPipeline},
+		{name: "flows", usage: "directory of flow files (*.yaml; subfolders such as data/ are not flows), relative to the working directory", str: &s.Flows},
+		{name: "redis-url", usage: "Redis URL for sessions, consent, limits and queues (forms below); empty keeps them in memory (one instance only, lost on restart)", str: &s.RedisURL},
+		{name: "redis-prefix", usage: "prefix of every Redis key, so deployments can share a Redis", str: &s.RedisPrefix},
+		{name: "redis-autopipeline", usage: "send the Redis commands of concurrent steps together (on), or one round trip per command (off: quicker for a lone request)", str: &s.RedisPipeline},
 		{name: "session-timeout", usage: "how long a USSD session lives without a step", dur: &s.SessionTimeout},
 		{name: "resume-window", usage: "how long after a cut session the next dial offers to resume it (0 disables)", dur: &s.ResumeWindow},
-		{name: "step-budget", usage: "time allowed for one USSD step, adapter calls included", dur: &s.StepBudget},
+		{name: "step-budget", usage: "time allowed for one USSD step, adapter calls included; a slower adapter takes its flow's timeout branch", dur: &s.StepBudget},
 		{name: "log-level", usage: "debug, info, warn or error", str: &s.LogLevel},
 		{name: "log-format", usage: "text or json", str: &s.LogFormat},
+		{name: "api-country", usage: "country (ISO 3166 code) of the API's phone numbers written without a country code", str: &s.APICountry},
 		{name: "debug-listen", usage: "address for Go's /debug/pprof profiler (empty: off; loopback only unless -debug-public)", str: &s.DebugListen},
 		{name: "consent-retention", usage: "how long a number's consent audit trail is kept after its last change", dur: &s.ConsentRetention},
+		{name: "outbox-workers", usage: "MT SMS the outbox sends at once", num: &s.OutboxWorkers},
+		{name: "outbox-claim-idle", usage: "how long an SMS taken by a stopped gateway waits before another takes it over", dur: &s.OutboxClaimIdle},
+		{name: "sms-hourly-cap", usage: "SMS from flows (sms nodes, late results) per number per hour; 0: no cap", num: &s.SMSHourlyCap},
+		{name: "bulk-daily-cap", usage: "bulk SMS (alerts, reminders, broadcasts) per number per day; 0: no cap", num: &s.BulkDailyCap},
 	}
 	return append(opts, s.guardOptions()...)
 }
@@ -81,8 +93,13 @@ func defaults() *settings {
 		StepBudget:     4 * time.Second,
 		LogLevel:       "info",
 		LogFormat:      "text",
+		APICountry:     "KE",
 
 		ConsentRetention: 400 * 24 * time.Hour,
+		OutboxWorkers:    16,
+		OutboxClaimIdle:  30 * time.Second,
+		SMSHourlyCap:     5,
+		BulkDailyCap:     3,
 	}
 }
 

@@ -2,21 +2,25 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"testing"
 
 	"github.com/ussdgw/ussdgw/consent"
+	"github.com/ussdgw/ussdgw/flows"
 )
 
-// TestOpenConsent: without -redis-url the registry runs on an embedded
-// Redis; with an unreachable one, the gateway does not start.
+// TestOpenConsent: without -redis-url the consent registry runs on the
+// push side's embedded Redis; with an unreachable one, the gateway does
+// not start.
 func TestOpenConsent(t *testing.T) {
 	ctx := context.Background()
 	s := defaults()
-	reg, closeReg, err := openConsent(ctx, s)
+	p, closeReg, err := openPush(ctx, s, slog.New(slog.DiscardHandler), nil, &flows.Set{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	reg := p.consent
 	if err := reg.Subscribe(ctx, "254700000001", consent.Subscription{Service: "market", Topic: "prices:maize:eldoret"}); err != nil {
 		t.Fatal(err)
 	}
@@ -26,7 +30,7 @@ func TestOpenConsent(t *testing.T) {
 	closeReg()
 
 	s.RedisURL = "redis://127.0.0.1:1/0"
-	if _, _, err := openConsent(ctx, s); err == nil || !strings.Contains(err.Error(), "does not answer") {
+	if _, _, err := openPush(ctx, s, slog.New(slog.DiscardHandler), nil, &flows.Set{}); err == nil || !strings.Contains(err.Error(), "does not answer") {
 		t.Errorf("unreachable Redis: %v", err)
 	}
 }

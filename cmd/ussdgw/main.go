@@ -4,6 +4,8 @@
 //
 //	ussdgw [flags]           run the gateway
 //	ussdgw lint [dir|file]   check flow files and exit 1 on any problem
+//	ussdgw broadcast ...     start a broadcast through the API and follow it
+//	ussdgw apikey ...        create, list and revoke API keys
 //	ussdgw deny add|remove MSISDN, ussdgw deny list   the deny-list (Redis)
 //
 // Every flag also reads from USSDGW_<NAME> and the -config file; run
@@ -61,6 +63,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) > 0 && args[0] == "lint" {
 		return lint(args[1:], stdout)
 	}
+	if len(args) > 0 && (args[0] == "broadcast" || args[0] == "apikey") {
+		return apiCommand(ctx, args, getenv, stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "config-reference" {
+		configReference(stdout)
+		return nil
+	}
 	if len(args) > 0 && args[0] == "deny" {
 		return deny(ctx, args[1:], getenv, stdout, stderr)
 	}
@@ -109,6 +118,7 @@ type app struct {
 	manager  *ussd.Manager
 	consent  *consent.Registry
 	hub      *bridge.Hub // nil without an smpp: section
+	push     *push       // the outbox and its Redis
 	handler  http.Handler
 	gw       *gateway.Server // handler's gateway part: Details for the authenticated health
 	storeStr string
@@ -177,8 +187,22 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 		caller = o.wrap(caller)
 	}
 	var smsRoute flows.Messenger = o.sms
+	var replyRoute flows.Messenger
+	p, closePush, err := openPush(ctx, s, log, o.now, a.set)
+	if err != nil {
+		return a, err
+	}
+	a.push, a.consent = p, p.consent
+	a.closers = append([]func(){closePush}, a.closers...)
+	var stopQueue func()
 	if smppCfg != nil {
-		a.hub, err = bridge.New(*smppCfg, bridge.Deps{KV: store, Prefix: "smpp:", StepTimeout: s.StepBudget + 2*time.Second, Log: log})
+		q := a.push.queue
+		a.hub, err = bridge.New(*smppCfg, bridge.Deps{KV: store, Prefix: "smpp:", StepTimeout: s.StepBudget + 2*time.Second, Log: log,
+			OnReceipt: func(ctx context.Context, ref string, delivered bool, reason string) {
+				if err := q.Receipt(ctx, ref, delivered, reason); err != nil {
+					log.Warn("receipt not recorded in the outbox", "ref", ref, "err", err)
+				}
+			}})
 		if err != nil {
 			return a, err
 		}
@@ -189,15 +213,16 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 				log.Error("closing smpp connections", "err", err)
 			}
 		}}, a.closers...)
-		smsRoute = a.hub
+		// MT SMS go through the outbox: accepted once in Redis, sent by
+		// the queue. It stops after the session managers (whose late
+		// results it queues) and before the binds close.
+		a.closers = append([]func(){func() {
+			if stopQueue != nil {
+				stopQueue()
+			}
+		}}, a.closers...)
+		smsRoute, replyRoute = q.Messenger("flow"), q.Messenger("reply")
 	}
-	// consent: subscriptions and STOP/START, for the flows and the SMS router.
-	reg, closeConsent, err := openConsent(ctx, s)
-	if err != nil {
-		return a, err
-	}
-	a.consent = reg
-	a.closers = append(a.closers, closeConsent)
 	base := ussd.Config{
 		Store: store, Flows: a.set, Adapters: caller, SMS: smsRoute,
 		SessionTimeout: s.SessionTimeout, ResumeWindow: resume, StepBudget: s.StepBudget,
@@ -210,9 +235,10 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 	if a.hub != nil {
 		smsManager := ussd.NewManager(bridge.SMSSessions(base, smppCfg.MO))
 		a.closers = append([]func(){closeManager(smsManager, "stopping sms dialogues", log)}, a.closers...)
-		if err := a.hub.Start(bridge.Routes{USSD: a.manager, SMS: &sms.Router{Manager: smsManager, Reply: a.hub, Consent: a.consent}}); err != nil {
+		if err := a.hub.Start(bridge.Routes{USSD: a.manager, SMS: &sms.Router{Manager: smsManager, Reply: replyRoute, Consent: a.consent}}); err != nil {
 			return a, err
 		}
+		stopQueue = a.push.run(a.hub, log)
 		a.closers = append([]func(){func() {
 			sctx, cancel := context.WithTimeout(context.Background(), s.StepBudget+5*time.Second)
 			defer cancel()
@@ -227,9 +253,12 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 			}
 			log.Info("smpp connection", "bind", c.Name, "group", c.GroupName(), "address", c.Address, "bind_type", string(c.Bind), "ussd", ussdProfile)
 		}
-		health = func(ctx context.Context) map[string]any { return map[string]any{"smpp": a.hub.Health(ctx)} }
+		health = func(ctx context.Context) map[string]any {
+			return map[string]any{"smpp": a.hub.Health(ctx), "outbox": a.push.health(ctx)}
+		}
 	}
-	a.gw = gateway.New(gateway.Config{Manager: a.manager, Log: log, Ready: readyFn, Details: health, Guards: guards})
+	a.gw = gateway.New(gateway.Config{Manager: a.manager, Log: log, Ready: readyFn, Details: health, Guards: guards,
+		API: wireAPI(ctx, a, s, log, o.now)})
 	a.handler = a.gw
 	return a, nil
 }
@@ -273,7 +302,7 @@ func serve(ctx context.Context, s *settings, log *slog.Logger, ready chan<- stri
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
 	}
-	log.Info("gateway listening", "addr", "http://"+ln.Addr().String(), "store", a.storeStr,
+	log.Info("gateway listening", "addr", "http://"+ln.Addr().String(), "store", a.storeStr, "outbox", a.push.name,
 		"session_timeout", s.SessionTimeout, "resume_window", s.ResumeWindow, "adapters", strings.Join(a.reg.Names(), " "))
 	if s.DebugListen != "" {
 		go func() {

@@ -68,6 +68,13 @@ type Deps struct {
 	Log         *slog.Logger
 	// Dial replaces net.Dialer.DialContext for every connection (TLS).
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// OnReceipt, if set, hears the final delivery status of every MT SMS
+	// sent with a ref (Deliver, SendSMS): delivered, or failed with the
+	// receipt's stat and err as reason. It is called once the receipts of
+	// all its parts are in; it may be called twice for one message (a
+	// receipt racing the record of the send), so it must be idempotent.
+	// The outbox's Queue.Receipt is one.
+	OnReceipt func(ctx context.Context, ref string, delivered bool, reason string)
 }
 
 // Hub is the gateway's SMPP side: every configured connection, grouped
@@ -137,7 +144,9 @@ func New(cfg Config, deps Deps) (*Hub, error) {
 		parts:   smpp.NewMOParts(deps.KV, deps.Prefix, cfg.MO.Reassembly),
 		steps:   make(chan struct{}, cfg.USSD.MaxSteps),
 	}
-	h.receipts = smpp.Receipts(h.status, nil, nil)
+	h.receipts = smpp.Receipts(h.status, func(ctx context.Context, _ smpp.Receipt, st smpp.MessageStatus) {
+		h.receipt(ctx, st)
+	}, nil)
 	byGroup := map[string][]*smpp.Client{}
 	var order []string
 	for _, cc := range cfg.Connections {
@@ -432,13 +441,61 @@ func (h *Hub) Send(ctx context.Context, msisdn, text string) error {
 // the reference its delivery status is kept under (see Lookup).
 func (h *Hub) SendSMS(ctx context.Context, msisdn, text string) (ref string, err error) {
 	ref = newRef()
-	_, err = h.sms.Send(ctx, smpp.Message{Src: h.cfg.SMS.Source, Dst: msisdn, Text: text, Ref: ref})
-	if err != nil {
+	if err := h.Deliver(ctx, msisdn, text, ref); err != nil {
+		return "", err
+	}
+	return ref, nil
+}
+
+// Deliver sends text as an MT SMS to msisdn on the SMS group, keeping its
+// delivery status under ref (the outbox's message id), and returns once
+// the SMSC accepted every part. It is the outbox's Sender. An error is
+// an *smpp.Error when the SMSC or the binds failed (smpp.IsRetryable
+// tells whether to try again); once every part is accepted it returns
+// nil even when the status could not be recorded, so that a retry does
+// not send the message twice.
+func (h *Hub) Deliver(ctx context.Context, msisdn, text, ref string) error {
+	res, err := h.sms.Send(ctx, smpp.Message{Src: h.cfg.SMS.Source, Dst: msisdn, Text: text, Ref: ref})
+	if err != nil && (res.Segments == 0 || len(res.IDs) < res.Segments) {
 		h.stats.mtFailed.Add(1)
-		return "", fmt.Errorf("sending sms: %w", err)
+		return fmt.Errorf("sending sms: %w", err)
 	}
 	h.stats.mtSent.Add(1)
-	return ref, nil
+	if err != nil {
+		h.log.Warn("sms sent but its delivery status not recorded", "to", smpp.MSISDN(msisdn), "ref", ref, "err", err)
+		return nil
+	}
+	if h.deps.OnReceipt != nil {
+		// A receipt that came before the ids were recorded was applied by
+		// the store without a callback: look.
+		if st, ok, err := h.status.Lookup(ctx, ref); err == nil && ok {
+			h.receipt(ctx, st)
+		}
+	}
+	return nil
+}
+
+// receipt passes a message's final status to Deps.OnReceipt.
+func (h *Hub) receipt(ctx context.Context, st smpp.MessageStatus) {
+	if h.deps.OnReceipt == nil || st.Ref == "" {
+		return
+	}
+	switch st.Delivery() {
+	case smpp.DeliveryDelivered:
+		h.deps.OnReceipt(ctx, st.Ref, true, "")
+	case smpp.DeliveryFailed, smpp.DeliveryUnknown:
+		reason := string(st.Delivery())
+		for _, p := range st.Parts {
+			if p.Receipt && p.State != smpp.MsgDelivered {
+				reason = p.State.String()
+				if p.Err != "" {
+					reason += " err:" + p.Err
+				}
+				break
+			}
+		}
+		h.deps.OnReceipt(ctx, st.Ref, false, reason)
+	}
 }
 
 // Lookup returns the delivery status of the MT SMS sent under ref, and

@@ -255,7 +255,7 @@ func (s *SMSC) Do(cmd map[string]any) {
 	if err != nil {
 		s.t.Fatalf("writing to node smsc: %v", err)
 	}
-	if cmd["cmd"] == "stats" {
+	if cmd["cmd"] == "stats" || cmd["cmd"] == "counts" {
 		return
 	}
 	s.WaitFor(from, 10*time.Second, "done "+tag, func(e Event) bool { return e.Str("ev") == "done" && e.Str("tag") == tag })
@@ -292,6 +292,17 @@ func (s *SMSC) Stats() Event {
 	from := s.Mark()
 	s.Do(map[string]any{"cmd": "stats"})
 	return s.WaitFor(from, 10*time.Second, "stats", IsEv("stats"))
+}
+
+// Counts asks for what the SMSC counted since {"cmd":"set","count":true}:
+// total and distinct texts it accepted (answered ESME_ROK), dups (the
+// texts accepted more than once, each {text, n}) and dropped (the texts
+// of submits it took and dropped the connection on, unanswered).
+func (s *SMSC) Counts() Event {
+	s.t.Helper()
+	from := s.Mark()
+	s.Do(map[string]any{"cmd": "counts"})
+	return s.WaitFor(from, 10*time.Second, "counts", IsEv("counts"))
 }
 
 // Sync returns once every event the SMSC emitted before it has been read:

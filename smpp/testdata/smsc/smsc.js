@@ -13,7 +13,9 @@
 // compare what a peer decoded with what they sent. Fault injection: answer
 // statuses, withheld or delayed responses, ignored submits, a dropped
 // connection, a deliver_sm reusing an in-flight submit's sequence number,
-// raw bytes, no enquire_link answers. It plays a USSDC too: the tests send
+// raw bytes, no enquire_link answers, a status on every nth submit
+// (fail_every). With count set it counts the texts it accepted, for the
+// exactly-once checks of long runs ("counts"). It plays a USSDC too: the tests send
 // USSD deliver_sm with "send" and read the submit_sm answers, whose text
 // it decodes for dc 0x0F as well. It exits when stdin closes.
 
@@ -37,6 +39,8 @@ const cfg = {
   dlr: null,             // {mode:'tlv'|'text'|'both', id:'hex'|'dec', stat:'DELIVRD', state:2}
   id_format: 'dec',      // message_id format in submit_sm_resp
   answer_enquire: true,
+  fail_every: null,      // {n, status}: answer every nth submit_sm (counting from this set) with status
+  count: false,          // count accepted texts (see the "counts" command), for runs of many messages
 };
 
 let nextSession = 1;
@@ -46,6 +50,9 @@ const held = [];
 const parts = new Map(); // concat key -> {total, got: Map(seq -> text)}
 let submits = 0;
 let dropCountdown = 0;
+let everyCount = 0;
+const accepted = new Map(); // text -> times answered ESME_ROK (cfg.count)
+let droppedUnanswered = []; // texts of submits lost in a drop (the SMSC may have taken them)
 
 const hex = (b) => (Buffer.isBuffer(b) ? b.toString('hex') : undefined);
 const fmtID = (n, f) => (f === 'hex' ? n.toString(16).toUpperCase() : String(n));
@@ -123,6 +130,11 @@ function reassemble(d) {
 
 function answer(s, p) {
   s.outstanding--;
+  if (cfg.fail_every && ++everyCount % cfg.fail_every.n === 0) {
+    s.send(p.response({ command_status: cfg.fail_every.status }));
+    if (!cfg.quiet) out({ ev: 'answered', session: s.id, seq: p.sequence_number, status: cfg.fail_every.status });
+    return;
+  }
   const f = cfg.fail[0];
   if (f) {
     if (--f.count <= 0) cfg.fail.shift();
@@ -132,6 +144,7 @@ function answer(s, p) {
   }
   const n = nextID++;
   const id = fmtID(n, cfg.id_format);
+  if (cfg.count) accepted.set(p._text, (accepted.get(p._text) || 0) + 1);
   s.send(p.response({ message_id: id }));
   if (!cfg.quiet) out({ ev: 'answered', session: s.id, seq: p.sequence_number, status: 0, message_id: id });
   if (cfg.dlr && (p.registered_delivery & 1)) sendDLR(s, p, n);
@@ -150,9 +163,19 @@ function sendDLR(s, p, n) {
     fields.receipted_message_id = id;
     fields.message_state = o.state || 2;
   }
-  const target = pick(s.id, true) || s;
+  // Like a real SMSC, a receipt that is refused (ESME_RX_T_APPN: the ESME
+  // is busy) or never answered (the connection went away) is delivered
+  // again, on whichever bind can take it.
+  const again = (ms) => setTimeout(() => sendDLR(null, p, n), ms);
+  const target = pick(s && s.id, true) || s;
+  if (!target || target.socket.destroyed) { again(200); return; }
+  let answered = false;
+  const timer = setTimeout(() => { if (!answered) again(0); }, 3000);
   target.send(new smpp.PDU('deliver_sm', fields), (r) => {
+    answered = true;
+    clearTimeout(timer);
     if (!cfg.quiet) out({ ev: 'response', tag: 'dlr', command: r.command, status: r.command_status, seq: r.sequence_number, id });
+    if (r.command_status !== 0 && cfg.dlr_retry !== false) again(100);
   });
 }
 
@@ -188,12 +211,14 @@ const server = smpp.createServer((s) => {
     s.outstanding++;
     s.maxOutstanding = Math.max(s.maxOutstanding, s.outstanding);
     const d = describe(p);
+    p._text = d.text;
     if (!cfg.quiet) {
       out(Object.assign({ ev: 'submit_sm', session: s.id, seq: p.sequence_number, outstanding: s.outstanding }, d));
       reassemble(d);
     }
     if (dropCountdown > 0 && --dropCountdown === 0) {
       out({ ev: 'dropping', session: s.id, seq: p.sequence_number });
+      if (cfg.count) droppedUnanswered.push(p._text);
       s.socket.destroy();
       return;
     }
@@ -237,6 +262,7 @@ function command(c) {
     case 'set':
       for (const [k, v] of Object.entries(c)) if (k !== 'cmd' && k !== 'tag') cfg[k] = v;
       if (c.drop_after !== undefined) dropCountdown = c.drop_after;
+      if (c.fail_every !== undefined) everyCount = 0;
       break;
     case 'release':
       cfg.withhold = false;
@@ -262,6 +288,13 @@ function command(c) {
     case 'close': // every connection, or the one named by session
       for (const x of sessions.values()) if (!c.session || x.id === c.session) x.socket.destroy();
       break;
+    case 'counts': { // what cfg.count saw: messages accepted more than once, and those lost in a drop
+      let total = 0;
+      const dups = [];
+      for (const [text, n] of accepted) { total += n; if (n > 1) dups.push({ text, n }); }
+      out({ ev: 'counts', tag: c.tag, total, distinct: accepted.size, dups, dropped: droppedUnanswered });
+      break;
+    }
     case 'stats': {
       let max = 0;
       for (const x of sessions.values()) max = Math.max(max, x.maxOutstanding);
@@ -271,7 +304,7 @@ function command(c) {
     default:
       out({ ev: 'error', tag: c.tag, message: 'unknown command ' + c.cmd });
   }
-  if (c.tag && c.cmd !== 'stats') out({ ev: 'done', tag: c.tag });
+  if (c.tag && c.cmd !== 'stats' && c.cmd !== 'counts') out({ ev: 'done', tag: c.tag });
 }
 
 readline.createInterface({ input: process.stdin }).on('line', (line) => {

@@ -1,0 +1,211 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	mtq "github.com/ussdgw/ussdgw/outbox"
+	"github.com/ussdgw/ussdgw/smpp/nodetest"
+	"github.com/ussdgw/ussdgw/ussd"
+)
+
+// TestGatewayKilledMidBroadcast: 5,000 alerts queued from this process
+// into the gateway's Redis; the gateway (the real binary) is killed with
+// SIGKILL while it sends them, and started again. Every message is
+// delivered (its receipt reached the queue), and the SMSC accepted no
+// more duplicates than there were messages in flight (taken and marked
+// "sending", not recorded) when the process died.
+func TestGatewayKilledMidBroadcast(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the gateway and sends 5,000 SMS")
+	}
+	url := os.Getenv("REDIS_URL")
+	if url == "" {
+		url = "redis://127.0.0.1:6379/0"
+	}
+	c, err := ussd.NewRedisClient(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Ping(t.Context()).Err(); err != nil {
+		t.Skipf("no redis at %s: %v", url, err)
+	}
+	prefix := "test:" + randomHex(6) + ":"
+	t.Cleanup(func() { deleteKeys(c, prefix); c.Close() })
+
+	bin := filepath.Join(t.TempDir(), "ussdgw")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("building the gateway: %v\n%s", err, out)
+	}
+	smsc := nodetest.Start(t)
+	smsc.Do(map[string]any{"cmd": "set", "quiet": true, "count": true, "dlr": map[string]any{"mode": "tlv"}})
+	cfg := writeConfig(t, examplesConfig(t)+fmt.Sprintf(`redis_prefix: %q
+outbox_claim_idle: 2s
+log_level: warn
+smpp:
+  connections:
+    - name: sim-a
+      group: sim
+      address: %s
+      system_id: test
+      password_env: USSDGW_TEST_SMPP_PW
+      sources: [{addr: "384", ton: 3, npi: 0}]
+      reconnect: {min: 10ms, max: 100ms}
+      window: 20
+    - name: sim-b
+      group: sim
+      address: %s
+      system_id: test
+      password_env: USSDGW_TEST_SMPP_PW
+      sources: [{addr: "384", ton: 3, npi: 0}]
+      reconnect: {min: 10ms, max: 100ms}
+      window: 20
+  sms: {source: "384"}
+`, prefix, smsc.Addr(), smsc.Addr()))
+
+	q := mtq.New(c, prefix, mtq.Options{})
+	const n = 5000
+	for i := 0; i < n; i += 1000 {
+		var msgs []mtq.Message
+		for j := i; j < i+1000; j++ {
+			msgs = append(msgs, mtq.Message{ID: fmt.Sprintf("k%05d", j), MSISDN: fmt.Sprintf("2547%08d", j),
+				Text: fmt.Sprintf("alert %d", j), Service: "market", Kind: "alert", Priority: mtq.Bulk, Group: "kill"})
+		}
+		if _, _, err := q.Enqueue(t.Context(), msgs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	group := func() mtq.GroupStats {
+		g, err := q.Group(context.Background(), "kill")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	waitGroup := func(what string, within time.Duration, ok func(mtq.GroupStats) bool) {
+		t.Helper()
+		deadline := time.Now().Add(within)
+		for !ok(group()) {
+			if time.Now().After(deadline) {
+				st, _ := q.Stats(context.Background())
+				t.Fatalf("%s: not within %s: group %+v, queue %+v", what, within, group(), st)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+
+	first := startGateway(t, bin, cfg, url)
+	waitGroup("a third sent", 60*time.Second, func(g mtq.GroupStats) bool { return g.Sent >= n/3 })
+	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.cmd.Wait()
+	sentBefore := group().Sent
+	inFlight := markedSending(t, c, prefix)
+	t.Logf("killed with %d of %d recorded as sent, %d marked sending", sentBefore, n, inFlight)
+	if sentBefore >= n {
+		t.Fatal("the gateway finished before it was killed: nothing was tested")
+	}
+
+	second := startGateway(t, bin, cfg, url)
+	waitGroup("all delivered", 120*time.Second, func(g mtq.GroupStats) bool { return g.Delivered == n })
+	_ = second.cmd.Process.Signal(syscall.SIGTERM)
+	if err := second.cmd.Wait(); err != nil {
+		t.Errorf("the second gateway did not stop cleanly: %v\n%s", err, second.logs.String())
+	}
+	counts := smsc.Counts()
+	st, _ := q.Stats(context.Background())
+	dups := counts.Num("total") - counts.Num("distinct")
+	t.Logf("smsc accepted %d (%d distinct): %d duplicates; %d in flight at the kill; queue %+v; group %+v",
+		counts.Num("total"), counts.Num("distinct"), dups, inFlight, st, group())
+	if counts.Num("distinct") != n {
+		t.Errorf("the smsc got %d distinct messages, want %d", counts.Num("distinct"), n)
+	}
+	if dups > inFlight {
+		t.Errorf("%d duplicates, more than the %d messages in flight", dups, inFlight)
+	}
+	if int64(dups) > st.Resent {
+		t.Errorf("%d duplicates but only %d counted as possibly resent", dups, st.Resent)
+	}
+	if g := group(); g.Failed != 0 || g.Queued != 0 || g.Sent != n {
+		t.Errorf("group %+v", g)
+	}
+}
+
+type gatewayProc struct {
+	cmd  *exec.Cmd
+	logs *syncWriter
+}
+
+func startGateway(t *testing.T, bin, cfg, url string) *gatewayProc {
+	t.Helper()
+	g := &gatewayProc{logs: &syncWriter{w: &bytes.Buffer{}}}
+	g.cmd = exec.Command(bin, "-config", cfg, "-redis-url", url)
+	g.cmd.Env = append(os.Environ(), "USSDGW_TEST_SMPP_PW=secret")
+	g.cmd.Stdout, g.cmd.Stderr = g.logs, g.logs
+	if err := g.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	t.Cleanup(func() {
+		once.Do(func() {
+			if g.cmd.ProcessState == nil {
+				_ = g.cmd.Process.Kill()
+				_ = g.cmd.Wait()
+			}
+			if t.Failed() {
+				t.Logf("gateway logs:\n%s", g.logs.String())
+			}
+		})
+	})
+	return g
+}
+
+// markedSending counts the messages taken for sending whose result was
+// not recorded: the sends in flight.
+func markedSending(t *testing.T, c redis.UniversalClient, prefix string) int {
+	ctx := context.Background()
+	n := 0
+	iter := c.Scan(ctx, 0, prefix+"{outbox}:m:*", 1000).Iterator()
+	for iter.Next(ctx) {
+		if ok, _ := c.HExists(ctx, iter.Val(), "sd").Result(); ok {
+			n++
+		}
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func deleteKeys(c redis.UniversalClient, prefix string) {
+	ctx := context.Background()
+	iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	var keys []string
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	for len(keys) > 0 {
+		k := min(500, len(keys))
+		c.Del(ctx, keys[:k]...)
+		keys = keys[k:]
+	}
+}

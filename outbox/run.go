@@ -1,0 +1,483 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// task is one stream entry taken for sending.
+type task struct {
+	stream, entry, id string
+	f                 map[string]string // the status hash, nil when the record is gone
+}
+
+// result is what became of a task (or a receipt).
+type result struct {
+	stream, entry, id string
+	pri               string // "h" or "b": the delayed member's letter
+	to, reason        string
+	due               time.Time // for queued/deferred
+	attempts          int       // sends to add
+	dead, receipt     bool
+	ackOnly           bool // nothing to record: the message is done or gone
+}
+
+// runner is one Run: its reader, reclaimer, mover, workers and finisher.
+type runner struct {
+	q      *Queue
+	s      Sender
+	send   context.Context // for sends: outlives Run's ctx by Grace
+	work   chan task
+	done   chan result
+	mu     sync.Mutex
+	active map[string]bool // "stream entry-id" of this runner's entries not finished yet
+}
+
+// Run sends queued messages through s until ctx ends: it reads High
+// before Bulk, takes over entries left pending by dead consumers, moves
+// due retries and deferrals back, and records each result before it
+// acknowledges the entry. When ctx ends it stops reading; sends under way
+// get Options.Grace to finish and their results are recorded; entries not
+// sent stay pending for another instance (or the next Run) to take over.
+// It returns ctx's error, or an error when Redis refuses to set up.
+func (q *Queue) Run(ctx context.Context, s Sender) error {
+	for _, st := range []string{q.k.high, q.k.bulk} {
+		err := q.c.XGroupCreateMkStream(ctx, st, consumerGroup, "0").Err()
+		if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
+			return fmt.Errorf("creating consumer group on %s: %w", st, err)
+		}
+	}
+	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelSends()
+	go func() {
+		<-ctx.Done()
+		if q.o.Grace > 0 {
+			t := time.NewTimer(q.o.Grace)
+			defer t.Stop()
+			select {
+			case <-t.C:
+			case <-sendCtx.Done():
+			}
+		}
+		cancelSends()
+	}()
+	r := &runner{q: q, s: s, send: sendCtx, work: make(chan task, q.o.Workers), done: make(chan result, 4*q.o.Batch),
+		active: map[string]bool{}}
+	var feeders, workers sync.WaitGroup
+	feeders.Go(func() { r.read(ctx) })
+	feeders.Go(func() { r.reclaim(ctx) })
+	feeders.Go(func() { r.lease(ctx) })
+	feeders.Go(func() { r.move(ctx) })
+	for range q.o.Workers {
+		workers.Go(func() { r.worker(ctx) })
+	}
+	finished := make(chan struct{})
+	go func() { r.finisher(); close(finished) }()
+	feeders.Wait()
+	workers.Wait()
+	close(r.done)
+	<-finished
+	return ctx.Err()
+}
+
+// pause waits d or until ctx ends.
+func pause(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// read takes new entries: High first; Bulk only when High is empty; and
+// when both are, it blocks on both for a moment.
+func (r *runner) read(ctx context.Context) {
+	q := r.q
+	for ctx.Err() == nil {
+		got, err := r.readOnce(ctx, []string{q.k.high, ">"}, -1)
+		if err == nil && len(got) == 0 {
+			got, err = r.readOnce(ctx, []string{q.k.bulk, ">"}, -1)
+		}
+		if err == nil && len(got) == 0 {
+			got, err = r.readOnce(ctx, []string{q.k.high, q.k.bulk, ">", ">"}, 200*time.Millisecond)
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				q.log.Warn("reading the queue", "err", err)
+				pause(ctx, time.Second)
+			}
+			continue
+		}
+		r.dispatch(ctx, got)
+	}
+}
+
+func (r *runner) readOnce(ctx context.Context, streams []string, block time.Duration) ([]redis.XStream, error) {
+	q := r.q
+	res, err := q.c.XReadGroup(ctx, &redis.XReadGroupArgs{Group: consumerGroup, Consumer: q.o.Consumer,
+		Streams: streams, Count: int64(q.o.Batch), Block: block}).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	n := 0
+	for _, s := range res {
+		n += len(s.Messages)
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	return res, nil
+}
+
+// dispatch takes the entries (one pipeline of take scripts) and hands
+// them to the workers; entries whose message is done or gone are only
+// acknowledged.
+func (r *runner) dispatch(ctx context.Context, streams []redis.XStream) {
+	q := r.q
+	var tasks []task
+	for _, s := range streams {
+		for _, m := range s.Messages {
+			id, _ := m.Values["i"].(string)
+			if r.claim(s.Stream + " " + m.ID) {
+				tasks = append(tasks, task{stream: s.Stream, entry: m.ID, id: id})
+			}
+		}
+	}
+	if len(tasks) == 0 {
+		return
+	}
+	now := ms(q.o.Now())
+	cmds := make([]*redis.Cmd, len(tasks))
+	take := func(p redis.Pipeliner) error {
+		for i, t := range tasks {
+			cmds[i] = takeScript.EvalSha(ctx, p, []string{q.k.msg + t.id, q.k.stats, q.k.text + t.id}, now, q.k.group)
+		}
+		return nil
+	}
+	if _, err := q.c.Pipelined(ctx, take); isNoScript(err) {
+		_ = takeScript.Load(ctx, q.c).Err()
+		_, _ = q.c.Pipelined(ctx, take) // each command's error is looked at below
+	}
+	for i := range tasks {
+		t := tasks[i]
+		v, err := cmds[i].Result()
+		switch {
+		case errors.Is(err, redis.Nil):
+			r.done <- result{stream: t.stream, entry: t.entry, id: t.id, ackOnly: true} // record expired or gone
+			continue
+		case err != nil:
+			// Not taken: it stays pending and is taken over after ClaimIdle.
+			q.log.Warn("taking a message", "id", t.id, "err", err)
+			r.release(t.stream + " " + t.entry)
+			continue
+		}
+		t.f = pairs(v)
+		if st := t.f["st"]; st != StateQueued && st != StateDeferred {
+			r.done <- result{stream: t.stream, entry: t.entry, id: t.id, ackOnly: true}
+			continue
+		}
+		select {
+		case r.work <- t:
+		case <-ctx.Done():
+			for _, t := range tasks[i:] {
+				r.release(t.stream + " " + t.entry) // left pending, marked: a later taker counts them as possibly sent
+			}
+			return
+		}
+	}
+}
+
+func isNoScript(err error) bool { return err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") }
+
+// claim notes an entry as this runner's; false when it already is (the
+// reclaimer found one of our own slow entries).
+func (r *runner) claim(entry string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.active[entry] {
+		return false
+	}
+	r.active[entry] = true
+	return true
+}
+
+func (r *runner) release(entry string) {
+	r.mu.Lock()
+	delete(r.active, entry)
+	r.mu.Unlock()
+}
+
+func pairs(v any) map[string]string {
+	a, _ := v.([]any)
+	f := make(map[string]string, len(a)/2)
+	for i := 0; i+1 < len(a); i += 2 {
+		k, _ := a[i].(string)
+		s, _ := a[i+1].(string)
+		f[k] = s
+	}
+	return f
+}
+
+// reclaim takes over entries pending on any consumer for longer than
+// ClaimIdle: their consumer died, or is stuck.
+func (r *runner) reclaim(ctx context.Context) {
+	q := r.q
+	every := max(q.o.ClaimIdle/4, 50*time.Millisecond)
+	for {
+		pause(ctx, every)
+		if ctx.Err() != nil {
+			return
+		}
+		for _, st := range []string{q.k.high, q.k.bulk} {
+			start := "0-0"
+			for ctx.Err() == nil {
+				msgs, next, err := q.c.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: st, Group: consumerGroup,
+					Consumer: q.o.Consumer, MinIdle: q.o.ClaimIdle, Start: start, Count: int64(q.o.Batch)}).Result()
+				if err != nil {
+					if ctx.Err() == nil {
+						q.log.Warn("taking over pending messages", "err", err)
+					}
+					break
+				}
+				if len(msgs) > 0 {
+					q.log.Info("taking over messages of a stopped sender", "stream", st, "count", len(msgs))
+					r.dispatch(ctx, []redis.XStream{{Stream: st, Messages: msgs}})
+				}
+				if next == "0-0" || next == "" {
+					break
+				}
+				start = next
+			}
+		}
+	}
+}
+
+// lease keeps this runner's entries from being taken over while it is
+// alive: every ClaimIdle/3 it claims them again for itself, which resets
+// their idle time. Entries it holds wait for a worker, and a worker's send
+// may wait for a bind to come back, for longer than ClaimIdle; only a
+// runner that stopped (its process died) lets them go idle.
+func (r *runner) lease(ctx context.Context) {
+	q := r.q
+	every := max(q.o.ClaimIdle/3, 20*time.Millisecond)
+	for {
+		pause(ctx, every)
+		if ctx.Err() != nil {
+			return
+		}
+		byStream := map[string][]string{}
+		r.mu.Lock()
+		for k := range r.active {
+			stream, entry, _ := strings.Cut(k, " ")
+			byStream[stream] = append(byStream[stream], entry)
+		}
+		r.mu.Unlock()
+		for stream, entries := range byStream {
+			err := q.c.XClaimJustID(ctx, &redis.XClaimArgs{Stream: stream, Group: consumerGroup, Consumer: q.o.Consumer,
+				MinIdle: 0, Messages: entries}).Err()
+			if err != nil && ctx.Err() == nil {
+				q.log.Warn("renewing the lease of messages being sent", "err", err)
+			}
+		}
+	}
+}
+
+// move puts due retries, NotBefore and deferred messages back into their
+// streams.
+func (r *runner) move(ctx context.Context) {
+	q := r.q
+	for ctx.Err() == nil {
+		n, err := moveScript.Run(ctx, q.c, []string{q.k.delayed, q.k.high, q.k.bulk}, ms(q.o.Now()), 1000).Int()
+		if err != nil && ctx.Err() == nil {
+			q.log.Warn("moving due messages", "err", err)
+		}
+		if n < 1000 {
+			pause(ctx, 100*time.Millisecond)
+		}
+	}
+}
+
+func (r *runner) worker(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case t := <-r.work:
+			if ctx.Err() != nil {
+				r.release(t.stream + " " + t.entry)
+				return
+			}
+			if res, ok := r.process(t); ok {
+				r.done <- res
+			} else {
+				r.release(t.stream + " " + t.entry)
+			}
+		}
+	}
+}
+
+// process decides and, if it is to go, sends one message. false means
+// nothing is to be recorded: the send was cut short by the end of Run.
+func (r *runner) process(t task) (result, bool) {
+	q, f := r.q, t.f
+	ctx := r.send
+	now := q.o.Now()
+	res := result{stream: t.stream, entry: t.entry, id: t.id, pri: f["pr"]}
+	end := func(state, reason string, dead bool) (result, bool) {
+		res.to, res.reason, res.dead = state, reason, dead
+		return res, true
+	}
+	later := func(state, reason string, due time.Time, attempts int) (result, bool) {
+		res.to, res.reason, res.due, res.attempts = state, reason, due, attempts
+		return res, true
+	}
+	if f["stopped"] != "" {
+		return end(StateCancelled, "cancelled", false)
+	}
+	if na, _ := strconv.ParseInt(f["na"], 10, 64); na > 0 && now.UnixMilli() > na {
+		return end(StateFailed, "expired", true)
+	}
+	if f["pr"] == "b" {
+		if q.o.Quiet != nil {
+			if until, quiet := q.o.Quiet(f["sv"], now); quiet {
+				return later(StateDeferred, "quiet hours", until, 0)
+			}
+		}
+		if q.o.Allow != nil {
+			ok, err := q.o.Allow(ctx, f["to"], f["sv"])
+			if err != nil {
+				return later(StateQueued, "consent check: "+err.Error(), now.Add(q.o.Backoff(1)), 0)
+			}
+			if !ok {
+				return end(StateSuppressed, "opted out", false)
+			}
+		}
+		if q.o.DailyCap > 0 {
+			day := now.In(q.o.Location).Format("20060102")
+			ok, err := capScript.Run(ctx, q.c, []string{q.k.msg + t.id, q.k.day + f["to"] + ":" + day},
+				day, q.o.DailyCap, 48*3600).Int()
+			if err != nil {
+				return later(StateQueued, "daily cap check: "+err.Error(), now.Add(q.o.Backoff(1)), 0)
+			}
+			if ok == 0 {
+				return end(StateFailed, "daily cap", true)
+			}
+		}
+	}
+	err := safeDeliver(ctx, r.s, f["to"], f["tx"], t.id)
+	if err == nil {
+		res.attempts = 1
+		return end(StateSent, "", false)
+	}
+	if ctx.Err() != nil {
+		return result{}, false
+	}
+	attempts, _ := strconv.Atoi(f["at"])
+	attempts++
+	if q.o.Temporary(err) && attempts < q.o.MaxAttempts {
+		q.log.Debug("send failed; will retry", "id", t.id, "to", mask(f["to"]), "attempt", attempts, "err", err)
+		return later(StateQueued, err.Error(), q.o.Now().Add(q.o.Backoff(attempts)), 1)
+	}
+	q.log.Warn("message dead-lettered", "id", t.id, "to", mask(f["to"]), "attempts", attempts, "err", err)
+	res.attempts = 1
+	return end(StateFailed, err.Error(), true)
+}
+
+// safeDeliver calls s.Deliver, turning a panic into an error.
+func safeDeliver(ctx context.Context, s Sender, to, text, ref string) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("sender panicked: %v", p)
+		}
+	}()
+	return s.Deliver(ctx, to, text, ref)
+}
+
+// finisher records results in batches: one pipeline of finish scripts,
+// each of which also acknowledges its entry.
+func (r *runner) finisher() {
+	q := r.q
+	batch := make([]result, 0, 4*q.o.Batch)
+	for res := range r.done {
+		batch = append(batch[:0], res)
+	more:
+		for len(batch) < cap(batch) {
+			select {
+			case res, ok := <-r.done:
+				if !ok {
+					break more
+				}
+				batch = append(batch, res)
+			default:
+				break more
+			}
+		}
+		r.record(batch)
+	}
+}
+
+func (r *runner) record(batch []result) {
+	q := r.q
+	ctx := context.Background()
+	for try := 0; ; try++ {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		cmds := make([]*redis.Cmd, len(batch))
+		_, err := q.c.Pipelined(cctx, func(p redis.Pipeliner) error {
+			for i, res := range batch {
+				cmds[i] = q.finish(cctx, p, res)
+			}
+			return nil
+		})
+		cancel()
+		if isNoScript(err) && try < 4 {
+			_ = finishScript.Load(ctx, q.c).Err()
+			continue
+		}
+		if err == nil {
+			break
+		}
+		if try == 4 {
+			// The entries stay pending and are taken over after ClaimIdle.
+			q.log.Error("recording send results", "count", len(batch), "err", err)
+			break
+		}
+		q.log.Warn("recording send results; trying again", "count", len(batch), "err", err)
+		pause(ctx, time.Duration(try+1)*200*time.Millisecond)
+	}
+	for _, res := range batch {
+		r.release(res.stream + " " + res.entry)
+	}
+}
+
+// finish queues the finish script of res on p (a pipeline or the client).
+func (q *Queue) finish(ctx context.Context, p redis.Scripter, res result) *redis.Cmd {
+	if res.ackOnly {
+		return p.EvalSha(ctx, finishScript.Hash(), []string{q.k.msg + res.id, res.stream, q.k.delayed, q.k.dead, q.k.text + res.id},
+			res.entry, consumerGroup, "", "", 0, 0, "", 0, 0, 0, q.k.group, 0)
+	}
+	stream := res.stream
+	if stream == "" {
+		stream = q.k.high // a receipt acknowledges nothing
+	}
+	var due int64
+	if !res.due.IsZero() {
+		due = res.due.UnixMilli()
+	}
+	if res.pri == "" {
+		res.pri = "h"
+	}
+	return finishScript.Run(ctx, p, []string{q.k.msg + res.id, stream, q.k.delayed, q.k.dead, q.k.text + res.id},
+		res.entry, consumerGroup, res.to, res.reason, q.o.Now().UnixMilli(), due, res.pri+res.id,
+		res.attempts, b2s(res.dead), b2s(res.receipt), q.k.group, q.o.TTL.Milliseconds())
+}

@@ -1,0 +1,218 @@
+package bridge_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ussdgw/ussdgw/outbox"
+	"github.com/ussdgw/ussdgw/smpp"
+	"github.com/ussdgw/ussdgw/smpp/bridge"
+	"github.com/ussdgw/ussdgw/smpp/nodetest"
+	"github.com/ussdgw/ussdgw/ussd"
+)
+
+// window is each bind's window: at most this many submits per bind are
+// in flight when the SMSC drops it.
+const window = 50
+
+// pushRig is the push side against the node SMSC: the outbox on the real
+// Redis, sending through a Hub whose receipts reach Queue.Receipt.
+type pushRig struct {
+	smsc *nodetest.SMSC
+	hub  *bridge.Hub
+	q    *outbox.Queue
+}
+
+// realRedis is the shared test Redis with a fresh prefix, cleaned up.
+func realRedis(t *testing.T) (redis.UniversalClient, string) {
+	t.Helper()
+	url := os.Getenv("REDIS_URL")
+	if url == "" {
+		url = "redis://127.0.0.1:6379/0"
+	}
+	c, err := ussd.NewRedisClient(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Ping(t.Context()).Err(); err != nil {
+		t.Skipf("no redis at %s: %v", url, err)
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	prefix := "test:" + hex.EncodeToString(b) + ":"
+	t.Cleanup(func() {
+		ctx := context.Background()
+		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		var keys []string
+		for iter.Next(ctx) {
+			keys = append(keys, iter.Val())
+		}
+		for len(keys) > 0 {
+			n := min(500, len(keys))
+			c.Del(ctx, keys[:n]...)
+			keys = keys[n:]
+		}
+		c.Close()
+	})
+	return c, prefix
+}
+
+func newPushRig(t *testing.T) *pushRig {
+	t.Helper()
+	smsc := nodetest.Start(t)
+	smsc.Do(map[string]any{"cmd": "set", "quiet": true, "count": true, "dlr": map[string]any{"mode": "tlv"}})
+	c, prefix := realRedis(t)
+	q := outbox.New(c, prefix, outbox.Options{Workers: 32, Batch: 200, ClaimIdle: 10 * time.Second,
+		Backoff: func(int) time.Duration { return 50 * time.Millisecond }, Log: testLogger(t)})
+	cfg := bridge.Defaults()
+	a, b := conn("op-a", smsc.Addr(), ""), conn("op-b", smsc.Addr(), "")
+	for _, c := range []*smpp.Config{&a, &b} {
+		c.Window = window
+		c.Inbound.Workers, c.Inbound.Queue = 16, 1024
+	}
+	cfg.Connections = []smpp.Config{a, b}
+	hub, err := bridge.New(cfg, bridge.Deps{KV: ussd.NewRedisStore(c, prefix), Prefix: "smpp:", Log: testLogger(t),
+		OnReceipt: func(ctx context.Context, ref string, delivered bool, reason string) {
+			if err := q.Receipt(ctx, ref, delivered, reason); err != nil {
+				t.Errorf("receipt: %v", err)
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hub.Start(bridge.Routes{}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if err := hub.WaitBound(ctx); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- q.Run(runCtx, hub) }()
+	t.Cleanup(func() {
+		stop() // the queue stops before the hub closes
+		<-done
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = hub.Close(ctx)
+	})
+	return &pushRig{smsc: smsc, hub: hub, q: q}
+}
+
+// enqueue queues n alerts of group, texts "<group> <i>".
+func (r *pushRig) enqueue(t *testing.T, group string, n int) {
+	t.Helper()
+	for i := 0; i < n; i += 1000 {
+		var msgs []outbox.Message
+		for j := i; j < min(n, i+1000); j++ {
+			msgs = append(msgs, outbox.Message{ID: fmt.Sprintf("%s-%05d", group, j), MSISDN: fmt.Sprintf("2547%08d", j),
+				Text: fmt.Sprintf("%s %d", group, j), Service: "market", Kind: "alert", Priority: outbox.Bulk, Group: group})
+		}
+		if _, _, err := r.q.Enqueue(t.Context(), msgs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// waitDelivered waits until every message of the group has its receipt.
+func (r *pushRig) waitDelivered(t *testing.T, group string, n int64, within time.Duration) outbox.GroupStats {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		g, err := r.q.Group(t.Context(), group)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g.Delivered == n {
+			return g
+		}
+		if time.Now().After(deadline) {
+			st, _ := r.q.Stats(t.Context())
+			t.Fatalf("within %s: group %+v, queue %+v", within, g, st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestOutboxDeliversEachOnce: 10,000 alerts through the queue and the
+// Hub, receipts on: every one delivered (its receipt reached the queue),
+// each accepted by the SMSC exactly once.
+func TestOutboxDeliversEachOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("10,000 messages")
+	}
+	r := newPushRig(t)
+	const n = 10000
+	start := time.Now()
+	r.enqueue(t, "alert", n)
+	enq := time.Since(start)
+	g := r.waitDelivered(t, "alert", n, 90*time.Second)
+	took := time.Since(start)
+	c := r.smsc.Counts()
+	t.Logf("%d messages: enqueued in %s, all delivered (receipts in) in %s: %.0f msgs/s; smsc %v", n, enq, took, n/took.Seconds(), c)
+	if c.Num("total") != n || c.Num("distinct") != n || g.Sent != n || g.Failed != 0 || g.Queued != 0 {
+		t.Errorf("smsc accepted %d (%d distinct), want %d each once; group %+v", c.Num("total"), c.Num("distinct"), n, g)
+	}
+}
+
+// TestOutboxSurvivesSMSCFaults: the SMSC answers every 10th submit_sm
+// with ESME_RTHROTTLED (0x58) and drops the connection twice mid-run.
+// Nothing is lost; a text the SMSC accepted twice must have been in
+// flight at a drop (the only ambiguous sends): at most a window per drop.
+func TestOutboxSurvivesSMSCFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("5,000 messages")
+	}
+	r := newPushRig(t)
+	r.smsc.Do(map[string]any{"cmd": "set", "fail_every": map[string]any{"n": 10, "status": 0x58}, "drop_after": 1200})
+	const n = 5000
+	r.enqueue(t, "faults", n)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		g, _ := r.q.Group(t.Context(), "faults")
+		if g.Sent >= n/2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("half not sent in 30s: %+v", g)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	r.smsc.Do(map[string]any{"cmd": "set", "drop_after": 50})
+	g := r.waitDelivered(t, "faults", n, 90*time.Second)
+	c := r.smsc.Counts()
+	dropped := map[string]bool{}
+	for _, d := range c["dropped"].([]any) {
+		dropped[d.(string)] = true
+	}
+	dups := c["dups"].([]any)
+	t.Logf("group %+v; smsc accepted %d (%d distinct), %d dropped unanswered, %d accepted twice",
+		g, c.Num("total"), c.Num("distinct"), len(dropped), len(dups))
+	if len(dropped) != 2 {
+		t.Errorf("the SMSC dropped %d times, want 2", len(dropped))
+	}
+	if c.Num("distinct") != n || g.Failed != 0 {
+		t.Errorf("distinct accepted %d, want %d; group %+v", c.Num("distinct"), n, g)
+	}
+	if len(dups) > len(dropped)*window {
+		t.Errorf("%d accepted twice; at most %d were in flight at the drops", len(dups), len(dropped)*window)
+	}
+	for _, d := range dups {
+		if n := d.(map[string]any)["n"].(float64); n > 2 {
+			t.Errorf("%v accepted %v times", d, n)
+		}
+	}
+	dead, _ := r.q.Dead(t.Context(), 10)
+	if len(dead) != 0 {
+		t.Errorf("dead letters: %+v", dead)
+	}
+}
