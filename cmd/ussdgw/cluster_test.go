@@ -317,10 +317,10 @@ func failover(t *testing.T, inst []instance, want []string, name string, maxFail
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	stop := make(chan struct{})
-	var failedSessions atomic.Int64
+	var failedSessions, notStarted atomic.Int64
 	var wg sync.WaitGroup
 	// Sessions start at a steady pace (the users' dialling does not
-	// speed up when the gateway answers faster), served by 16 workers.
+	// speed up when the gateway answers faster), served by 32 workers.
 	work := make(chan int, 64)
 	wg.Go(func() {
 		defer close(work)
@@ -335,10 +335,11 @@ func failover(t *testing.T, inst []instance, want []string, name string, maxFail
 			select {
 			case work <- k:
 			default: // the workers are behind: this user gave up dialling
+				notStarted.Add(1)
 			}
 		}
 	})
-	for range 16 {
+	for range 32 {
 		wg.Go(func() {
 			for k := range work {
 				if l.session(k) {
@@ -437,10 +438,10 @@ func failover(t *testing.T, inst []instance, want []string, name string, maxFail
 	}
 	t.Logf("%s: %d steps (%d after it began), %d failed steps (of %d answered until the last failure) in %d sessions, the last %v after it began; "+
 		"%d steps over 1 s (slowest %v), normal again %v after it began; the deployment whole again after %v; "+
-		"%d sessions restarted at the main menu; %d log lines",
+		"%d sessions restarted at the main menu; %d log lines; %d sessions not started (all workers busy)",
 		name, len(res), after, failed, inWindow, failedSessions.Load(), recovery.Round(time.Millisecond),
 		slow, slowest.Round(time.Millisecond), normal.Round(time.Millisecond), healed.Sub(t0).Round(time.Millisecond),
-		mainMenu, logLines)
+		mainMenu, logLines, notStarted.Load())
 	for k, n := range kinds {
 		t.Logf("  %5d x %q", n, k)
 	}
