@@ -51,29 +51,30 @@ echo "single: redis://127.0.0.1:$single/0"
 echo "cluster: $cluster_url"
 
 go build -o "$tmp/ussdgw" ./cmd/ussdgw
-"$tmp/ussdgw" -listen 127.0.0.1:18180 -flows cmd/loadtest/flows -redis-url "redis://127.0.0.1:$single/0" -log-level error &
-pids+=("$!")
-"$tmp/ussdgw" -listen 127.0.0.1:18181 -flows cmd/loadtest/flows -redis-url "$cluster_url" -log-level error -redis-autopipeline on &
-pids+=("$!")
-"$tmp/ussdgw" -listen 127.0.0.1:18182 -flows cmd/loadtest/flows -redis-url "$cluster_url" -log-level error -redis-autopipeline off &
-pids+=("$!")
-"$tmp/ussdgw" -listen 127.0.0.1:18183 -flows cmd/loadtest/flows -redis-url "redis://127.0.0.1:$single/0" -log-level error -redis-autopipeline off &
-pids+=("$!")
-for p in 18180 18181 18182 18183; do
+gw() { # port, redis url, extra flags...
+  local port=$1 url=$2; shift 2
+  "$tmp/ussdgw" -listen "127.0.0.1:$port" -flows cmd/loadtest/flows -redis-url "$url" -log-level warn "$@" 2>"$tmp/gw-$port.log" &
+  pids+=("$!")
+}
+gw 18180 "redis://127.0.0.1:$single/0"
+gw 18181 "redis://127.0.0.1:$single/0" -redis-autopipeline off
+gw 18182 "$cluster_url" # never autopipelined on a Cluster
+for p in 18180 18181 18182; do
   until curl -sf "http://127.0.0.1:$p/healthz" >/dev/null; do sleep 0.1; done
 done
 
-run() {
+run() { # title, port
+  local before
+  before=$(grep -c "circuit open" "$tmp/gw-$2.log" || true)
   echo "== $1"
-  wrk -t1 -c32 -d"${secs}s" --latency -s cmd/loadtest/ussd.lua "$2" | grep -E "Requests/sec|  50%|  99%|Non-2xx|Socket errors" || true
+  wrk -t1 -c32 -d"${secs}s" --latency -s cmd/loadtest/ussd.lua "http://127.0.0.1:$2" | grep -E "Requests/sec|  50%|  99%|Non-2xx|Socket errors" || true
+  echo "   Redis circuit opened (users got the 'unavailable' screen): $(( $(grep -c "circuit open" "$tmp/gw-$2.log" || true) - before )) time(s)"
 }
-run "warm-up (single)" http://127.0.0.1:18180 >/dev/null
-run "warm-up (cluster)" http://127.0.0.1:18181 >/dev/null
-run "warm-up (cluster, off)" http://127.0.0.1:18182 >/dev/null
-run "gateway on single Redis (autopipelined)" http://127.0.0.1:18180
-run "gateway on Redis Cluster, 3 masters + 3 replicas (autopipelined)" http://127.0.0.1:18181
-run "gateway on single Redis, -redis-autopipeline off" http://127.0.0.1:18183
-run "gateway on Redis Cluster, -redis-autopipeline off" http://127.0.0.1:18182
+run "warm-up (single)" 18180 >/dev/null
+run "warm-up (cluster)" 18182 >/dev/null
+run "gateway on single Redis (default: autopipelined)" 18180
+run "gateway on single Redis, -redis-autopipeline off" 18181
+run "gateway on Redis Cluster, 3 masters + 3 replicas (not autopipelined)" 18182
 
 if [ "${SMPP:-}" = 1 ]; then
   echo
