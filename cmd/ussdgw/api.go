@@ -82,7 +82,9 @@ func wireAPI(ctx context.Context, a *app, s *settings, log *slog.Logger, now fun
 			return h
 		},
 	})
-	a.closers = append([]func(){func() { cancel(); wg.Wait(); srv.Close() }}, a.closers...)
+	// Phase 3 of the shutdown, before the outbox (see app.shutdown): the
+	// HTTP requests are finished by then.
+	a.workers = append([]func(context.Context) error{func(context.Context) error { cancel(); wg.Wait(); srv.Close(); return nil }}, a.workers...)
 	return srv
 }
 
