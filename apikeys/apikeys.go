@@ -103,8 +103,10 @@ func New(c redis.UniversalClient, prefix string, now func() time.Time) *Store {
 	return &Store{c: c, prefix: prefix, now: now}
 }
 
-func (s *Store) recordKey(id string) string { return s.prefix + "apikey:" + id }
-func (s *Store) indexKey() string           { return s.prefix + "apikeys" }
+// Both keys carry the hash tag {apikeys}, so that Create's MULTI stays in
+// one Redis Cluster slot (go-redis refuses a cross-slot transaction).
+func (s *Store) recordKey(id string) string { return s.prefix + "apikey:{apikeys}:" + id }
+func (s *Store) indexKey() string           { return s.prefix + "{apikeys}" }
 
 // Lower-case base32 without padding: no "_" inside, so the key splits
 // unambiguously, and it survives copy-paste and shells.

@@ -65,6 +65,9 @@ func backends(t testing.TB) []backend {
 	mc := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	t.Cleanup(func() { mc.Close() })
 	out := []backend{{name: "miniredis", c: mc, prefix: prefix, mini: m}}
+	if cb, ok := clusterBackend(t, prefix); ok {
+		out = append(out, cb)
+	}
 	u := realRedis()
 	if u == "" {
 		t.Log("no Redis at REDIS_URL or 127.0.0.1:6379: miniredis only")

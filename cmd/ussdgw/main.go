@@ -516,6 +516,13 @@ func openStore(ctx context.Context, s *settings) (ussd.Store, string, func(conte
 	name := "redis " + redactURL(s.RedisURL)
 	switch s.RedisPipeline {
 	case "on":
+		if _, cluster := c.(*redis.ClusterClient); cluster {
+			// One autopipelined batch spans the masters: a dead master
+			// would hold up the others' commands (all sessions failed
+			// while 1 of 3 masters was down, against a third without).
+			name += " (not autopipelined on a Cluster)"
+			break
+		}
 		if err := store.AutoPipeline(); err != nil {
 			c.Close()
 			return nil, "", nil, nil, err
