@@ -32,7 +32,7 @@ type OutageOptions struct {
 
 // Defaults of OutageOptions.
 const (
-	DefaultRedisTimeout = 500 * time.Millisecond
+	DefaultRedisTimeout = 300 * time.Millisecond
 	defaultFailures     = 3
 	defaultProbe        = time.Second
 )
