@@ -93,7 +93,7 @@ func defaults() *settings {
 		LogFormat:      "text",
 
 		ConsentRetention: 400 * 24 * time.Hour,
-		OutboxWorkers:    16,
+		OutboxWorkers:    64,
 		OutboxClaimIdle:  30 * time.Second,
 		SMSHourlyCap:     5,
 		BulkDailyCap:     3,
