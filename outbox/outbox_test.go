@@ -536,7 +536,10 @@ func TestPanickingSenderIsAFailure(t *testing.T) {
 func TestSlowInstanceKeepsItsMessages(t *testing.T) {
 	c, p := testRedis(t)
 	const n = 10
-	a := New(c, p, Options{Consumer: "a", Workers: 1, Batch: n, ClaimIdle: 150 * time.Millisecond})
+	// ClaimIdle is long enough that a loaded machine's scheduling delays
+	// do not stall the lease renewal (every ClaimIdle/3) past it, and the
+	// sends together take well over it.
+	a := New(c, p, Options{Consumer: "a", Workers: 1, Batch: n, ClaimIdle: time.Second})
 	var msgs []Message
 	for i := range n {
 		msgs = append(msgs, Message{ID: fmt.Sprintf("s%d", i), MSISDN: fmt.Sprint(i), Text: "x", Kind: "reply"})
@@ -549,11 +552,11 @@ func TestSlowInstanceKeepsItsMessages(t *testing.T) {
 	var once sync.Once
 	start(t, a, SenderFunc(func(ctx context.Context, to, text, ref string) error {
 		once.Do(func() { close(first) })
-		time.Sleep(100 * time.Millisecond) // n sends: far longer than ClaimIdle
+		time.Sleep(250 * time.Millisecond) // n sends: far longer than ClaimIdle
 		return smsc.Deliver(ctx, to, text, ref)
 	}))
 	<-first // a holds every entry now
-	b := New(c, p, Options{Consumer: "b", ClaimIdle: 150 * time.Millisecond})
+	b := New(c, p, Options{Consumer: "b", ClaimIdle: time.Second})
 	start(t, b, smsc)
 	eventually(t, 10*time.Second, "all sent", func() bool { return smsc.sent() >= n })
 	for _, m := range msgs {

@@ -27,18 +27,19 @@ type Client struct {
 	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
 	store    StatusStore
 	limiter  *rate.Limiter
-	sessions []*session
-	tx       *session // the session submits go on
+	sessions []*session              // guarded by mu once started
+	tx       atomic.Pointer[session] // the session submits go on
 	inq      chan inboundItem
 	throttle throttle
 	refs     atomic.Uint32 // concatenation references
 	stats    counters
 
-	mu      sync.Mutex
-	started bool
-	closing bool
-	active  int           // Submit/Send calls in progress
-	idle    chan struct{} // closed when closing and active is 0
+	mu        sync.Mutex
+	started   bool
+	closing   bool
+	rxStopped bool          // StopReceiving ended the receiving bind
+	active    int           // Submit/Send calls in progress
+	idle      chan struct{} // closed when closing and active is 0
 
 	closed chan struct{} // closed when Close gives up waiting for callers
 	ctx    context.Context
@@ -95,7 +96,7 @@ func New(cfg Config, h Handler, opts ...Option) (*Client, error) {
 	} else {
 		c.sessions = []*session{newSession(c, roleTRX)}
 	}
-	c.tx = c.sessions[0]
+	c.tx.Store(c.sessions[0])
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c, nil
 }
@@ -117,7 +118,7 @@ func (c *Client) Start() error {
 	}
 	c.started = true
 	for _, s := range c.sessions {
-		c.wg.Go(func() { s.run(c.ctx) })
+		c.runSession(s)
 	}
 	for range c.cfg.Inbound.Workers {
 		c.wg.Go(c.worker)
@@ -157,7 +158,10 @@ func (c *Client) Close(ctx context.Context) error {
 	}
 	close(c.closed)
 	c.cancel() // stops reconnecting and the workers
-	for _, s := range c.sessions {
+	c.mu.Lock()
+	sessions := append([]*session(nil), c.sessions...)
+	c.mu.Unlock()
+	for _, s := range sessions {
 		s.unbind(ctx)
 	}
 	done := make(chan struct{})
@@ -167,13 +171,83 @@ func (c *Client) Close(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		// A session may still be dialling; close whatever it has.
-		for _, s := range c.sessions {
+		for _, s := range sessions {
 			if cn := s.current(); cn != nil {
 				cn.close(errClosed)
 			}
 		}
 		return fmt.Errorf("closing smsc %q: %w", c.cfg.Name, ctx.Err())
 	}
+}
+
+// runSession keeps s bound until the Client closes or s.stop is called.
+func (c *Client) runSession(s *session) {
+	ctx, cancel := context.WithCancel(c.ctx)
+	s.stop = cancel
+	c.wg.Go(func() { s.run(ctx) })
+}
+
+// StopReceiving ends the Client's receiving bind, so that the SMSC sends
+// new deliver_sm to another bind of the system_id (another instance of the
+// bind group), while submits still go out: the transmitter of a tx+rx
+// pair stays, and a transceiver is first joined by a transmitter bound for
+// the purpose. It reports whether the receiving bind was ended: when no
+// transmitter binds within the bind timeout the transceiver stays (the
+// steps it took can still be answered on it) and Close ends it.
+//
+// Inbound PDUs that cross the unbind on the wire are still handed to the
+// Handler and answered; submits in flight on the transceiver get their
+// responses first (up to the response timeout).
+func (c *Client) StopReceiving(ctx context.Context) (bool, error) {
+	c.mu.Lock()
+	if !c.started || c.closing || c.rxStopped {
+		c.mu.Unlock()
+		return c.rxStopped, nil
+	}
+	c.rxStopped = true
+	var rx *session
+	for _, s := range c.sessions {
+		if s.role != roleTX {
+			rx = s
+		}
+	}
+	c.mu.Unlock()
+	if rx.current() == nil {
+		// Not bound (the SMSC is away): nothing comes in on it, and
+		// nothing can go out on a new bind either; stop redialling.
+		rx.stop()
+		return true, nil
+	}
+	if rx.role == roleTRX {
+		tx := newSession(c, roleTX)
+		c.runSession(tx)
+		bctx, cancel := context.WithTimeout(ctx, c.cfg.Timeouts.Bind)
+		_, err := tx.waitConn(bctx)
+		cancel()
+		if err != nil {
+			tx.stop()
+			tx.unbind(ctx)
+			c.mu.Lock()
+			c.rxStopped = false
+			c.mu.Unlock()
+			return false, fmt.Errorf("binding a transmitter for %q so its transceiver can unbind: %w", c.cfg.Name, err)
+		}
+		c.mu.Lock()
+		c.sessions = append(c.sessions, tx)
+		c.mu.Unlock()
+		c.tx.Store(tx)
+	}
+	rx.stop()
+	if cn := rx.current(); cn != nil && rx.role == roleTRX {
+		// Submits already on the transceiver get their responses before
+		// the unbind; new ones go on the transmitter.
+		deadline := time.Now().Add(c.cfg.Timeouts.Response)
+		for cn.inFlight() > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	rx.unbind(ctx)
+	return true, nil
 }
 
 // enter registers a Submit/Send call; it fails once Close has begun.
@@ -208,7 +282,10 @@ type Status struct {
 // Status returns the current state of the Client's binds and its counters.
 func (c *Client) Status() Status {
 	st := Status{Name: c.cfg.Name, Bound: true, Waiting: int(c.stats.waiting.Load()), Counters: c.stats.snapshot()}
-	for _, s := range c.sessions {
+	c.mu.Lock()
+	sessions := append([]*session(nil), c.sessions...)
+	c.mu.Unlock()
+	for _, s := range sessions {
 		ss := s.status()
 		st.Bound = st.Bound && ss.State == StateBound
 		st.Sessions = append(st.Sessions, ss)
@@ -259,6 +336,7 @@ func (c *Client) worker() {
 			return
 		case it := <-c.inq:
 			status := c.callHandler(it.in)
+			c.stats.tally.receipt(it.in, status)
 			if err := it.in.Ack(status); err != nil {
 				c.log.Debug("inbound response not sent", "cmd", commandName(it.h.ID), "seq", it.h.Seq, "err", err)
 			}

@@ -251,6 +251,7 @@ func (c *conn) write(b []byte) error {
 		c.close(fmt.Errorf("writing: %w", err))
 		return fmt.Errorf("%w: %w", errDisconnected, err)
 	}
+	c.stats.tally.out(b)
 	return nil
 }
 
@@ -297,6 +298,7 @@ func (c *conn) readLoop(inbound func(*conn, pdu.Header, []byte)) {
 			c.close(fmt.Errorf("reading pdu: %w", err))
 			return
 		}
+		c.stats.tally.in(h)
 		if !c.handle(frame{h, body}, inbound) {
 			return
 		}

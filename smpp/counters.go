@@ -9,6 +9,7 @@ type counters struct {
 	inbound, inboundRejected, handlerPanics     atomic.Int64
 	badPDUs, unsupported, unmatched, nacks      atomic.Int64
 	waiting                                     atomic.Int64
+	tally                                       tally // by command and status, for metrics
 }
 
 // Counters is a snapshot of a Client's totals since it was created.

@@ -45,7 +45,7 @@ func (p *Pool) Clients() []*Client { return append([]*Client(nil), p.clients...)
 // the same bind). With none bound it returns prefer or the next in turn,
 // whose Submit then waits for its bind.
 func (p *Pool) Pick(prefer *Client) (*Client, error) {
-	if prefer != nil && prefer.tx.current() != nil {
+	if prefer != nil && prefer.tx.Load().current() != nil {
 		return prefer, nil
 	}
 	if len(p.clients) == 0 {
@@ -53,7 +53,7 @@ func (p *Pool) Pick(prefer *Client) (*Client, error) {
 	}
 	start := int(p.next.Add(1))
 	for i := range p.clients {
-		if c := p.clients[(start+i)%len(p.clients)]; c.tx.current() != nil {
+		if c := p.clients[(start+i)%len(p.clients)]; c.tx.Load().current() != nil {
 			return c, nil
 		}
 	}

@@ -51,6 +51,7 @@ type session struct {
 	cl   *Client
 	role role
 	log  *slog.Logger
+	stop context.CancelFunc // ends run; set before run starts
 
 	mu      sync.Mutex
 	cur     *conn

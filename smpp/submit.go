@@ -124,7 +124,7 @@ func (c *Client) submitOnce(ctx context.Context, p pdu.Body, weight int, o sendO
 	if err := c.waitRate(ctx, weight); err != nil {
 		return "", fail(KindTimeout, false, err)
 	}
-	cn, err := c.tx.waitConn(ctx)
+	cn, err := c.tx.Load().waitConn(ctx)
 	if err != nil {
 		return "", fail(KindDisconnected, false, err)
 	}

@@ -67,6 +67,9 @@ type Config struct {
 	// (a deny-list, per-number rates); nil admits all. *limits.Redis and
 	// *limits.Memory are ones.
 	Limiter Limiter
+	// Observe, when set, is told about every step once it is answered
+	// (metrics: observe.go).
+	Observe func(context.Context, Step)
 	Now     func() time.Time
 	Log     *slog.Logger
 }
@@ -215,7 +218,8 @@ func (m *Manager) Language(ctx context.Context, msisdn MSISDN) (string, error) {
 
 // Handle runs one step. On a failure of the store it still returns a
 // Response to show (an apology that ends the session) with the error.
-func (m *Manager) Handle(ctx context.Context, req Request) (Response, error) {
+func (m *Manager) Handle(ctx context.Context, req Request) (resp Response, err error) {
+	defer m.observe(ctx, req, time.Now(), &resp, &err)
 	if req.MSISDN == "" || req.SessionID == "" {
 		return Response{Text: m.cfg.UnknownService, End: true}, errors.New("ussd: request without msisdn or session id")
 	}

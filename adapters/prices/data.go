@@ -113,6 +113,7 @@ type price struct {
 	perKG     float64 // in the base currency, to rank markets
 	latest    map[string]map[string]any
 	compared  map[string]map[string]any
+	quote     Quote
 }
 
 var idRE = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
@@ -257,7 +258,8 @@ func compile(doc *Doc, ix *yamlx.Index) (*data, error) {
 			bad(p, "a second price of %s at %s", pr.Commodity, pr.Market)
 			continue
 		}
-		x := &price{commodity: cm, market: mk, value: pr.Price, perKG: pr.Price / u.KG * doc.FX[mk.currency]}
+		x := &price{commodity: cm, market: mk, value: pr.Price, perKG: pr.Price / u.KG * doc.FX[mk.currency],
+			quote: Quote{Commodity: cm.id, Market: mk.id, Price: pr.Price, Currency: mk.currency, Unit: u.Name.In(doc.Langs[0], doc.Langs[0]), Date: pr.Date}}
 		x.build(doc, pr, u)
 		d.price[k] = x
 		cm.prices = append(cm.prices, x)

@@ -12,6 +12,7 @@ package prices
 import (
 	"context"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -281,4 +282,35 @@ func (a *Adapter) compare(_ context.Context, p map[string]string) (adapters.Resu
 		}
 	}
 	return out, nil
+}
+
+// Quote is one price as the data has it, for price alerts: ids as the
+// subscription topics spell them, the unit's name in the data's first
+// language.
+type Quote struct {
+	Commodity, Market string
+	Price             float64
+	Currency, Unit    string
+	Date              string // YYYY-MM-DD
+}
+
+// Quotes returns the prices of the current data, by commodity then
+// market; nil before the data is loaded. The price alerts poll it to
+// alert on what a refresh of the file or URL changed.
+func (a *Adapter) Quotes() []Quote {
+	d := a.Src.Current()
+	if d == nil {
+		return nil
+	}
+	out := make([]Quote, 0, len(d.price))
+	for _, x := range d.price {
+		out = append(out, x.quote)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Commodity != out[j].Commodity {
+			return out[i].Commodity < out[j].Commodity
+		}
+		return out[i].Market < out[j].Market
+	})
+	return out
 }

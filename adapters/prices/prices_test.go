@@ -3,6 +3,7 @@ package prices
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -296,4 +297,28 @@ func BenchmarkLatest(b *testing.B) {
 func BenchmarkCompare(b *testing.B) {
 	a := newShipped(b, slog.Default())
 	adaptertest.Bench(b, a, adapters.Request{Op: "compare", Params: p("commodity", "maize", "lang", "fr")})
+}
+
+func TestQuotes(t *testing.T) {
+	q := newShipped(t, slog.New(slog.NewTextHandler(io.Discard, nil))).Quotes()
+	if len(q) < 10 {
+		t.Fatalf("%d quotes", len(q))
+	}
+	for i := 1; i < len(q); i++ {
+		if q[i-1].Commodity > q[i].Commodity || (q[i-1].Commodity == q[i].Commodity && q[i-1].Market >= q[i].Market) {
+			t.Fatalf("not sorted at %d: %+v %+v", i, q[i-1], q[i])
+		}
+	}
+	var found bool
+	for _, x := range q {
+		if x.Commodity == "maize" && x.Market == "eldoret" {
+			found = true
+			if x.Currency != "KES" || x.Unit != "90kg bag" || x.Price <= 0 || x.Date == "" {
+				t.Fatalf("%+v", x)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no maize at eldoret")
+	}
 }

@@ -29,11 +29,16 @@ type settings struct {
 	LogLevel       string
 	LogFormat      string
 	DebugListen    string
+	APICountry     string
+	// ShutdownTimeout bounds a graceful shutdown (SIGTERM) as a whole.
+	ShutdownTimeout time.Duration
 	// ConsentRetention is how long the consent audit trail of a number is
 	// kept after its last change.
 	ConsentRetention time.Duration
 
-	guardSettings // guard.go: callback protection, limits, outages
+	guardSettings    // guard.go: callback protection, limits, outages
+	reminderSettings // reminders.go: health reminders
+	metricsSettings  // metrics.go: the Prometheus listener
 
 	// The outbox (push.go).
 	OutboxWorkers   int
@@ -69,14 +74,18 @@ func (s *settings) options() []option {
 		{name: "step-budget", usage: "time allowed for one USSD step, adapter calls included; a slower adapter takes its flow's timeout branch", dur: &s.StepBudget},
 		{name: "log-level", usage: "debug, info, warn or error", str: &s.LogLevel},
 		{name: "log-format", usage: "text or json", str: &s.LogFormat},
+		{name: "api-country", usage: "country (ISO 3166 code) of the API's phone numbers written without a country code", str: &s.APICountry},
 		{name: "debug-listen", usage: "address for Go's /debug/pprof profiler (empty: off; loopback only unless -debug-public)", str: &s.DebugListen},
+		{name: "shutdown-timeout", usage: "time a graceful shutdown (SIGTERM) may take as a whole: stop intake, answer the steps in flight, hand queue entries back, close; a second signal exits at once", dur: &s.ShutdownTimeout},
 		{name: "consent-retention", usage: "how long a number's consent audit trail is kept after its last change", dur: &s.ConsentRetention},
 		{name: "outbox-workers", usage: "MT SMS the outbox sends at once", num: &s.OutboxWorkers},
 		{name: "outbox-claim-idle", usage: "how long an SMS taken by a stopped gateway waits before another takes it over", dur: &s.OutboxClaimIdle},
 		{name: "sms-hourly-cap", usage: "SMS from flows (sms nodes, late results) per number per hour; 0: no cap", num: &s.SMSHourlyCap},
 		{name: "bulk-daily-cap", usage: "bulk SMS (alerts, reminders, broadcasts) per number per day; 0: no cap", num: &s.BulkDailyCap},
 	}
-	return append(opts, s.guardOptions()...)
+	opts = append(opts, s.reminderOptions()...)
+	opts = append(opts, s.guardOptions()...)
+	return append(opts, s.metricsOptions()...)
 }
 
 func defaults() *settings {
@@ -91,8 +100,12 @@ func defaults() *settings {
 		StepBudget:     4 * time.Second,
 		LogLevel:       "info",
 		LogFormat:      "text",
+		APICountry:     "KE",
+
+		ShutdownTimeout: 20 * time.Second,
 
 		ConsentRetention: 400 * 24 * time.Hour,
+		reminderSettings: reminderDefaults(),
 		OutboxWorkers:    64,
 		OutboxClaimIdle:  30 * time.Second,
 		SMSHourlyCap:     5,

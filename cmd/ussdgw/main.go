@@ -4,6 +4,8 @@
 //
 //	ussdgw [flags]           run the gateway
 //	ussdgw lint [dir|file]   check flow files and exit 1 on any problem
+//	ussdgw broadcast ...     start a broadcast through the API and follow it
+//	ussdgw apikey ...        create, list and revoke API keys
 //	ussdgw deny add|remove MSISDN, ussdgw deny list   the deny-list (Redis)
 //
 // Every flag also reads from USSDGW_<NAME> and the -config file; run
@@ -37,6 +39,7 @@ import (
 	"github.com/ussdgw/ussdgw/consent"
 	"github.com/ussdgw/ussdgw/flows"
 	"github.com/ussdgw/ussdgw/gateway"
+	"github.com/ussdgw/ussdgw/metrics"
 	"github.com/ussdgw/ussdgw/smpp/bridge"
 	"github.com/ussdgw/ussdgw/ussd"
 	"github.com/ussdgw/ussdgw/ussd/sms"
@@ -45,6 +48,16 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// The first signal starts the graceful shutdown; a second one
+		// means "now".
+		<-ctx.Done()
+		again := make(chan os.Signal, 1)
+		signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+		<-again
+		fmt.Fprintln(os.Stderr, "ussdgw: second signal: exiting without finishing the shutdown")
+		os.Exit(1)
+	}()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, nil); err != nil {
 		if !errors.Is(err, errUsage) {
 			fmt.Fprintln(os.Stderr, "ussdgw:", err)
@@ -60,6 +73,9 @@ var errUsage = errors.New("usage")
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready chan<- string) error {
 	if len(args) > 0 && args[0] == "lint" {
 		return lint(args[1:], stdout)
+	}
+	if len(args) > 0 && (args[0] == "broadcast" || args[0] == "apikey") {
+		return apiCommand(ctx, args, getenv, stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "config-reference" {
 		configReference(stdout)
@@ -114,10 +130,17 @@ type app struct {
 	consent  *consent.Registry
 	hub      *bridge.Hub // nil without an smpp: section
 	push     *push       // the outbox and its Redis
+	metrics  *metrics.Metrics
 	handler  http.Handler
 	gw       *gateway.Server // handler's gateway part: Details for the authenticated health
 	storeStr string
-	closers  []func() // in the order to call them
+
+	// What a shutdown runs, phase by phase (see shutdown): each list in
+	// the order to call it.
+	intake  []func(context.Context) error // 1: stop taking new work where the peer can send it elsewhere
+	drain   []func(context.Context) error // 2: answer every step already acknowledged, wait for late results
+	workers []func(context.Context) error // 3: background consumers stop; what they had not finished stays for another instance
+	closers []func()                      // 4: unbind, stop adapters, close stores
 }
 
 // wire builds the gateway from its settings, in dependency order: store,
@@ -129,6 +152,7 @@ type app struct {
 // adapters, close the store.
 func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a *app, err error) {
 	a = &app{}
+	a.metrics = newMetrics(s, o)
 	defer func() {
 		if err != nil {
 			a.close()
@@ -177,7 +201,7 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 	if resume == 0 {
 		resume = -1 // the manager reads 0 as "default"
 	}
-	var caller flows.Caller = a.reg
+	var caller flows.Caller = a.metrics.Adapters(a.reg)
 	if o.wrap != nil {
 		caller = o.wrap(caller)
 	}
@@ -188,6 +212,7 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 		return a, err
 	}
 	a.push, a.consent = p, p.consent
+	watchQueue(a.metrics, p.queue)
 	a.closers = append([]func(){closePush}, a.closers...)
 	var stopQueue func()
 	if smppCfg != nil {
@@ -201,6 +226,7 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 		if err != nil {
 			return a, err
 		}
+		a.intake = append(a.intake, a.hub.StopReceiving)
 		a.closers = append([]func(){func() {
 			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
@@ -209,13 +235,15 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 			}
 		}}, a.closers...)
 		// MT SMS go through the outbox: accepted once in Redis, sent by
-		// the queue. It stops after the session managers (whose late
-		// results it queues) and before the binds close.
-		a.closers = append([]func(){func() {
+		// the queue. It stops in phase 3, after the session managers
+		// (whose late results it queues) and before the binds close; what
+		// it had taken and not sent stays pending for another instance.
+		a.workers = append(a.workers, func(context.Context) error {
 			if stopQueue != nil {
 				stopQueue()
 			}
-		}}, a.closers...)
+			return nil
+		})
 		smsRoute, replyRoute = q.Messenger("flow"), q.Messenger("reply")
 	}
 	base := ussd.Config{
@@ -224,23 +252,21 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 		Now: o.now, Log: log, Consent: a.consent,
 	}
 	base.Limiter, base.MaxInput = s.limiter(store), s.MaxInput
+	base.Observe = a.metrics.Step
 	a.manager = ussd.NewManager(base)
-	a.closers = append([]func(){closeManager(a.manager, "stopping sessions", log)}, a.closers...)
+	a.drain = append(a.drain, closeManager(a.manager))
 	var health func(context.Context) map[string]any
 	if a.hub != nil {
 		smsManager := ussd.NewManager(bridge.SMSSessions(base, smppCfg.MO))
-		a.closers = append([]func(){closeManager(smsManager, "stopping sms dialogues", log)}, a.closers...)
-		if err := a.hub.Start(bridge.Routes{USSD: a.manager, SMS: &sms.Router{Manager: smsManager, Reply: replyRoute, Consent: a.consent}}); err != nil {
+		a.drain = append([]func(context.Context) error{closeManager(smsManager)}, a.drain...)
+		if err := a.hub.Start(bridge.Routes{USSD: metrics.Transport(a.manager, "smpp"), SMS: &sms.Router{Manager: smsManager, Reply: replyRoute, Consent: a.consent}}); err != nil {
 			return a, err
 		}
 		stopQueue = a.push.run(a.hub, log)
-		a.closers = append([]func(){func() {
-			sctx, cancel := context.WithTimeout(context.Background(), s.StepBudget+5*time.Second)
-			defer cancel()
-			if err := a.hub.Drain(sctx); err != nil {
-				log.Error("finishing ussd steps", "err", err)
-			}
-		}}, a.closers...)
+		if err := a.startReminders(s, log); err != nil {
+			return a, err
+		}
+		a.drain = append([]func(context.Context) error{a.hub.Drain}, a.drain...)
 		for _, c := range smppCfg.Connections {
 			ussdProfile := "none"
 			if c.USSD.Profile != "" {
@@ -251,24 +277,52 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 		health = func(ctx context.Context) map[string]any {
 			return map[string]any{"smpp": a.hub.Health(ctx), "outbox": a.push.health(ctx)}
 		}
+		watchSMPP(a.metrics, a.hub)
 	}
-	a.gw = gateway.New(gateway.Config{Manager: a.manager, Log: log, Ready: readyFn, Details: health, Guards: guards})
-	a.handler = a.gw
+	a.gw = gateway.New(gateway.Config{Manager: a.manager, Log: log, Ready: readyFn, Details: health, Guards: guards,
+		API: wireAPI(ctx, a, s, log, o.now)})
+	a.handler = a.metrics.HTTP(a.gw)
 	return a, nil
 }
 
-// closeManager returns a closer that waits for the manager's late results.
-func closeManager(m *ussd.Manager, what string, log *slog.Logger) func() {
-	return func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := m.Close(sctx); err != nil {
-			log.Error(what, "err", err)
+// closeManager returns a drain step that waits for the manager's late
+// results.
+func closeManager(m *ussd.Manager) func(context.Context) error { return m.Close }
+
+// runWorker runs a background consumer (the outbox, the reminders) until
+// phase 3 of the shutdown cancels its context and waits for it to return:
+// by then every step is answered and every late result handed over, and
+// the binds are still up for the sends in progress. What it had taken and
+// not finished stays in Redis for another instance to reclaim.
+func (a *app) runWorker(name string, run func(context.Context) error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx) }()
+	a.workers = append(a.workers, func(wait context.Context) error {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil && !errors.Is(err, context.Canceled) {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			return nil
+		case <-wait.Done():
+			return fmt.Errorf("%s did not stop: %w", name, wait.Err())
 		}
-	}
+	})
 }
 
+// close runs every phase of the shutdown at once, each step with its own
+// 10s, for a wire that failed half-way and for tests.
 func (a *app) close() {
+	for _, list := range [][]func(context.Context) error{a.intake, a.drain, a.workers} {
+		for _, f := range list {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_ = f(ctx)
+			cancel()
+		}
+	}
+	a.intake, a.drain, a.workers = nil, nil, nil
 	for _, c := range a.closers {
 		c()
 	}
@@ -279,11 +333,13 @@ func (a *app) close() {
 // order: stop taking requests and finish those in flight, wait for late
 // results, stop adapters, close the store.
 func serve(ctx context.Context, s *settings, log *slog.Logger, ready chan<- string) error {
+	if err := metrics.CheckListen(s.MetricsListen, s.MetricsPublic); err != nil {
+		return err // before anything binds or connects
+	}
 	a, err := wire(ctx, s, log, wireOptions{})
 	if err != nil {
 		return err
 	}
-	defer a.close()
 	for _, f := range a.set.Flows() {
 		log.Info("serving service", "service", f.ID, "file", f.File, "codes", strings.Join(f.Codes, " "),
 			"keywords", strings.Join(f.Keywords, " "), "languages", strings.Join(f.Languages, " "), "version", f.Version)
@@ -291,6 +347,11 @@ func serve(ctx context.Context, s *settings, log *slog.Logger, ready chan<- stri
 	if err := s.checkDebug(log); err != nil {
 		return err
 	}
+	_, stopMetrics, err := serveMetrics(s, a.metrics, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	srv := gateway.NewHTTPServer(a.handler, s.StepBudget+5*time.Second)
 	ln, err := net.Listen("tcp", s.Listen)
 	if err != nil {
@@ -317,17 +378,92 @@ func serve(ctx context.Context, s *settings, log *slog.Logger, ready chan<- stri
 	}
 	select {
 	case err := <-errc:
+		a.close()
 		return fmt.Errorf("serving http: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
-	a.gw.SetDown(true)
-	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	a.gw.SetDown(true) // /healthz and /readyz say so while the phases run
+	return a.shutdown(srv, s.ShutdownTimeout, log)
+}
+
+// shutdown stops the gateway without losing work, in phases, each logged
+// once with how long it took:
+//
+//  1. stop taking new work where the peer can send it elsewhere: every
+//     SMPP connection ends its receiving bind (a transmitter stays for
+//     the answers), so the SMSC routes new dialogues to the other
+//     instances of the bind group; the HTTP listener closes (the
+//     aggregator's load balancer retries elsewhere);
+//  2. answer every step already acknowledged: the USSD steps in flight
+//     over SMPP and the HTTP requests in progress, then the managers'
+//     late results;
+//  3. hand queue entries back: background consumers stop, and what they
+//     had taken and not finished stays pending in Redis for another
+//     instance;
+//  4. close: unbind the transmitters, stop the adapters, close the stores.
+//
+// The phases share one deadline, timeout. A watchdog a little past it
+// returns even when a phase ignores its context; main then exits.
+func (a *app) shutdown(srv *http.Server, timeout time.Duration, log *slog.Logger) error {
+	start := time.Now()
+	log.Info("shutting down", "timeout", timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Error("http shutdown", "err", err)
+	done := make(chan error, 1)
+	go func() { done <- a.phases(ctx, srv, log) }()
+	watchdog := time.NewTimer(timeout + 2*time.Second)
+	defer watchdog.Stop()
+	select {
+	case err := <-done:
+		log.Info("shut down", "took", time.Since(start).Round(time.Millisecond))
+		return err
+	case <-watchdog.C:
+		log.Error("shutdown watchdog: phases still running past the timeout; exiting anyway", "timeout", timeout)
+		return fmt.Errorf("shutdown did not finish within %s", timeout)
 	}
-	return nil
+}
+
+func (a *app) phases(ctx context.Context, srv *http.Server, log *slog.Logger) error {
+	var failed []error
+	phase := func(name string, fns ...func(context.Context) error) {
+		t := time.Now()
+		var errs []error
+		for _, f := range fns {
+			if err := f(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		took := time.Since(t).Round(time.Millisecond)
+		if err := errors.Join(errs...); err != nil {
+			failed = append(failed, err)
+			log.Warn("shutdown phase", "phase", name, "took", took, "err", err)
+			return
+		}
+		log.Info("shutdown phase", "phase", name, "took", took)
+	}
+	// srv.Shutdown closes the listeners at once and then waits for the
+	// requests in progress: it starts with phase 1 and is waited for in 2.
+	httpDone := make(chan error, 1)
+	stopHTTP := func(ctx context.Context) error {
+		go func() { httpDone <- srv.Shutdown(ctx) }()
+		return nil
+	}
+	waitHTTP := func(ctx context.Context) error {
+		if err := <-httpDone; err != nil {
+			return fmt.Errorf("finishing http requests: %w", err)
+		}
+		return nil
+	}
+	phase("stop taking new work", append([]func(context.Context) error{stopHTTP}, a.intake...)...)
+	phase("answer acknowledged steps", append([]func(context.Context) error{waitHTTP}, a.drain...)...)
+	phase("hand queue entries back", a.workers...)
+	t := time.Now()
+	for _, c := range a.closers {
+		c()
+	}
+	log.Info("shutdown phase", "phase", "close", "took", time.Since(t).Round(time.Millisecond))
+	a.intake, a.drain, a.workers, a.closers = nil, nil, nil, nil
+	return errors.Join(failed...)
 }
 
 // redisLog sends go-redis's own messages (failed dials while Redis is
@@ -365,6 +501,9 @@ func openStore(ctx context.Context, s *settings) (ussd.Store, string, func(conte
 	c, err := ussd.NewRedisClient(s.RedisURL)
 	if err != nil {
 		return nil, "", nil, nil, err
+	}
+	for _, h := range s.redisHooks {
+		c.AddHook(h)
 	}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()

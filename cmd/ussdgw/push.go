@@ -55,6 +55,9 @@ func openPush(ctx context.Context, s *settings, log *slog.Logger, now func() tim
 		if err != nil {
 			return nil, nil, err
 		}
+		for _, h := range s.redisHooks {
+			c.AddHook(h)
+		}
 		closers = append(closers, func() { c.Close() })
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()

@@ -100,8 +100,9 @@ type Hub struct {
 
 	mu       sync.Mutex
 	started  bool
-	draining bool
-	inflight sync.WaitGroup
+	draining bool          // stopped receiving: MO is refused
+	inflight int           // USSD steps acknowledged and not yet answered
+	idle     chan struct{} // closed when inflight drops to 0, for waitSteps
 	stats    counters
 }
 
@@ -215,22 +216,76 @@ func (h *Hub) WaitBound(ctx context.Context) error {
 	return nil
 }
 
-// Drain stops taking USSD and MO traffic (the SMSC is answered
-// ESME_RX_T_APPN and delivers it again, to another instance or after a
-// restart) and waits, until ctx ends, for the USSD steps in flight to send
-// their answers. The binds stay up, so that late results can still go
-// out as SMS; Close ends them.
-func (h *Hub) Drain(ctx context.Context) error {
+// StopReceiving is the first step of a graceful shutdown: every
+// connection ends its receiving bind, so that the SMSC sends new USSD
+// dialogues and MO to another bind of the system_id (another gateway
+// instance of the bind group), while a transmitter stays bound for the
+// answers of the steps already acknowledged (see smpp.Client.StopReceiving).
+// From now on MO SMS are refused with ESME_RX_T_APPN (the SMSC delivers
+// them again elsewhere); USSD messages that still arrive (they crossed the
+// unbind, or a transceiver could not be replaced) are served as usual:
+// refusing a step of an open dialogue fails it, and its session is in the
+// store, so the step is answered like any other.
+func (h *Hub) StopReceiving(ctx context.Context) error {
 	h.mu.Lock()
 	h.draining = true
 	h.mu.Unlock()
-	done := make(chan struct{})
-	go func() { h.inflight.Wait(); close(done) }()
+	var wg sync.WaitGroup
+	errs := make([]error, len(h.clients))
+	for i, c := range h.clients {
+		wg.Go(func() {
+			if _, err := c.StopReceiving(ctx); err != nil {
+				errs[i] = err
+				h.logs[c].Warn("receiving bind kept: its steps are answered on it and it unbinds last", "err", err)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Drain stops receiving (StopReceiving) and waits, until ctx ends, for the
+// USSD steps in flight to send their answers. The transmitting binds stay
+// up, so that late results can still go out as SMS; Close ends them.
+func (h *Hub) Drain(ctx context.Context) error {
+	h.mu.Lock()
+	stopped := h.draining
+	h.mu.Unlock()
+	var err error
+	if !stopped {
+		err = h.StopReceiving(ctx)
+	}
+	if werr := h.waitSteps(ctx); werr != nil {
+		return errors.Join(err, werr)
+	}
+	return err
+}
+
+// Steps returns the number of USSD steps acknowledged and not yet answered.
+func (h *Hub) Steps() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.inflight
+}
+
+// waitSteps waits until no USSD step is in flight, or ctx ends.
+func (h *Hub) waitSteps(ctx context.Context) error {
+	h.mu.Lock()
+	if h.inflight == 0 {
+		h.mu.Unlock()
+		return nil
+	}
+	if h.idle == nil {
+		h.idle = make(chan struct{})
+	}
+	idle := h.idle
+	n := h.inflight
+	h.mu.Unlock()
 	select {
-	case <-done:
+	case <-idle:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("draining ussd steps: %w", ctx.Err())
+		return fmt.Errorf("answering ussd steps (%d in flight): %w", n, ctx.Err())
 	}
 }
 
@@ -252,15 +307,18 @@ func (h *Hub) HandleInbound(ctx context.Context, in *smpp.Inbound) smpp.CommandS
 	if in.IsReceipt() {
 		return h.receipts.HandleInbound(ctx, in)
 	}
-	h.mu.Lock()
-	draining := h.draining
-	h.mu.Unlock()
 	r := h.routes.Load()
-	if draining || r == nil {
+	if r == nil {
 		return smpp.StatusXTAppn
 	}
 	if p := h.profile[in.Client]; p != nil && p.IsUSSD(in) {
 		return h.ussd(ctx, in, p, r.USSD)
+	}
+	h.mu.Lock()
+	draining := h.draining
+	h.mu.Unlock()
+	if draining {
+		return smpp.StatusXTAppn // MO: the SMSC delivers it again, to another instance
 	}
 	if _, ok := in.TLVs[smpp.TagUssdServiceOp]; ok {
 		h.clientLog(in).Warn("ussd message on a bind without a ussd profile refused", "from", smpp.MSISDN(in.Source.Addr))
@@ -306,12 +364,7 @@ func (h *Hub) ussd(ctx context.Context, in *smpp.Inbound, p *smpp.USSDProfile, s
 		return smpp.StatusXTAppn
 	}
 	h.mu.Lock()
-	if h.draining {
-		h.mu.Unlock()
-		<-h.steps
-		return smpp.StatusXTAppn
-	}
-	h.inflight.Add(1)
+	h.inflight++
 	h.mu.Unlock()
 	if err := in.Ack(smpp.StatusOK); err != nil {
 		log.Debug("ussd deliver_sm_resp not sent", "err", err)
@@ -324,7 +377,16 @@ func (h *Hub) ussd(ctx context.Context, in *smpp.Inbound, p *smpp.USSDProfile, s
 // deliver_sm was acknowledged, so it always answers: with the step's
 // screen, or an END apology when the step failed.
 func (h *Hub) step(in *smpp.Inbound, p *smpp.USSDProfile, m smpp.USSDMessage, sid string, s Sessions) {
-	defer func() { <-h.steps; h.inflight.Done() }()
+	defer func() {
+		<-h.steps
+		h.mu.Lock()
+		h.inflight--
+		if h.inflight == 0 && h.idle != nil {
+			close(h.idle)
+			h.idle = nil
+		}
+		h.mu.Unlock()
+	}()
 	h.stats.ussdSteps.Add(1)
 	log := h.clientLog(in)
 	ctx, cancel := context.WithTimeout(context.Background(), h.deps.StepTimeout)

@@ -2,6 +2,7 @@ package smsc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 	"unicode/utf8"
@@ -79,11 +80,17 @@ func (s *Server) sendDeliver(c *conn, d *Deliver) (*pending, error) {
 
 // send picks a bind for d and writes it.
 func (s *Server) send(d *Deliver) (*pending, error) {
-	c, err := s.pick(d.SystemID, d.BindID)
-	if err != nil {
-		return nil, err
+	for {
+		c, err := s.pick(d.SystemID, d.BindID)
+		if err != nil {
+			return nil, err
+		}
+		p, err := s.sendDeliver(c, d)
+		if errors.Is(err, errUnbinding) {
+			continue // it unbound between the pick and the send; pick skips it now
+		}
+		return p, err
 	}
-	return s.sendDeliver(c, d)
 }
 
 // Deliver sends d as a deliver_sm and waits for its response (up to

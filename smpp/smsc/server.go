@@ -119,6 +119,10 @@ type counters struct {
 	delivers, deliverFailed, receipts, messages, stray, badPDUs         atomic.Int64
 }
 
+// errUnbinding: the bind picked for a deliver_sm was unbinding; another
+// is picked.
+var errUnbinding = errors.New("smsc: the esme is unbinding")
+
 // ErrNotBound is returned when no bind can take a deliver_sm.
 var ErrNotBound = errors.New("smsc: no receiving bind")
 
@@ -423,12 +427,13 @@ type conn struct {
 	closeAfter bool // close once wbuf is written
 	wclosed    bool
 
-	mu       sync.Mutex
-	kind     BindKind // "" until bound
-	systemID string
-	seq      uint32
-	pending  map[uint32]*call
-	isClosed bool
+	mu         sync.Mutex
+	kind       BindKind // "" until bound
+	systemID   string
+	seq        uint32
+	pending    map[uint32]*call
+	isClosed   bool
+	unbindRecv bool // the ESME sent unbind: nothing new is sent on it
 
 	done chan struct{}
 	once sync.Once
@@ -447,7 +452,26 @@ func newConn(s *Server, nc net.Conn, id int) *conn {
 func (c *conn) bind() Bind {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return Bind{ID: c.id, SystemID: c.systemID, Kind: c.kind, Remote: c.nc.RemoteAddr().String(), Bound: c.kind != "" && !c.isClosed}
+	return Bind{ID: c.id, SystemID: c.systemID, Kind: c.kind, Remote: c.nc.RemoteAddr().String(), Bound: c.kind != "" && !c.isClosed && !c.unbindRecv}
+}
+
+// unbinding marks the connection as unbinding (no deliver_sm is sent on
+// it any more) and reports whether requests of ours still wait for their
+// responses on it.
+func (c *conn) unbinding() bool {
+	c.mu.Lock()
+	c.unbindRecv = true
+	n := len(c.pending)
+	c.mu.Unlock()
+	c.srv.notifyBinds()
+	return n > 0
+}
+
+// outstanding returns the number of our requests waiting for a response.
+func (c *conn) outstanding() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.pending)
 }
 
 // unbound marks the connection closed and returns what it was bound as.
@@ -554,6 +578,10 @@ func (c *conn) request(id pdu.ID, seq uint32, body []byte) (*call, uint32, error
 	if c.isClosed {
 		c.mu.Unlock()
 		return nil, 0, net.ErrClosed
+	}
+	if c.unbindRecv {
+		c.mu.Unlock()
+		return nil, 0, errUnbinding
 	}
 	if seq == 0 {
 		for {
@@ -690,8 +718,26 @@ func (c *conn) handle(f frame) bool {
 		c.respond(h.ID, smpp.StatusOK, h.Seq, nil)
 		return true
 	case pdu.UnbindID:
-		c.sendAndClose(encodeFrame(h.ID|respBit, smpp.StatusOK, h.Seq, nil))
-		return false
+		if !c.unbinding() {
+			c.sendAndClose(encodeFrame(h.ID|respBit, smpp.StatusOK, h.Seq, nil))
+			return false
+		}
+		// deliver_sm we sent before reading the unbind crossed it on the
+		// wire: the ESME still answers them, so keep reading until it has
+		// (or ResponseTimeout), then confirm the unbind.
+		c.srv.wg.Go(func() {
+			deadline := time.Now().Add(c.srv.cfg.ResponseTimeout)
+			for c.outstanding() > 0 && time.Now().Before(deadline) {
+				select {
+				case <-c.done:
+					return
+				case <-time.After(2 * time.Millisecond):
+				}
+			}
+			c.flush()
+			c.sendAndClose(encodeFrame(h.ID|respBit, smpp.StatusOK, h.Seq, nil))
+		})
+		return true
 	}
 	b := c.bind()
 	switch {

@@ -18,6 +18,14 @@
 // exactly-once checks of long runs ("counts"). It plays a USSDC too: the tests send
 // USSD deliver_sm with "send" and read the submit_sm answers, whose text
 // it decodes for dc 0x0F as well. It exits when stdin closes.
+//
+// As a USSDC under load ({"cmd":"ussd_load",...}, see ussdLoad) it runs
+// multi-step dialogues (spec profile: open 0x01, reply 0x12, its_session_info)
+// and sends each deliver_sm to a receiving bind that has not unbound,
+// taking turns, as an SMSC does with the binds of one system_id; a screen
+// is matched to its dialogue by destination and session number, whatever
+// bind it comes on. An ESME's unbind is confirmed once the deliver_sm sent
+// on that bind before it are answered (up to 5 s).
 
 const smpp = require('smpp');
 const readline = require('readline');
@@ -193,6 +201,106 @@ function bufferize(fields, hexFields) {
   return f;
 }
 
+// ---- USSD load ----------------------------------------------------------
+// {"cmd":"ussd_load","concurrency":16,"code":"*777#","dest":"777","inputs":["1","2","3"],
+//  "expect":["Welcome",...],"base":254733000000,"timeout_ms":5000}
+// runs dialogues until {"cmd":"ussd_load_stop"}; those under way are played
+// to their end, then {"ev":"ussd_load","ok":N,"failed":M,"reasons":{...},"examples":[...]}.
+let load = null;
+let rrLoad = 0;
+
+function loadBind() {
+  const cands = [];
+  for (const x of sessions.values()) {
+    if (x.bind && x.bind !== 'bind_transmitter' && !x.unbinding) cands.push(x);
+  }
+  if (!cands.length) return undefined;
+  cands.sort((a, b) => a.id - b.id);
+  return cands[rrLoad++ % cands.length];
+}
+
+function ussdLoad(c) {
+  load = { c, ok: 0, failed: 0, reasons: {}, examples: [], running: 0, dialogues: new Map(), stopping: false, nextKey: 0 };
+  for (let w = 0; w < c.concurrency; w++) loadWorker(load, w, 0);
+}
+
+// loadWorker starts worker w's next dialogue of run L, or reports the run
+// when it is stopping and this was its last dialogue.
+function loadWorker(L, w, n) {
+  if (L.stopping) {
+    if (L.running === 0 && !L.reported) {
+      L.reported = true;
+      out({ ev: 'ussd_load', ok: L.ok, failed: L.failed, reasons: L.reasons, examples: L.examples });
+      if (load === L) load = null;
+    }
+    return;
+  }
+  L.running++;
+  const msisdn = String(L.c.base + w * 10000 + (n % 10000));
+  const key = (L.nextKey++ % 255) + 1;
+  const dlg = { L, msisdn, key, step: 0, w, n, done: false, timer: null };
+  L.dialogues.set(msisdn + '|' + key, dlg);
+  loadSend(dlg, 0x01, L.c.code);
+}
+
+function loadEnd(dlg, err) {
+  const L = dlg.L;
+  if (dlg.done) return;
+  dlg.done = true;
+  clearTimeout(dlg.timer);
+  L.dialogues.delete(dlg.msisdn + '|' + dlg.key);
+  if (err) {
+    L.failed++;
+    L.reasons[err] = (L.reasons[err] || 0) + 1;
+    if (L.examples.length < 10) L.examples.push(dlg.msisdn + ' step ' + (dlg.step + 1) + ': ' + err);
+  } else {
+    L.ok++;
+  }
+  L.running--;
+  setImmediate(() => loadWorker(L, dlg.w, dlg.n + 1));
+}
+
+function loadSend(dlg, op, text) {
+  const L = dlg.L;
+  const s = loadBind();
+  if (!s) { loadEnd(dlg, 'no receiving bind'); return; }
+  const fields = {
+    service_type: 'USSD', source_addr_ton: 1, source_addr_npi: 1, source_addr: dlg.msisdn,
+    destination_addr: L.c.dest, data_coding: 0x0F, ussd_service_op: op,
+    short_message: Buffer.from(text), its_session_info: Buffer.from([dlg.key, 0x02]),
+  };
+  // Until its response, a deliver_sm fails with the bind.
+  const lost = () => loadEnd(dlg, 'bind closed before deliver_sm_resp');
+  s.lost = s.lost || new Set();
+  s.lost.add(lost);
+  s.pendingDeliver++;
+  s.send(new smpp.PDU('deliver_sm', fields), (r) => {
+    if (!s.lost.delete(lost)) return;
+    s.pendingDeliver--;
+    if (r.command_status !== 0) loadEnd(dlg, 'deliver_sm answered 0x' + r.command_status.toString(16));
+  });
+  clearTimeout(dlg.timer);
+  dlg.timer = setTimeout(() => loadEnd(dlg, 'no screen within ' + L.c.timeout_ms + 'ms'), L.c.timeout_ms);
+}
+
+function loadScreen(d) {
+  const L = load;
+  const its = d.its_session_info ? Buffer.from(d.its_session_info, 'hex') : null;
+  if (!its) return;
+  const dlg = L.dialogues.get(d.dst + '|' + its[0]);
+  if (!dlg || dlg.done) return;
+  const end = d.ussd_service_op === 0x11;
+  const last = dlg.step === L.c.inputs.length;
+  if (!String(d.text || '').includes(L.c.expect[dlg.step]) || end !== last) {
+    loadEnd(dlg, 'wrong screen');
+    return;
+  }
+  if (last) { loadEnd(dlg); return; }
+  dlg.step++;
+  const input = L.c.inputs[dlg.step - 1];
+  setImmediate(() => { if (!dlg.done) loadSend(dlg, 0x12, input); });
+}
+
 const server = smpp.createServer((s) => {
   s.id = nextSession++;
   s.outstanding = 0;
@@ -211,6 +319,7 @@ const server = smpp.createServer((s) => {
     s.outstanding++;
     s.maxOutstanding = Math.max(s.maxOutstanding, s.outstanding);
     const d = describe(p);
+    if (load && d.ussd_service_op !== undefined) loadScreen(d);
     p._text = d.text;
     if (!cfg.quiet) {
       out(Object.assign({ ev: 'submit_sm', session: s.id, seq: p.sequence_number, outstanding: s.outstanding }, d));
@@ -241,15 +350,23 @@ const server = smpp.createServer((s) => {
     if (cfg.answer_enquire) s.send(p.response());
     if (!cfg.quiet) out({ ev: 'enquire_link', session: s.id, seq: p.sequence_number, answered: cfg.answer_enquire });
   });
+  s.pendingDeliver = 0;
   s.on('unbind', (p) => {
-    s.send(p.response());
+    s.unbinding = true;
     out({ ev: 'unbind', session: s.id });
-    s.close();
+    const t0 = Date.now();
+    const confirm = () => {
+      if (s.pendingDeliver > 0 && Date.now() - t0 < 5000) { setTimeout(confirm, 2); return; }
+      s.send(p.response());
+      s.close();
+    };
+    confirm();
   });
   s.on('pdu', (p) => {
     if (p.isResponse()) out({ ev: 'pdu', session: s.id, command: p.command, status: p.command_status, seq: p.sequence_number });
   });
   s.on('close', () => {
+    if (s.lost) { for (const f of s.lost) f(); s.lost.clear(); s.pendingDeliver = 0; }
     sessions.delete(s.id);
     out({ ev: 'close', session: s.id });
   });
@@ -269,7 +386,7 @@ function command(c) {
       while (held.length) held.shift()();
       break;
     case 'send': {
-      if (!s) { out({ ev: 'error', tag: c.tag, message: 'no session' }); return; }
+      if (!s) { out({ ev: 'error', tag: c.tag, message: 'no session' }); break; }
       const f = bufferize(c.fields, c.hex);
       if (c.seq) f.sequence_number = c.seq;
       s.send(new smpp.PDU(c.command, f), (r) => out({ ev: 'response', tag: c.tag, command: r.command, status: r.command_status, seq: r.sequence_number }));
@@ -288,6 +405,12 @@ function command(c) {
     case 'close': // every connection, or the one named by session
       for (const x of sessions.values()) if (!c.session || x.id === c.session) x.socket.destroy();
       break;
+    case 'ussd_load':
+      ussdLoad(c);
+      break;
+    case 'ussd_load_stop':
+      if (load) load.stopping = true;
+      break;
     case 'counts': { // what cfg.count saw: messages accepted more than once, and those lost in a drop
       let total = 0;
       const dups = [];
@@ -298,7 +421,9 @@ function command(c) {
     case 'stats': {
       let max = 0;
       for (const x of sessions.values()) max = Math.max(max, x.maxOutstanding);
-      out({ ev: 'stats', tag: c.tag, submits, outstanding: outstanding(), held: held.length, max_outstanding: max, sessions: sessions.size });
+      let receivers = 0;
+      for (const x of sessions.values()) if (x.bind && x.bind !== 'bind_transmitter' && !x.unbinding) receivers++;
+      out({ ev: 'stats', tag: c.tag, submits, outstanding: outstanding(), held: held.length, max_outstanding: max, sessions: sessions.size, receivers });
       break;
     }
     default:
