@@ -83,6 +83,9 @@ for r in $(seq 1 "$rounds"); do
     wait_for 30 gw_bound || { echo "no bind to the sink" >&2; exit 1; }
     sink_reset
     redis-cli -p "$REDIS_PORT" config resetstat >/dev/null
+    redis-cli -p "$REDIS_PORT" config set slowlog-log-slower-than 20000 >/dev/null
+    redis-cli -p "$REDIS_PORT" config set slowlog-max-len 1000 >/dev/null
+    redis-cli -p "$REDIS_PORT" slowlog reset >/dev/null
     prof=
     if [ "${PROFILE:-0}" != 0 ]; then
       curl -sf -o "$out/$label-$r.pprof" "http://127.0.0.1:$dbg_port/debug/pprof/profile?seconds=$PROFILE" &
@@ -96,6 +99,9 @@ for r in $(seq 1 "$rounds"); do
     # Redis's own view: calls and microseconds per command, per message.
     redis-cli -p "$REDIS_PORT" info commandstats | tr -d '\r' | awk -F'[:,=]' -v n="$n" '/^cmdstat_/ {
       printf "%-28s calls/msg %6.2f  usec/msg %7.2f\n", substr($1, 9), $3 / n, $5 / n }' | sort -k5 -rn >"$out/$label-$r.redis.txt"
+    # Commands that held Redis for 20 ms or more: how long, and which.
+    redis-cli -p "$REDIS_PORT" --json slowlog get 1000 2>/dev/null |
+      jq -r '.[] | "\(.[2] / 1000 | floor) ms  \(.[3][0:3] | join(" "))"' >"$out/$label-$r.slowlog.txt" 2>/dev/null || true
     kill "$gw"; wait "$gw" 2>/dev/null || true
     wait_for 15 bash -c "[ \"\$(curl -sf http://127.0.0.1:$SINK_HTTP/stats | jq .sessions)\" = 0 ]" || true
     jq -r --arg r "$r" --arg l "$label" \

@@ -13,8 +13,8 @@
 #                     no Redis, no HTTP), to read the other rows against
 #        CONC         Kannel's concurrent HTTP clients (64)
 #        WINDOW       SMPP window, both sides (100)
-#        MODE         how the gateway side fans out: prices (default: POST /api/v1/prices, a
-#                     baseline then a change every subscriber's threshold passes), topic
+#        MODE         how the gateway side fans out: prices (default: POST /api/v1/prices, the
+#                     data file's price as baseline, then a change every subscriber's threshold passes), topic
 #                     (POST /api/v1/broadcasts to the topic's subscribers) or numbers
 #                     (POST /api/v1/broadcasts with the N numbers in the body)
 #        MEM_PHASE    1 (default): after the timed run, the sink refuses the gateway's
@@ -143,8 +143,23 @@ YAML
     else api GET "/broadcasts/$1" 2>/dev/null || echo '{}'; fi
   }
 
-  # The baseline price (the first of a pair alerts nobody).
-  if [ "$mode" = prices ]; then api POST /prices "$(printf "$price_body" 3200)" >&2; echo >&2; fi
+  # The baseline price. The example data already has a price for maize at
+  # Eldoret, so a baseline that differs from it alerts every subscriber
+  # (a fan-out of its own, before the timed one): post the data file's
+  # price (no change, no alert), and should one be queued anyway, let the
+  # sink take it all before the timed run starts.
+  if [ "$mode" = prices ]; then
+    local base_price queued0
+    base_price=$(awk '/commodity: maize, market: eldoret,/ { sub(/.*price: */, ""); sub(/[^0-9].*/, ""); print; exit }' "$flows/data/prices.yaml" 2>/dev/null)
+    [ -n "$base_price" ] || base_price=$(awk '/commodity: maize, market: eldoret,/ { sub(/.*price: */, ""); sub(/[^0-9].*/, ""); print; exit }' "$data/prices.yaml")
+    r0=$(api POST /prices "$(printf "$price_body" "${base_price:-3200}")")
+    echo "baseline price ${base_price:-3200}: $(head -c 400 <<<"$r0")" >&2
+    queued0=$(jq '.alert.queued // 0' <<<"$r0" 2>/dev/null || echo 0)
+    if [ "${queued0:-0}" -gt 0 ]; then
+      echo "the baseline alerted $queued0 subscribers; waiting for them to leave" >&2
+      RECEIPTS=1 sink_wait "$queued0" "$timeout_s" 30 || true
+    fi
+  fi
 
   sink_reset
   echo "== gateway: $n messages, mode $mode, window $window" >&2

@@ -23,9 +23,12 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/ussdgw/ussdgw/outbox"
 	"github.com/ussdgw/ussdgw/ussd"
@@ -171,7 +174,34 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	if r.Group.Delivered+r.Group.Failed < r.Sink.Unique {
+		explain(ctx, c, *prefix)
+	}
 	return json.NewEncoder(stdout).Encode(r)
+}
+
+// explain shows on stderr a few messages the sink took whose receipt the
+// outbox did not record: their status there and in the Hub's store.
+func explain(ctx context.Context, c redis.UniversalClient, prefix string) {
+	shown := 0
+	iter := c.Scan(ctx, 0, prefix+"{outbox}:m:*", 1000).Iterator()
+	for iter.Next(ctx) && shown < 3 {
+		h, err := c.HGetAll(ctx, iter.Val()).Result()
+		if err != nil || h["st"] != outbox.StateSent {
+			continue
+		}
+		ref := strings.TrimPrefix(iter.Val(), prefix+"{outbox}:m:")
+		dlr, _ := c.Get(ctx, prefix+"smpp:dlr:msg:"+ref).Result()
+		var st struct{ Parts []struct{ ID string } }
+		_ = json.Unmarshal([]byte(dlr), &st)
+		fmt.Fprintf(os.Stderr, "no receipt in the outbox: %s %v\n  hub: %s\n", ref, h, dlr)
+		for _, p := range st.Parts {
+			id, _ := c.Get(ctx, prefix+"smpp:dlr:id:"+p.ID).Result()
+			orphan, _ := c.Get(ctx, prefix+"smpp:dlr:orphan:"+p.ID).Result()
+			fmt.Fprintf(os.Stderr, "  id %s: %s; orphan: %s\n", p.ID, id, orphan)
+		}
+		shown++
+	}
 }
 
 func stats(ctx context.Context, addr string) (sinkStats, error) {
