@@ -182,6 +182,7 @@ YAML
   done
   echo "progress: $p" >&2
   m2=$(used_memory "$REDIS_PORT")
+  local rss_gw; rss_gw=$(peak_rss_mb "$gw")
   key_report "$REDIS_PORT" "$prefix" >"$work/keys-sent.json"
 
   # Bytes per queued message: nothing may leave, a second fan-out fills the queue.
@@ -202,13 +203,19 @@ YAML
     [ "$total" -ge "$n" ] && per_queued=$(((m3 - m2) / n))
     [ -n "$id2" ] && [ "$mode" != prices ] && api POST "/broadcasts/$id2/cancel" >/dev/null 2>&1 || true
     echo "queued phase: $total queued, $(jq .submits <<<"$(sink_stats)") left (must be 0)" >&2
+    # The gateway goes (its queue must not drain into the next side), then
+    # the sink takes ussdgw's binds again: the direct side binds as ussdgw.
+    kill "$gw" 2>/dev/null || true
+    wait "$gw" 2>/dev/null || true
+    curl -sf -X POST "http://127.0.0.1:$SINK_HTTP/accept?system_id=ussdgw" >/dev/null
+    sink_reset
   fi
 
   jq -n --argjson s "$sink" --arg n "$n" --arg t0 "$t0" --arg tapi "$t_api" --arg delivered "$delivered" \
     --arg gw "$(awk -v a="$c_gw0" -v b="$c_gw1" 'BEGIN{printf "%.2f", b-a}')" \
     --arg rd "$(awk -v a="$c_rd0" -v b="$c_rd1" 'BEGIN{printf "%.2f", b-a}')" \
     --arg sk "$(awk -v a="$c_sk0" -v b="$c_sk1" 'BEGIN{printf "%.2f", b-a}')" \
-    --arg rss "$(peak_rss_mb "$gw")" --arg mode "$mode" \
+    --arg rss "$rss_gw" --arg mode "$mode" \
     --arg m0 "$m0" --arg m1 "$m1" --arg m2 "$m2" --arg pq "$per_queued" \
     --slurpfile ks "$work/keys-subscribers.json" --slurpfile kq "$( [ -s "$work/keys-queued.json" ] && echo "$work/keys-queued.json" || echo "$work/keys-sent.json")" \
     '{side: "ussdgw (outbox on Redis, \($mode))", n: ($n|tonumber),
