@@ -113,6 +113,7 @@ YAML
     -redis-url "$redis_url" -redis-prefix "$prefix" -log-level warn >"$work/gateway.log" 2>&1 &
   local gw=$!
   pids+=("$gw")
+  GW_PID=$gw
   wait_for 30 curl -sf "http://127.0.0.1:$gw_port/healthz" || { tail -20 "$work/gateway.log" >&2; return 1; }
   gw_bound() { [ "$(sink_stats | jq .sessions)" -ge 1 ]; }
   wait_for 30 gw_bound || { echo "gateway side: no bind to the sink" >&2; tail -20 "$work/gateway.log" >&2; return 1; }
@@ -262,7 +263,11 @@ for side in $sides; do
       else echo "the Kannel side failed" >&2; fi ;;
     gateway)
       if run_gateway "$n" >"$work/gateway.json"; then results+=("$work/gateway.json")
-      else echo "the gateway side did not run (see above)" >&2; fi ;;
+      else echo "the gateway side did not run (see above)" >&2; fi
+      # Whatever happened, the gateway must not go on sending into the
+      # sink during the next side.
+      if [ -n "${GW_PID:-}" ]; then kill "$GW_PID" 2>/dev/null || true; wait "$GW_PID" 2>/dev/null || true; fi
+      curl -sf -X POST "http://127.0.0.1:$SINK_HTTP/accept?system_id=ussdgw" >/dev/null || true ;;
     direct)
       if run_direct "$n" >"$work/direct.json"; then results+=("$work/direct.json")
       else echo "the direct side failed" >&2; fi ;;
