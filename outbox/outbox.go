@@ -176,10 +176,11 @@ type Stats struct {
 // Queue is the outbox on one Redis. Its methods are safe for concurrent
 // use; Run may run in many processes at once over the same Redis.
 type Queue struct {
-	c   redis.UniversalClient
-	o   Options
-	log *slog.Logger
-	k   keys
+	c    redis.UniversalClient
+	o    Options
+	log  *slog.Logger
+	k    keys
+	pipe *pipe // receipts and daily-cap checks, batched
 }
 
 // keys are the queue's keys, all under one hash tag.
@@ -229,7 +230,7 @@ func New(c redis.UniversalClient, prefix string, o Options) *Queue {
 		o.Log = slog.Default()
 	}
 	b := prefix + "{outbox}:"
-	return &Queue{c: c, o: o, log: o.Log.With("comp", "outbox"), k: keys{
+	return &Queue{c: c, o: o, log: o.Log.With("comp", "outbox"), pipe: &pipe{c: c, scripts: []*redis.Script{finishScript, capScript}}, k: keys{
 		base: b, high: b + "s:high", bulk: b + "s:bulk", delayed: b + "delayed", dead: b + "dead",
 		stats: b + "stats", msg: b + "m:", text: b + "t:", group: b + "g:", hour: b + "cap:h:", day: b + "cap:d:",
 	}}

@@ -369,9 +369,11 @@ func (r *runner) process(t task) (result, bool) {
 		}
 		if q.o.DailyCap > 0 || svCap > 0 {
 			day := now.In(q.o.Location).Format("20060102")
-			ok, err := capScript.Run(ctx, q.c, []string{q.k.msg + t.id, q.k.day + f["to"] + ":" + day,
-				q.k.day + f["to"] + ":" + day + ":" + f["sv"]},
-				day, q.o.DailyCap, svCap, 48*3600).Int()
+			ok, err := q.pipe.do(ctx, func(ctx context.Context, p redis.Pipeliner) *redis.Cmd {
+				return capScript.Run(ctx, p, []string{q.k.msg + t.id, q.k.day + f["to"] + ":" + day,
+					q.k.day + f["to"] + ":" + day + ":" + f["sv"]},
+					day, q.o.DailyCap, svCap, 48*3600)
+			}).Int()
 			if err != nil {
 				return later(StateQueued, "daily cap check: "+err.Error(), now.Add(q.o.Backoff(1)), 0)
 			}

@@ -156,7 +156,7 @@ func Defaults() Config {
 		Concat:             ConcatUDH8,
 		RegisteredDelivery: 1,
 		MaxPDUSize:         65536,
-		Inbound:            InboundConfig{Workers: 8, Queue: 256, HandlerTimeout: 5 * time.Second},
+		Inbound:            InboundConfig{Workers: 64, Queue: 4096, HandlerTimeout: 5 * time.Second},
 		USSD:               USSDConfig{ServiceType: "USSD", MaxOctets: 160},
 	}
 }

@@ -98,18 +98,16 @@ func (s *KVStore) Apply(ctx context.Context, r Receipt) (MessageStatus, bool, er
 }
 
 func (s *KVStore) applyKnown(ctx context.Context, r Receipt) (MessageStatus, bool, error) {
-	forms := idForms(r.ID)
-	keys := make([]string, len(forms))
-	for i, f := range forms {
-		keys[i] = s.prefix + "id:" + f
-	}
-	vals, err := s.getEach(ctx, keys)
-	if err != nil {
-		return MessageStatus{}, false, fmt.Errorf("matching receipt %s: %w", r.ID, err)
-	}
-	for _, v := range vals {
+	// The forms in order, one read each, until one matches: the first (the
+	// id as the receipt spells it) nearly always does, so a receipt costs
+	// one read here, not one per form.
+	for _, f := range idForms(r.ID) {
+		v, err := s.kv.Get(ctx, s.prefix+"id:"+f)
+		if err != nil {
+			return MessageStatus{}, false, fmt.Errorf("matching receipt %s: %w", r.ID, err)
+		}
 		var pr partRef
-		if v == nil || json.Unmarshal(v, &pr) != nil {
+		if v[0] == nil || json.Unmarshal(v[0], &pr) != nil {
 			continue
 		}
 		st, err := s.update(ctx, pr.Ref, pr.Part, r)

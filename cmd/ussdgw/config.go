@@ -106,7 +106,7 @@ func defaults() *settings {
 
 		ConsentRetention: 400 * 24 * time.Hour,
 		reminderSettings: reminderDefaults(),
-		OutboxWorkers:    16,
+		OutboxWorkers:    64,
 		OutboxClaimIdle:  30 * time.Second,
 		SMSHourlyCap:     5,
 		BulkDailyCap:     3,

@@ -40,6 +40,7 @@ import (
 	"github.com/ussdgw/ussdgw/flows"
 	"github.com/ussdgw/ussdgw/gateway"
 	"github.com/ussdgw/ussdgw/metrics"
+	"github.com/ussdgw/ussdgw/smpp"
 	"github.com/ussdgw/ussdgw/smpp/bridge"
 	"github.com/ussdgw/ussdgw/ussd"
 	"github.com/ussdgw/ussdgw/ussd/sms"
@@ -217,7 +218,19 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 	var stopQueue func()
 	if smppCfg != nil {
 		q := a.push.queue
-		a.hub, err = bridge.New(*smppCfg, bridge.Deps{KV: store, Prefix: "smpp:", StepTimeout: s.StepBudget + 2*time.Second, Log: log,
+		// The delivery status of MT SMS: the same Redis and keys, without
+		// the USSD guard (see bridge.Deps.StatusKV).
+		var statusKV smpp.KV
+		if rs, ok := store.(*ussd.RedisStore); ok {
+			plain := ussd.NewRedisStore(rs.Client(), s.RedisPrefix)
+			if s.RedisPipeline == "on" {
+				if err := plain.AutoPipeline(); err != nil {
+					return a, err
+				}
+			}
+			statusKV = plain
+		}
+		a.hub, err = bridge.New(*smppCfg, bridge.Deps{KV: store, StatusKV: statusKV, Prefix: "smpp:", StepTimeout: s.StepBudget + 2*time.Second, Log: log,
 			OnReceipt: func(ctx context.Context, ref string, delivered bool, reason string) {
 				if err := q.Receipt(ctx, ref, delivered, reason); err != nil {
 					log.Warn("receipt not recorded in the outbox", "ref", ref, "err", err)

@@ -18,6 +18,7 @@
 package bridge
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -59,6 +60,14 @@ type Deps struct {
 	// KV is the team store (ussd.RedisStore or ussd.MemoryStore): delivery
 	// status and the parts of concatenated MO live there. Required.
 	KV smpp.KV
+	// StatusKV, if set, keeps the delivery status of MT SMS instead of KV.
+	// The gateway gives it the same Redis without the session store's
+	// USSD guard (a 300 ms deadline per command and a circuit breaker):
+	// under a broadcast a status write that misses that deadline is a
+	// receipt never matched, and it must not open the circuit that gives
+	// USSD users the "unavailable" screen. The inbound handler's deadline
+	// bounds it instead.
+	StatusKV smpp.KV
 	// Prefix starts every key the Hub writes ("smpp:").
 	Prefix string
 	// StepTimeout bounds one USSD step from the acknowledgement to the
@@ -141,7 +150,7 @@ func New(cfg Config, deps Deps) (*Hub, error) {
 		profile: map[*smpp.Client]*smpp.USSDProfile{},
 		logs:    map[*smpp.Client]*slog.Logger{},
 		pools:   map[string]*smpp.Pool{},
-		status:  smpp.NewKVStore(deps.KV, deps.Prefix+"dlr:", cfg.SMS.ReceiptTTL),
+		status:  smpp.NewKVStore(cmp.Or(deps.StatusKV, deps.KV), deps.Prefix+"dlr:", cfg.SMS.ReceiptTTL),
 		parts:   smpp.NewMOParts(deps.KV, deps.Prefix, cfg.MO.Reassembly),
 		steps:   make(chan struct{}, cfg.USSD.MaxSteps),
 	}

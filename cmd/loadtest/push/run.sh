@@ -13,8 +13,8 @@
 #                     no Redis, no HTTP), to read the other rows against
 #        CONC         Kannel's concurrent HTTP clients (64)
 #        WINDOW       SMPP window, both sides (100)
-#        MODE         how the gateway side fans out: prices (default: POST /api/v1/prices, a
-#                     baseline then a change every subscriber's threshold passes), topic
+#        MODE         how the gateway side fans out: prices (default: POST /api/v1/prices, the
+#                     data file's price as baseline, then a change every subscriber's threshold passes), topic
 #                     (POST /api/v1/broadcasts to the topic's subscribers) or numbers
 #                     (POST /api/v1/broadcasts with the N numbers in the body)
 #        MEM_PHASE    1 (default): after the timed run, the sink refuses the gateway's
@@ -113,6 +113,7 @@ YAML
     -redis-url "$redis_url" -redis-prefix "$prefix" -log-level warn >"$work/gateway.log" 2>&1 &
   local gw=$!
   pids+=("$gw")
+  GW_PID=$gw
   wait_for 30 curl -sf "http://127.0.0.1:$gw_port/healthz" || { tail -20 "$work/gateway.log" >&2; return 1; }
   gw_bound() { [ "$(sink_stats | jq .sessions)" -ge 1 ]; }
   wait_for 30 gw_bound || { echo "gateway side: no bind to the sink" >&2; tail -20 "$work/gateway.log" >&2; return 1; }
@@ -143,8 +144,23 @@ YAML
     else api GET "/broadcasts/$1" 2>/dev/null || echo '{}'; fi
   }
 
-  # The baseline price (the first of a pair alerts nobody).
-  if [ "$mode" = prices ]; then api POST /prices "$(printf "$price_body" 3200)" >&2; echo >&2; fi
+  # The baseline price. The example data already has a price for maize at
+  # Eldoret, so a baseline that differs from it alerts every subscriber
+  # (a fan-out of its own, before the timed one): post the data file's
+  # price (no change, no alert), and should one be queued anyway, let the
+  # sink take it all before the timed run starts.
+  if [ "$mode" = prices ]; then
+    local base_price queued0
+    base_price=$(awk '/commodity: maize, market: eldoret,/ { sub(/.*price: */, ""); sub(/[^0-9].*/, ""); print; exit }' "$flows/data/prices.yaml" 2>/dev/null)
+    [ -n "$base_price" ] || base_price=$(awk '/commodity: maize, market: eldoret,/ { sub(/.*price: */, ""); sub(/[^0-9].*/, ""); print; exit }' "$data/prices.yaml")
+    r0=$(api POST /prices "$(printf "$price_body" "${base_price:-3200}")")
+    echo "baseline price ${base_price:-3200}: $(head -c 400 <<<"$r0")" >&2
+    queued0=$(jq '.alert.queued // 0' <<<"$r0" 2>/dev/null || echo 0)
+    if [ "${queued0:-0}" -gt 0 ]; then
+      echo "the baseline alerted $queued0 subscribers; waiting for them to leave" >&2
+      RECEIPTS=1 sink_wait "$queued0" "$timeout_s" 30 || true
+    fi
+  fi
 
   sink_reset
   echo "== gateway: $n messages, mode $mode, window $window" >&2
@@ -167,6 +183,7 @@ YAML
   done
   echo "progress: $p" >&2
   m2=$(used_memory "$REDIS_PORT")
+  local rss_gw; rss_gw=$(peak_rss_mb "$gw")
   key_report "$REDIS_PORT" "$prefix" >"$work/keys-sent.json"
 
   # Bytes per queued message: nothing may leave, a second fan-out fills the queue.
@@ -187,13 +204,19 @@ YAML
     [ "$total" -ge "$n" ] && per_queued=$(((m3 - m2) / n))
     [ -n "$id2" ] && [ "$mode" != prices ] && api POST "/broadcasts/$id2/cancel" >/dev/null 2>&1 || true
     echo "queued phase: $total queued, $(jq .submits <<<"$(sink_stats)") left (must be 0)" >&2
+    # The gateway goes (its queue must not drain into the next side), then
+    # the sink takes ussdgw's binds again: the direct side binds as ussdgw.
+    kill "$gw" 2>/dev/null || true
+    wait "$gw" 2>/dev/null || true
+    curl -sf -X POST "http://127.0.0.1:$SINK_HTTP/accept?system_id=ussdgw" >/dev/null
+    sink_reset
   fi
 
   jq -n --argjson s "$sink" --arg n "$n" --arg t0 "$t0" --arg tapi "$t_api" --arg delivered "$delivered" \
     --arg gw "$(awk -v a="$c_gw0" -v b="$c_gw1" 'BEGIN{printf "%.2f", b-a}')" \
     --arg rd "$(awk -v a="$c_rd0" -v b="$c_rd1" 'BEGIN{printf "%.2f", b-a}')" \
     --arg sk "$(awk -v a="$c_sk0" -v b="$c_sk1" 'BEGIN{printf "%.2f", b-a}')" \
-    --arg rss "$(peak_rss_mb "$gw")" --arg mode "$mode" \
+    --arg rss "$rss_gw" --arg mode "$mode" \
     --arg m0 "$m0" --arg m1 "$m1" --arg m2 "$m2" --arg pq "$per_queued" \
     --slurpfile ks "$work/keys-subscribers.json" --slurpfile kq "$( [ -s "$work/keys-queued.json" ] && echo "$work/keys-queued.json" || echo "$work/keys-sent.json")" \
     '{side: "ussdgw (outbox on Redis, \($mode))", n: ($n|tonumber),
@@ -240,7 +263,11 @@ for side in $sides; do
       else echo "the Kannel side failed" >&2; fi ;;
     gateway)
       if run_gateway "$n" >"$work/gateway.json"; then results+=("$work/gateway.json")
-      else echo "the gateway side did not run (see above)" >&2; fi ;;
+      else echo "the gateway side did not run (see above)" >&2; fi
+      # Whatever happened, the gateway must not go on sending into the
+      # sink during the next side.
+      if [ -n "${GW_PID:-}" ]; then kill "$GW_PID" 2>/dev/null || true; wait "$GW_PID" 2>/dev/null || true; fi
+      curl -sf -X POST "http://127.0.0.1:$SINK_HTTP/accept?system_id=ussdgw" >/dev/null || true ;;
     direct)
       if run_direct "$n" >"$work/direct.json"; then results+=("$work/direct.json")
       else echo "the direct side failed" >&2; fi ;;
