@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ussdgw/ussdgw/msisdn"
 )
 
 // task is one stream entry taken for sending.
@@ -391,10 +393,10 @@ func (r *runner) process(t task) (result, bool) {
 	attempts, _ := strconv.Atoi(f["at"])
 	attempts++
 	if q.o.Temporary(err) && attempts < q.o.MaxAttempts {
-		q.log.Debug("send failed; will retry", "id", t.id, "to", mask(f["to"]), "attempt", attempts, "err", err)
+		q.log.Debug("send failed; will retry", "id", t.id, "to", msisdn.MSISDN(f["to"]), "attempt", attempts, "err", err)
 		return later(StateQueued, err.Error(), q.o.Now().Add(q.o.Backoff(attempts)), 1)
 	}
-	q.log.Warn("message dead-lettered", "id", t.id, "to", mask(f["to"]), "attempts", attempts, "err", err)
+	q.log.Warn("message dead-lettered", "id", t.id, "to", msisdn.MSISDN(f["to"]), "attempts", attempts, "err", err)
 	res.attempts = 1
 	return end(StateFailed, err.Error(), true)
 }
