@@ -1,0 +1,205 @@
+// Package logcheck is a test helper: slog handlers that check every log
+// line a test writes, at every level down to debug, and fail the test when
+// a line shows a phone number whole or a text the test named as secret
+// (an SMS body, a sensitive input). Tests build their loggers with New or
+// Wrap, and a package's TestMain calls Main so that what packages log
+// through slog.Default is checked too.
+//
+// It is for tests only, and imports only the standard library.
+package logcheck
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Checker checks log lines: each one it sees is checked by Leak and for
+// the texts given to Forbid. Its problems fail the test that made it (at
+// the test's cleanup: lines logged by goroutines after the test ended go
+// to the package's TestMain through Main).
+type Checker struct {
+	t      testing.TB // nil for Main's
+	mu     sync.Mutex
+	done   bool
+	forbid []string
+	bad    []string
+	lines  int
+}
+
+// NewChecker returns a Checker that fails t if a line it checks leaks.
+func NewChecker(t testing.TB) *Checker {
+	c := &Checker{t: t}
+	t.Cleanup(c.report)
+	return c
+}
+
+// New returns a logger that checks every line at debug and above and
+// writes nothing: for tests that discarded their logs.
+func New(t testing.TB) *slog.Logger { return NewChecker(t).Logger(nil) }
+
+// Wrap returns a logger that checks every line at debug and above and
+// passes each record on to next (at next's own level), for tests that
+// read or show their logs.
+func Wrap(t testing.TB, next slog.Handler) *slog.Logger { return NewChecker(t).Logger(next) }
+
+// Forbid names texts that must never appear in a log line, such as the
+// text of an SMS the test sends. Texts shorter than 4 bytes are ignored:
+// they would match by chance.
+func (c *Checker) Forbid(texts ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range texts {
+		if len(s) >= 4 {
+			c.forbid = append(c.forbid, s)
+		}
+	}
+}
+
+// Lines is the number of lines checked so far.
+func (c *Checker) Lines() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lines
+}
+
+// Handler returns a handler that checks every record at debug and above,
+// then passes it on to next (nil: nowhere).
+func (c *Checker) Handler(next slog.Handler) slog.Handler {
+	check := slog.NewTextHandler(checkWriter{c}, &slog.HandlerOptions{Level: slog.LevelDebug})
+	if next == nil {
+		return check
+	}
+	return slog.NewMultiHandler(check, next)
+}
+
+// Logger is slog.New(c.Handler(next)).
+func (c *Checker) Logger(next slog.Handler) *slog.Logger { return slog.New(c.Handler(next)) }
+
+// checkWriter receives one whole line per Write: slog's handlers write each
+// record in one call.
+type checkWriter struct{ c *Checker }
+
+func (w checkWriter) Write(p []byte) (int, error) {
+	w.c.check(string(bytes.TrimRight(p, "\n")))
+	return len(p), nil
+}
+
+func (c *Checker) check(line string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lines++
+	var why string
+	if n, ok := Leak(line); ok {
+		why = fmt.Sprintf("phone number %s logged whole", n)
+	}
+	for _, s := range c.forbid {
+		if strings.Contains(line, s) {
+			why = fmt.Sprintf("secret text %q logged", s)
+			break
+		}
+	}
+	if why == "" {
+		return
+	}
+	msg := why + ": " + line
+	if c.t == nil || c.done {
+		lateMu.Lock()
+		late = append(late, msg)
+		lateMu.Unlock()
+		return
+	}
+	c.bad = append(c.bad, msg)
+}
+
+func (c *Checker) report() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.done = true
+	for _, m := range c.bad {
+		c.t.Errorf("logcheck: %s", m)
+	}
+}
+
+var (
+	lateMu sync.Mutex
+	late   []string // leaks seen by Main's checker or after a test ended
+)
+
+// Main runs a package's tests with slog.Default checking every line at
+// debug and above (and showing info and above on stderr, as before), and
+// fails the run if any line leaked, there or in a test's checker after the
+// test ended. Use it as the package's TestMain, or call it from one.
+func Main(m *testing.M) {
+	c := &Checker{}
+	prev := slog.Default()
+	slog.SetDefault(c.Logger(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	code := m.Run()
+	slog.SetDefault(prev)
+	if n := reportLate(os.Stderr); n > 0 && code == 0 {
+		code = 1
+	}
+	os.Exit(code)
+}
+
+func reportLate(w io.Writer) int {
+	lateMu.Lock()
+	defer lateMu.Unlock()
+	for _, m := range late {
+		fmt.Fprintf(w, "logcheck: %s\n", m)
+	}
+	n := len(late)
+	late = nil
+	return n
+}
+
+// Leak reports whether line shows a phone number whole, and which: a run
+// of 9 to 15 digits standing alone (not part of a word, an id of letters
+// and digits, a fraction, or a dashed id such as a UUID), optionally after
+// "+" or its URL escape "%2B". Runs that are Unix times in seconds (10
+// digits) or milliseconds (13 digits) between 2001 and 2033 are not
+// numbers: international numbers of those lengths never start with 1
+// (North American ones have 11 digits).
+func Leak(line string) (string, bool) {
+	for i := 0; i < len(line); {
+		if !isDigit(line[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(line) && isDigit(line[j]) {
+			j++
+		}
+		run := line[i:j]
+		start := i
+		i = j
+		if len(run) < 9 || len(run) > 15 {
+			continue
+		}
+		if start >= 3 && strings.EqualFold(line[start-3:start], "%2B") {
+			return run, true
+		}
+		if start > 0 && (isWord(line[start-1]) || line[start-1] == '.' || line[start-1] == '-') {
+			continue
+		}
+		if j < len(line) && (isWord(line[j]) || line[j] == '-') {
+			continue
+		}
+		if run[0] == '1' && (len(run) == 10 || len(run) == 13) {
+			continue
+		}
+		return run, true
+	}
+	return "", false
+}
+
+func isDigit(b byte) bool { return b >= '0' && b <= '9' }
+
+func isWord(b byte) bool {
+	return isDigit(b) || b == '_' || (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || b >= 0x80
+}
