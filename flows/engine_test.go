@@ -13,6 +13,8 @@ import (
 
 	"github.com/ussdgw/ussdgw/adapters"
 	"github.com/ussdgw/ussdgw/flows/gsm"
+
+	"github.com/ussdgw/ussdgw/internal/logcheck"
 )
 
 type fakeCaller struct {
@@ -827,7 +829,7 @@ nodes:
 		t.Fatal(err)
 	}
 	var logs strings.Builder
-	env := &Env{Now: time.Now(), Log: slog.New(slog.NewTextHandler(&logs, nil)),
+	env := &Env{Now: time.Now(), Log: logcheck.Wrap(t, slog.NewTextHandler(&logs, nil)),
 		Adapters: &fakeCaller{err: adapters.Errorf(adapters.KindInvalid, "param pin: wrong pin %q", "4321")}}
 	if s := play(t, f, env, &State{}, "1", "4321"); !s.End {
 		t.Fatalf("got %q", s.Text)

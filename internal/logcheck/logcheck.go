@@ -48,6 +48,32 @@ func New(t testing.TB) *slog.Logger { return NewChecker(t).Logger(nil) }
 // read or show their logs.
 func Wrap(t testing.TB, next slog.Handler) *slog.Logger { return NewChecker(t).Logger(next) }
 
+// Discard returns a logger that checks every line at debug and above and
+// writes nothing, for loggers made outside a test (package variables): its
+// leaks fail the package's run through Main.
+func Discard() *slog.Logger { return Package().Logger(nil) }
+
+// Package returns a Checker not tied to a test: its leaks fail the
+// package's run through Main. For hooks that wrap the handlers a program
+// builds for itself (cmd/ussdgw's newLogger).
+func Package() *Checker { return &Checker{} }
+
+// Text checks the lines of a log captured as text (a child process's
+// stderr), failing t for each line that leaks.
+func Text(t testing.TB, text string, forbid ...string) {
+	t.Helper()
+	for line := range strings.Lines(text) {
+		if n, ok := Leak(line); ok {
+			t.Errorf("logcheck: phone number %s logged whole: %s", n, strings.TrimSpace(line))
+		}
+		for _, s := range forbid {
+			if len(s) >= 4 && strings.Contains(line, s) {
+				t.Errorf("logcheck: secret text %q logged: %s", s, strings.TrimSpace(line))
+			}
+		}
+	}
+}
+
 // Forbid names texts that must never appear in a log line, such as the
 // text of an SMS the test sends. Texts shorter than 4 bytes are ignored:
 // they would match by chance.
@@ -134,17 +160,29 @@ var (
 // Main runs a package's tests with slog.Default checking every line at
 // debug and above (and showing info and above on stderr, as before), and
 // fails the run if any line leaked, there or in a test's checker after the
-// test ended. Use it as the package's TestMain, or call it from one.
-func Main(m *testing.M) {
+// test ended. Use it as the package's TestMain.
+func Main(m *testing.M) { os.Exit(Checked(m).Run()) }
+
+// Runner is what runs a package's tests: *testing.M, or a wrapper such as
+// goleak.VerifyTestMain takes.
+type Runner interface{ Run() int }
+
+// Checked wraps m so that its Run does what Main does and returns the exit
+// code, for a TestMain that does more: goleak.VerifyTestMain(logcheck.Checked(m)).
+func Checked(m Runner) Runner { return checked{m} }
+
+type checked struct{ m Runner }
+
+func (r checked) Run() int {
 	c := &Checker{}
 	prev := slog.Default()
 	slog.SetDefault(c.Logger(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
-	code := m.Run()
+	code := r.m.Run()
 	slog.SetDefault(prev)
 	if n := reportLate(os.Stderr); n > 0 && code == 0 {
 		code = 1
 	}
-	os.Exit(code)
+	return code
 }
 
 func reportLate(w io.Writer) int {
