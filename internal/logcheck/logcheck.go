@@ -199,10 +199,14 @@ func reportLate(w io.Writer) int {
 // Leak reports whether line shows a phone number whole, and which: a run
 // of 9 to 15 digits standing alone (not part of a word, an id of letters
 // and digits, a fraction, or a dashed id such as a UUID), optionally after
-// "+" or its URL escape "%2B". Runs that are Unix times in seconds (10
-// digits) or milliseconds (13 digits) between 2001 and 2033 are not
-// numbers: international numbers of those lengths never start with 1
-// (North American ones have 11 digits).
+// "+" or its URL escape "%2B", that starts as a phone number does: with an
+// assigned country calling code (international form, as the gateway keeps
+// numbers) or with 0 and a digit that is not (a national number such as
+// 0712345678). Other runs are counts, sizes and limits (4294967295 starts
+// with 429, which is no country's code). Runs that are Unix times in
+// seconds (10 digits) or milliseconds (13 digits) between 2001 and 2033
+// are not numbers either: international numbers of those lengths never
+// start with 1 (North American ones have 11 digits).
 func Leak(line string) (string, bool) {
 	for i := 0; i < len(line); {
 		if !isDigit(line[i]) {
@@ -231,6 +235,9 @@ func Leak(line string) (string, bool) {
 		if run[0] == '1' && (len(run) == 10 || len(run) == 13) {
 			continue
 		}
+		if !phoneLike(run) {
+			continue
+		}
 		return run, true
 	}
 	return "", false
@@ -240,4 +247,46 @@ func isDigit(b byte) bool { return b >= '0' && b <= '9' }
 
 func isWord(b byte) bool {
 	return isDigit(b) || b == '_' || (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || b >= 0x80
+}
+
+// phoneLike reports whether a run of digits starts as a phone number:
+// with 0 and another digit (national), or with a country calling code
+// assigned by the ITU (E.164). The table errs on the side of a code: a
+// block of three-digit codes counts whole unless it is listed as sparse.
+func phoneLike(run string) bool {
+	if run[0] == '0' {
+		return run[1] != '0' && len(run) <= 12
+	}
+	switch run[0] {
+	case '1', '7':
+		return true
+	}
+	cc2 := run[:2]
+	if strings.Contains(twoDigit, " "+cc2+" ") {
+		return true
+	}
+	if ok, sparse := threeDigitSparse[cc2]; sparse {
+		return strings.Contains(ok, run[2:3])
+	}
+	return !strings.Contains(noCodes, " "+cc2+" ")
+}
+
+// twoDigit are the two-digit country codes.
+const twoDigit = " 20 27 30 31 32 33 34 36 39 40 41 43 44 45 46 47 48 49 51 52 53 54 55 56 57 58 60 61 62 63 64 65 66 81 82 84 86 90 91 92 93 94 95 98 "
+
+// noCodes are the two-digit prefixes no country code starts with.
+const noCodes = " 28 83 89 "
+
+// threeDigitSparse are three-digit blocks only partly assigned: the third
+// digits in use.
+var threeDigitSparse = map[string]string{
+	"21": "12368", // 211 South Sudan, 212 Morocco, 213 Algeria, 216 Tunisia, 218 Libya
+	"42": "013",   // 420 Czechia, 421 Slovakia, 423 Liechtenstein
+	"29": "01789", // 290 Saint Helena, 291 Eritrea, 297 Aruba, 298 Faroe, 299 Greenland
+	"37": "0123456789",
+	"80": "08",      // 800, 808 international freephone and shared cost
+	"85": "02356",   // 850 North Korea, 852 Hong Kong, 853 Macau, 855 Cambodia, 856 Laos
+	"87": "08",      // 870 Inmarsat, 878 UPT
+	"88": "0123468", // 880 Bangladesh, 881-883 global services, 886 Taiwan, 888 OCHA
+	"99": "1234568", // 991 ITPCS, 992-996 Central Asia, 998 Uzbekistan
 }

@@ -37,6 +37,15 @@ func TestLeak(t *testing.T) {
 		{`msg=x ref=msg_123456789012`, ""},
 		{`msg=x bytes=1073741824`, ""},
 		{`msg=x ` + msisdn.Mask("254700000001"), ""},
+		{`err="command_length 4294967295 is over the maximum 65536"`, ""},
+		{`msg=x seq=2147483647`, ""},
+		{`msg=x id=000000001234`, ""},
+		{`msg=x n=8312345678`, ""},
+		{`msg=x to=4471234567890`, "4471234567890"},
+		{`msg=x to=12125550100`, "12125550100"},
+		{`msg=x to=79161234567`, "79161234567"},
+		{`msg=x to=420601123456`, "420601123456"},
+		{`msg=x to=8801712345678`, "8801712345678"},
 	} {
 		got, leak := Leak(c.line)
 		if got != c.want || leak != (c.want != "") {
