@@ -87,3 +87,50 @@ func Normalize(s string) (MSISDN, bool) {
 	}
 	return MSISDN(b.String()), true
 }
+
+// Redact returns s with every number in it masked: each run of Min to Max
+// digits that stands alone (not inside a word or a longer id of letters
+// and digits) is replaced by Mask of it. For strings that may embed a
+// number, such as message ids ("harvest-1:254712345678" →
+// "harvest-1:***678") and texts of errors naming Redis keys.
+func Redact(s string) string {
+	var b strings.Builder
+	last := 0
+	for i := 0; i < len(s); {
+		if !isDigit(s[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(s) && isDigit(s[j]) {
+			j++
+		}
+		if j-i >= Min && j-i <= Max && (i == 0 || !isWord(s[i-1])) && (j == len(s) || !isWord(s[j])) {
+			b.WriteString(s[last:i])
+			b.WriteString(Mask(s[i:j]))
+			last = j
+		}
+		i = j
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// Text is a string that may embed a number (a message id, a reference):
+// it logs and prints through Redact.
+type Text string
+
+// LogValue implements slog.LogValuer.
+func (t Text) LogValue() slog.Value { return slog.StringValue(Redact(string(t))) }
+
+// String implements fmt.Stringer.
+func (t Text) String() string { return Redact(string(t)) }
+
+func isDigit(b byte) bool { return b >= '0' && b <= '9' }
+
+func isWord(b byte) bool {
+	return isDigit(b) || b == '_' || (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z')
+}

@@ -85,3 +85,22 @@ func TestValid(t *testing.T) {
 		}
 	}
 }
+
+func TestRedact(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"harvest-1:254712345678", "harvest-1:***678"},
+		{"digest:market:2026-11-30:254700000001", "digest:market:2026-11-30:***001"},
+		{"n:{254700000001}:subs and p:{255700000002}", "n:{***001}:subs and p:{***002}"},
+		{"1764516639123-0", "***123-0"},
+		{"3f8a1234567890bc", "3f8a1234567890bc"},
+		{"no numbers, 42 and 2026", "no numbers, 42 and 2026"},
+		{"", ""},
+	} {
+		if got := Redact(c.in); got != c.want {
+			t.Errorf("Redact(%q) = %q, want %q", c.in, got, c.want)
+		}
+		if got := Text(c.in).LogValue().String(); got != c.want {
+			t.Errorf("Text(%q) logs %q, want %q", c.in, got, c.want)
+		}
+	}
+}

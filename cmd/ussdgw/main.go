@@ -40,6 +40,7 @@ import (
 	"github.com/ussdgw/ussdgw/flows"
 	"github.com/ussdgw/ussdgw/gateway"
 	"github.com/ussdgw/ussdgw/metrics"
+	"github.com/ussdgw/ussdgw/msisdn"
 	"github.com/ussdgw/ussdgw/smpp/bridge"
 	"github.com/ussdgw/ussdgw/ussd"
 	"github.com/ussdgw/ussdgw/ussd/sms"
@@ -231,7 +232,7 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 		a.hub, err = bridge.New(*smppCfg, bridge.Deps{KV: store, Prefix: "smpp:", StepTimeout: s.StepBudget + 2*time.Second, Log: log,
 			OnReceipt: func(ctx context.Context, ref string, delivered bool, reason string) {
 				if err := q.Receipt(ctx, ref, delivered, reason); err != nil {
-					log.Warn("receipt not recorded in the outbox", "ref", ref, "err", err)
+					log.Warn("receipt not recorded in the outbox", "ref", msisdn.Text(ref), "err", err)
 				}
 			}})
 		if err != nil {
