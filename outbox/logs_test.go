@@ -32,3 +32,18 @@ func TestFailuresLogNoNumberNorText(t *testing.T) {
 	// Three attempts: two retries at debug and the dead letter at warn.
 	eventually(t, 5*time.Second, "logged", func() bool { return chk.Lines() >= 3 })
 }
+
+// A message's status record is kept for Options.TTL (the gateway's
+// -outbox-retention), not longer.
+func TestStatusRecordKeptForTTL(t *testing.T) {
+	c, p := testRedis(t)
+	q := New(c, p, Options{TTL: 36 * time.Hour})
+	ids, _, err := q.Enqueue(bg, Message{MSISDN: "254700000418", Text: "x", Kind: "reminder", Priority: Bulk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ttl, err := c.TTL(bg, q.k.msg+ids[0]).Result()
+	if err != nil || ttl <= 35*time.Hour || ttl > 36*time.Hour {
+		t.Errorf("status record TTL = %s, %v; want 36h", ttl, err)
+	}
+}
