@@ -838,3 +838,36 @@ nodes:
 		t.Fatalf("logs: %s", logs.String())
 	}
 }
+
+// A sensitive input may not go where it would outlive the session: into
+// a subscription (kept by the consent registry and its audit trail) or an
+// SMS text (kept by the outbox until sent).
+func TestSensitiveInputNotKept(t *testing.T) {
+	const head = `id: pin
+languages: [en]
+nodes:
+  main: {type: menu, text: Bank, options: [{label: Go, next: ask}]}
+  ask: {type: input, text: "PIN?", save: pin, sensitive: true, validate: {pattern: "[0-9]{4}"}, next: use}
+`
+	for _, c := range []struct {
+		name, use, want string
+	}{
+		{"subscribe params", `  use: {type: subscribe, topic: alerts, label: Alerts, params: {code: "{{pin}}"}, next: done}` + "\n", "nodes.use.params"},
+		{"subscribe topic", `  use: {type: subscribe, topic: "alerts-{{pin}}", label: Alerts, next: done}` + "\n", "nodes.use.topic"},
+		{"subscribe label", `  use: {type: subscribe, topic: alerts, label: "Alerts {{pin}}", next: done}` + "\n", "nodes.use.label"},
+		{"sms text", `  use: {type: sms, text: "Your PIN is {{pin}}", next: done}` + "\n", "nodes.use.text"},
+		{"late sms", `  use: {type: action, call: bank, timeout: 1s, late_sms: "PIN {{pin}}: {{r.x}}", save: r, next: done, on_timeout: done}` + "\n", "nodes.use.late_sms"},
+		{"adapter params (session only)", `  use: {type: action, call: bank, params: {pin: "{{pin}}"}, next: done}` + "\n", ""},
+		{"sms without it", `  use: {type: sms, text: "Thank you", next: done}` + "\n", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse("pin.yaml", []byte(head+c.use+"  done: {type: end, text: OK}\n"), Options{})
+			switch {
+			case c.want == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "sensitive input")):
+				t.Errorf("err = %v, want a refusal at %s", err, c.want)
+			}
+		})
+	}
+}
