@@ -871,3 +871,22 @@ nodes:
 		})
 	}
 }
+
+type failingSMS struct{}
+
+func (failingSMS) Send(context.Context, string, string) error { return errors.New("outbox: capped") }
+
+// An SMS that cannot be queued is logged without its text or the number.
+func TestSMSFailureLogsNoTextNorNumber(t *testing.T) {
+	f := loadDemo(t)
+	c := &fakeCaller{res: []any{map[string]any{"id": "a1", "name": "Alpha"}}}
+	chk := logcheck.NewChecker(t)
+	chk.Forbid("Item a1 as asked.", "254700000001")
+	env := &Env{Adapters: c, MSISDN: "254700000001", Now: time.Now(), SMS: failingSMS{}, Log: chk.Logger(nil)}
+	if s := play(t, f, env, &State{Lang: "en"}, "3", "1", "1"); !strings.HasPrefix(s.Text, "Sorry, the service is not available") {
+		t.Fatalf("got %q", s.Text)
+	}
+	if chk.Lines() == 0 {
+		t.Fatal("the failure was not logged")
+	}
+}
