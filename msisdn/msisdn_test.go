@@ -32,7 +32,7 @@ func TestMSISDNNeverPrintsWhole(t *testing.T) {
 	err := fmt.Errorf("sending to %s: %w", m, errors.New("boom"))
 	for name, s := range map[string]string{
 		"text and json logs": buf.String(),
-		"%s":                 fmt.Sprintf("%s", m),
+		"%s":                 fmt.Sprintf("to %s", m),
 		"%v":                 fmt.Sprintf("%v", m),
 		"%#v":                fmt.Sprintf("%#v", m),
 		"%+v struct":         fmt.Sprintf("%+v", struct{ To MSISDN }{m}),
