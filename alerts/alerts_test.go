@@ -5,8 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"sort"
 	"strings"
@@ -18,6 +16,8 @@ import (
 
 	"github.com/ussdgw/ussdgw/consent"
 	"github.com/ussdgw/ussdgw/flows"
+
+	"github.com/ussdgw/ussdgw/internal/logcheck"
 )
 
 func testRedis(t *testing.T) (redis.UniversalClient, string) {
@@ -132,7 +132,7 @@ func newAlerts(t *testing.T, c *memConsent, o *memOutbox, now *time.Time) *Alert
 		t.Fatal(err)
 	}
 	return New(Config{Redis: rdb, Prefix: prefix, Consent: c, Outbox: o, Flows: func() *flows.Set { return set },
-		Now: func() time.Time { return *now }, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Now: func() time.Time { return *now }, Log: logcheck.New(t)})
 }
 
 // 10,000 subscribers of one topic with thresholds 0, 2, 5 and 10 percent

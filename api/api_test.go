@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -18,6 +17,8 @@ import (
 	"github.com/ussdgw/ussdgw/alerts"
 	"github.com/ussdgw/ussdgw/apikeys"
 	"github.com/ussdgw/ussdgw/flows"
+
+	"github.com/ussdgw/ussdgw/internal/logcheck"
 )
 
 func redisURL() string {
@@ -110,11 +111,11 @@ func newEnv(t testing.TB, mod func(*Config)) *env {
 	flowsFn := func() *flows.Set { return set }
 	cfg := Config{
 		Keys: e.keys, Redis: rdb, Prefix: prefix, Flows: flowsFn, Consent: e.consent, Outbox: e.outbox,
-		Prices: alerts.New(alerts.Config{Redis: rdb, Prefix: prefix, Consent: e.consent, Outbox: e.outbox, Flows: flowsFn, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Prices: alerts.New(alerts.Config{Redis: rdb, Prefix: prefix, Consent: e.consent, Outbox: e.outbox, Flows: flowsFn, Log: logcheck.New(t),
 			Now: func() time.Time { return e.now }}),
 		Health: func(context.Context) map[string]any { return map[string]any{"queue": map[string]any{"depth": 0}} },
 		Now:    func() time.Time { return e.now },
-		Log:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Log:    logcheck.New(t),
 	}
 	if mod != nil {
 		mod(&cfg)

@@ -9,6 +9,8 @@ import (
 
 	"github.com/ussdgw/ussdgw/internal/rediscluster"
 	"github.com/ussdgw/ussdgw/ussd"
+
+	"github.com/ussdgw/ussdgw/internal/logcheck"
 )
 
 // One Redis Cluster (3 masters, a replica each) for the package's tests,
@@ -24,7 +26,7 @@ var shared struct {
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	code := m.Run()
+	code := logcheck.Checked(m).Run()
 	if shared.c != nil {
 		shared.c.Close()
 	}

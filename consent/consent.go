@@ -2,8 +2,9 @@
 // receive: subscriptions to topics (price alerts, reminders), opt-outs (SMS
 // STOP) and opt-ins (START), and an audit trail of every change, in Redis.
 //
-// It is a leaf package: it imports only the standard library and go-redis,
-// nothing of the gateway, so that the flows, the SMS router, the outbox and
+// It is a leaf package: it imports only the standard library, go-redis and
+// msisdn (the phone-number type, itself stdlib only, so that numbers are
+// masked the one way), nothing else of the gateway, so that the flows, the SMS router, the outbox and
 // the API can all use it without import cycles.
 //
 // Keys (all under the configured prefix; {m} is the MSISDN as a Redis
@@ -38,6 +39,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ussdgw/ussdgw/msisdn"
 )
 
 // Subscription is one thing a user agreed to receive.
@@ -120,12 +123,7 @@ func checkMSISDN(m string) error {
 }
 
 // mask hides all but the last three digits, for error texts that may be logged.
-func mask(m string) string {
-	if len(m) <= 3 {
-		return "***"
-	}
-	return "***" + m[len(m)-3:]
-}
+func mask(m string) string { return msisdn.Mask(m) }
 
 // encode is the compact form stored in the hashes: a URL query, which
 // keeps any text safe and stays short ("s=market&l=Maize...&g=en&...").

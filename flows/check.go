@@ -22,6 +22,7 @@ func (c *compiler) check() {
 	c.homeScreens()
 	c.inputKeys()
 	c.secretParams()
+	c.sensitiveKept()
 	c.checkScreens()
 }
 
@@ -35,6 +36,40 @@ func (c *compiler) secretParams() {
 				if c.f.sensitive[v] {
 					n.secret = true
 				}
+			}
+		}
+	}
+}
+
+// sensitiveKept refuses a sensitive input where it would outlive the
+// session: in what a subscription keeps (its topic, label and params stay
+// in the consent registry and its audit trail for months) and in the text
+// of an SMS (the outbox keeps it until it is sent, the SMSC and the handset
+// after). A sensitive input lives in the session only.
+func (c *compiler) sensitiveKept() {
+	kept := map[string]string{} // path of a field → what keeps its value
+	for _, n := range c.f.nodes {
+		at := join("nodes", n.name)
+		switch n.kind {
+		case kindSubscribe:
+			for _, k := range []string{"topic", "label", "params"} {
+				kept[join(at, k)] = "a subscription, which the consent registry keeps"
+			}
+		case kindUnsubscribe:
+			kept[join(at, "topic")] = "the consent audit trail"
+		case kindSMS:
+			kept[join(at, "text")] = "an SMS, which the outbox keeps until it is sent"
+		case kindAction:
+			kept[join(at, "late_sms")] = "an SMS, which the outbox keeps until it is sent"
+		}
+	}
+	for _, u := range c.uses {
+		if !c.f.sensitive[u.name] {
+			continue
+		}
+		for field, what := range kept {
+			if u.path == field || strings.HasPrefix(u.path, field+".") || strings.HasPrefix(u.path, field+"[") {
+				c.d.errorf(u.at, u.path, "%q is a sensitive input: it may not go into %s (it is kept only for the session)", u.name, what)
 			}
 		}
 	}

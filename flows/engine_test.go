@@ -13,6 +13,8 @@ import (
 
 	"github.com/ussdgw/ussdgw/adapters"
 	"github.com/ussdgw/ussdgw/flows/gsm"
+
+	"github.com/ussdgw/ussdgw/internal/logcheck"
 )
 
 type fakeCaller struct {
@@ -827,12 +829,64 @@ nodes:
 		t.Fatal(err)
 	}
 	var logs strings.Builder
-	env := &Env{Now: time.Now(), Log: slog.New(slog.NewTextHandler(&logs, nil)),
+	env := &Env{Now: time.Now(), Log: logcheck.Wrap(t, slog.NewTextHandler(&logs, nil)),
 		Adapters: &fakeCaller{err: adapters.Errorf(adapters.KindInvalid, "param pin: wrong pin %q", "4321")}}
 	if s := play(t, f, env, &State{}, "1", "4321"); !s.End {
 		t.Fatalf("got %q", s.Text)
 	}
 	if strings.Contains(logs.String(), "4321") || !strings.Contains(logs.String(), "adapter refused the request") {
 		t.Fatalf("logs: %s", logs.String())
+	}
+}
+
+// A sensitive input may not go where it would outlive the session: into
+// a subscription (kept by the consent registry and its audit trail) or an
+// SMS text (kept by the outbox until sent).
+func TestSensitiveInputNotKept(t *testing.T) {
+	const head = `id: pin
+languages: [en]
+nodes:
+  main: {type: menu, text: Bank, options: [{label: Go, next: ask}]}
+  ask: {type: input, text: "PIN?", save: pin, sensitive: true, validate: {pattern: "[0-9]{4}"}, next: use}
+`
+	for _, c := range []struct {
+		name, use, want string
+	}{
+		{"subscribe params", `  use: {type: subscribe, topic: alerts, label: Alerts, params: {code: "{{pin}}"}, next: done}` + "\n", "nodes.use.params"},
+		{"subscribe topic", `  use: {type: subscribe, topic: "alerts-{{pin}}", label: Alerts, next: done}` + "\n", "nodes.use.topic"},
+		{"subscribe label", `  use: {type: subscribe, topic: alerts, label: "Alerts {{pin}}", next: done}` + "\n", "nodes.use.label"},
+		{"sms text", `  use: {type: sms, text: "Your PIN is {{pin}}", next: done}` + "\n", "nodes.use.text"},
+		{"late sms", `  use: {type: action, call: bank, timeout: 1s, late_sms: "PIN {{pin}}: {{r.x}}", save: r, next: done, on_timeout: done}` + "\n", "nodes.use.late_sms"},
+		{"adapter params (session only)", `  use: {type: action, call: bank, params: {pin: "{{pin}}"}, next: done}` + "\n", ""},
+		{"sms without it", `  use: {type: sms, text: "Thank you", next: done}` + "\n", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse("pin.yaml", []byte(head+c.use+"  done: {type: end, text: OK}\n"), Options{})
+			switch {
+			case c.want == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "sensitive input")):
+				t.Errorf("err = %v, want a refusal at %s", err, c.want)
+			}
+		})
+	}
+}
+
+type failingSMS struct{}
+
+func (failingSMS) Send(context.Context, string, string) error { return errors.New("outbox: capped") }
+
+// An SMS that cannot be queued is logged without its text or the number.
+func TestSMSFailureLogsNoTextNorNumber(t *testing.T) {
+	f := loadDemo(t)
+	c := &fakeCaller{res: []any{map[string]any{"id": "a1", "name": "Alpha"}}}
+	chk := logcheck.NewChecker(t)
+	chk.Forbid("Item a1 as asked.", "254700000001")
+	env := &Env{Adapters: c, MSISDN: "254700000001", Now: time.Now(), SMS: failingSMS{}, Log: chk.Logger(nil)}
+	if s := play(t, f, env, &State{Lang: "en"}, "3", "1", "1"); !strings.HasPrefix(s.Text, "Sorry, the service is not available") {
+		t.Fatalf("got %q", s.Text)
+	}
+	if chk.Lines() == 0 {
+		t.Fatal("the failure was not logged")
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/ussdgw/ussdgw/msisdn"
 	"github.com/ussdgw/ussdgw/ussd"
 )
 
@@ -114,22 +115,8 @@ func dialled(code, text string) string {
 }
 
 // normalizeMSISDN keeps the digits of an E.164 number (+254 700 000001 →
-// 254700000001), or returns "" when it is not one.
+// 254700000001), or returns "" when it is not one (msisdn.Normalize).
 func normalizeMSISDN(s string) string {
-	s = strings.TrimSpace(s)
-	s = strings.TrimPrefix(s, "+")
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r >= '0' && r <= '9':
-			b.WriteRune(r)
-		case r == ' ' || r == '-':
-		default:
-			return ""
-		}
-	}
-	if b.Len() < 5 || b.Len() > 15 {
-		return ""
-	}
-	return b.String()
+	m, _ := msisdn.Normalize(s)
+	return string(m)
 }

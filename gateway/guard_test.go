@@ -18,6 +18,8 @@ import (
 	"github.com/ussdgw/ussdgw/flows"
 	"github.com/ussdgw/ussdgw/gateway"
 	"github.com/ussdgw/ussdgw/ussd"
+
+	"github.com/ussdgw/ussdgw/internal/logcheck"
 )
 
 // syncBuffer is a log sink the handler's goroutines may share.
@@ -46,7 +48,7 @@ func guardedServer(t testing.TB, g gateway.Guard, log io.Writer) *gateway.Server
 	}
 	return gateway.New(gateway.Config{
 		Manager: ussd.NewManager(ussd.Config{Store: ussd.NewMemoryStore(), Flows: set}),
-		Log:     slog.New(slog.NewTextHandler(log, nil)),
+		Log:     logcheck.Wrap(t, slog.NewTextHandler(log, nil)),
 		Guards:  map[string]gateway.Guard{gateway.AfricasTalking: g},
 	})
 }

@@ -27,8 +27,9 @@
 // the state, receipts matched by our own id, and a "sending" mark that
 // counts possible duplicates after a crash.
 //
-// This is a leaf package: it imports the standard library and go-redis
-// only, never the gateway's own packages.
+// This is a leaf package: it imports the standard library, go-redis and
+// msisdn (the phone-number type, itself stdlib only, so that numbers log
+// masked the one way), never the gateway's other packages.
 package outbox
 
 import (
@@ -262,14 +263,6 @@ func randHex(n int) string {
 
 // NewID returns a new message id: 20 random hex digits.
 func NewID() string { return randHex(10) }
-
-// mask shows the last three digits of a number, for logs.
-func mask(msisdn string) string {
-	if len(msisdn) <= 3 {
-		return "***"
-	}
-	return "***" + msisdn[len(msisdn)-3:]
-}
 
 func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 

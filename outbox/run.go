@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ussdgw/ussdgw/msisdn"
 )
 
 // task is one stream entry taken for sending.
@@ -178,7 +180,7 @@ func (r *runner) dispatch(ctx context.Context, streams []redis.XStream) {
 			continue
 		case err != nil:
 			// Not taken: it stays pending and is taken over after ClaimIdle.
-			q.log.Warn("taking a message", "id", t.id, "err", err)
+			q.log.Warn("taking a message", "id", msisdn.Text(t.id), "err", err)
 			r.release(t.stream + " " + t.entry)
 			continue
 		}
@@ -393,10 +395,10 @@ func (r *runner) process(t task) (result, bool) {
 	attempts, _ := strconv.Atoi(f["at"])
 	attempts++
 	if q.o.Temporary(err) && attempts < q.o.MaxAttempts {
-		q.log.Debug("send failed; will retry", "id", t.id, "to", mask(f["to"]), "attempt", attempts, "err", err)
+		q.log.Debug("send failed; will retry", "id", msisdn.Text(t.id), "to", msisdn.MSISDN(f["to"]), "attempt", attempts, "err", err)
 		return later(StateQueued, err.Error(), q.o.Now().Add(q.o.Backoff(attempts)), 1)
 	}
-	q.log.Warn("message dead-lettered", "id", t.id, "to", mask(f["to"]), "attempts", attempts, "err", err)
+	q.log.Warn("message dead-lettered", "id", msisdn.Text(t.id), "to", msisdn.MSISDN(f["to"]), "attempts", attempts, "err", err)
 	res.attempts = 1
 	return end(StateFailed, err.Error(), true)
 }

@@ -5,8 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"io"
-	"log/slog"
 	"os"
 	"sort"
 	"sync"
@@ -17,6 +15,8 @@ import (
 
 	"github.com/ussdgw/ussdgw/adapters"
 	"github.com/ussdgw/ussdgw/adapters/health"
+
+	"github.com/ussdgw/ussdgw/internal/logcheck"
 )
 
 // newRedis returns a client of the shared test Redis and a unique key
@@ -219,4 +219,4 @@ func (k *memKV) Swap(_ context.Context, key string, old, val []byte, _ time.Dura
 	return true, nil
 }
 
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+var quiet = logcheck.Discard()

@@ -42,6 +42,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ussdgw/ussdgw/msisdn"
 )
 
 // Config is the scheduler's configuration. Redis, Consent, Queue and
@@ -376,12 +378,7 @@ func (s *Scheduler) daysLeft(date time.Time, now time.Time) int {
 }
 
 // mask hides all but the last 3 digits of a number, for logs.
-func mask(msisdn string) string {
-	if len(msisdn) <= 3 {
-		return "***"
-	}
-	return strings.Repeat("*", len(msisdn)-3) + msisdn[len(msisdn)-3:]
-}
+func mask(m string) string { return msisdn.Mask(m) }
 
 // warnOnce logs a failing dependency once per pass, not once per user.
 func (s *Scheduler) warnOnce(seen map[string]bool, what string, err error, attrs ...any) {

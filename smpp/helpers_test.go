@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"testing"
 	"time"
+
+	"github.com/ussdgw/ussdgw/internal/logcheck"
 )
 
 // testConfig is a Config with short timers for tests against addr.
@@ -25,7 +27,7 @@ func testConfig(addr string) Config {
 }
 
 func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo}))
+	return logcheck.Wrap(t, slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
 // startClient starts a Client, waits for its bind and closes it at cleanup.

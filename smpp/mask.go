@@ -2,23 +2,16 @@ package smpp
 
 import (
 	"log/slog"
-	"strings"
+
+	"github.com/ussdgw/ussdgw/msisdn"
 )
 
-// MSISDN is a phone number or address that logs masked: only its last
-// three characters show, so logs never carry a full number.
-type MSISDN string
-
-// LogValue implements slog.LogValuer.
-func (m MSISDN) LogValue() slog.Value { return slog.StringValue(m.String()) }
-
-// String returns the masked form, e.g. "*********123".
-func (m MSISDN) String() string {
-	if len(m) <= 3 {
-		return strings.Repeat("*", len(m))
-	}
-	return strings.Repeat("*", len(m)-3) + string(m[len(m)-3:])
-}
+// MSISDN is a phone number or address that logs and prints masked: only
+// its last three characters show, so logs never carry a full number. It is
+// the module's one phone-number type, msisdn.MSISDN; an alias, so that the
+// bridge passes numbers between smpp and ussd without conversions and
+// there is one masking rule.
+type MSISDN = msisdn.MSISDN
 
 // Secret is a password. It prints and logs as "[redacted]".
 type Secret string

@@ -6,8 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +15,8 @@ import (
 	"github.com/ussdgw/ussdgw/internal/rediscluster"
 	"github.com/ussdgw/ussdgw/ussd"
 	"github.com/ussdgw/ussdgw/ussd/storetest"
+
+	"github.com/ussdgw/ussdgw/internal/logcheck"
 )
 
 // TestRedisStoreOnCluster runs the Store contract on a real Redis Cluster
@@ -68,7 +68,7 @@ func TestProtectedStoreOnClusterMasterDown(t *testing.T) {
 	}
 	s := ussd.NewRedisStore(cl, "t:")
 	defer s.Close()
-	s.Protect(ussd.OutageOptions{Timeout: 200 * time.Millisecond, Probe: 200 * time.Millisecond, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	s.Protect(ussd.OutageOptions{Timeout: 200 * time.Millisecond, Probe: 200 * time.Millisecond, Log: logcheck.New(t)})
 	masters, err := c.Masters(ctx)
 	if err != nil {
 		t.Fatal(err)

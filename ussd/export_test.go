@@ -4,8 +4,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"testing"
+
+	"github.com/ussdgw/ussdgw/internal/logcheck"
 )
 
 func typeName(v any) string { return fmt.Sprintf("%T", v) }
 
-func newTextLogger(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+func newTextLogger(t testing.TB, w io.Writer) *slog.Logger {
+	return logcheck.Wrap(t, slog.NewTextHandler(w, nil))
+}

@@ -318,7 +318,7 @@ func (failing) Swap(context.Context, string, []byte, []byte, time.Duration) (boo
 
 func TestMSISDNLogsMasked(t *testing.T) {
 	var b bytes.Buffer
-	logger := newTextLogger(&b)
+	logger := newTextLogger(t, &b)
 	logger.Info("x", "msisdn", ussd.MSISDN("254700123456"))
 	if strings.Contains(b.String(), "254700123456") || !strings.Contains(b.String(), "***456") {
 		t.Fatalf("log line %q", b.String())

@@ -1,20 +1,14 @@
 package ussd
 
-import "log/slog"
+import "github.com/ussdgw/ussdgw/msisdn"
 
-// MSISDN is a subscriber's number. It logs masked (all but the last three
-// digits hidden), so that logs carry no personal data.
-type MSISDN string
+// MSISDN is a subscriber's number (international digits, no "+"). It is
+// the module's one phone-number type, msisdn.MSISDN, which logs and prints
+// masked (only the last three digits show). An alias rather than a new
+// type, so that ussd.MSISDN, smpp.MSISDN and msisdn.MSISDN are one type:
+// callers keep compiling, values pass between packages without
+// conversions, and there is one masking rule.
+type MSISDN = msisdn.MSISDN
 
-// LogValue implements slog.LogValuer.
-func (m MSISDN) LogValue() slog.Value {
-	return slog.StringValue(Mask(string(m)))
-}
-
-// Mask hides all but the last three characters of s.
-func Mask(s string) string {
-	if len(s) <= 3 {
-		return "***"
-	}
-	return "***" + s[len(s)-3:]
-}
+// Mask hides all but the last three characters of s (msisdn.Mask).
+func Mask(s string) string { return msisdn.Mask(s) }

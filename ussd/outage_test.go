@@ -14,6 +14,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ussdgw/ussdgw/ussd"
+
+	"github.com/ussdgw/ussdgw/internal/logcheck"
 )
 
 type lockedBuf struct {
@@ -68,7 +70,7 @@ func TestBreaker(t *testing.T) {
 	var logs lockedBuf
 	st := ussd.NewRedisStore(c, "t:")
 	st.Protect(ussd.OutageOptions{Timeout: 100 * time.Millisecond, Failures: 3, Probe: time.Hour,
-		Log: slog.New(slog.NewTextHandler(&logs, nil))})
+		Log: logcheck.Wrap(t, slog.NewTextHandler(&logs, nil))})
 	ctx := context.Background()
 	for i := range 3 {
 		start := time.Now()
@@ -91,7 +93,7 @@ func TestBreaker(t *testing.T) {
 	}
 	// A caller that goes away is not Redis's fault: it does not count.
 	st2 := ussd.NewRedisStore(c, "t:")
-	st2.Protect(ussd.OutageOptions{Timeout: time.Second, Failures: 1, Probe: time.Hour, Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	st2.Protect(ussd.OutageOptions{Timeout: time.Second, Failures: 1, Probe: time.Hour, Log: logcheck.Wrap(t, slog.NewTextHandler(&logs, nil))})
 	for i := range 3 {
 		cctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 		_, err := st2.Get(cctx, "k")

@@ -40,6 +40,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/ussdgw/ussdgw/adapters"
+	"github.com/ussdgw/ussdgw/internal/logcheck"
 )
 
 // Harness describes the adapter under test.
@@ -122,7 +123,7 @@ func (r *runner) sawError(err error) {
 // adapter makes, starts and (at cleanup) stops an adapter.
 func (r *runner) adapter(t *testing.T) adapters.Adapter {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(r, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := logcheck.Wrap(t, slog.NewTextHandler(r, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	a := r.h.New(t, log)
 	if a == nil {
 		t.Fatal("New returned nil")
@@ -306,7 +307,7 @@ func (r *runner) oddParams(t *testing.T) {
 
 func (r *runner) lifecycle(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
-	log := slog.New(slog.NewTextHandler(r, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := logcheck.Wrap(t, slog.NewTextHandler(r, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	a := r.h.New(t, log)
 	ctx := context.Background()
 	starter, canStart := a.(adapters.Starter)

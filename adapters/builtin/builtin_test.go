@@ -10,9 +10,11 @@ import (
 
 	"github.com/ussdgw/ussdgw/adapters"
 	"github.com/ussdgw/ussdgw/adapters/internal/kvtest"
+
+	"github.com/ussdgw/ussdgw/internal/logcheck"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(logcheck.Checked(m)) }
 
 // The gateway's adapters section, as cmd/ would hand it over, builds
 // every shipped kind over the shipped data.

@@ -18,9 +18,11 @@ import (
 
 	"github.com/ussdgw/ussdgw/adapters"
 	"github.com/ussdgw/ussdgw/adapters/adaptertest"
+
+	"github.com/ussdgw/ussdgw/internal/logcheck"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(logcheck.Checked(m)) }
 
 const (
 	token  = "tok-SECRET-123"
@@ -149,7 +151,7 @@ func (b *backend) config() Config {
 func newAdapter(t testing.TB, c Config, log *slog.Logger) *Adapter {
 	t.Helper()
 	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+		log = logcheck.New(t)
 	}
 	a, err := New(c, adapters.Instance{Name: "crm", Secrets: []string{token, apiKey},
 		Deps: adapters.Deps{Logger: log}})
@@ -382,7 +384,7 @@ func TestBreaker(t *testing.T) {
 	c.Retry.Attempts = 1
 	c.Breaker = Breaker{Failures: 3, Open: 150 * time.Millisecond}
 	var logs logBuf
-	a := newAdapter(t, c, slog.New(slog.NewTextHandler(&logs, nil)))
+	a := newAdapter(t, c, logcheck.Wrap(t, slog.NewTextHandler(&logs, nil)))
 	b.mode.Store("500")
 	for range 3 {
 		call(a, context.Background(), "patient", p("id", "P-1"))

@@ -13,9 +13,11 @@ import (
 	"github.com/ussdgw/ussdgw/adapters"
 	"github.com/ussdgw/ussdgw/adapters/adaptertest"
 	"github.com/ussdgw/ussdgw/adapters/internal/source"
+
+	"github.com/ussdgw/ussdgw/internal/logcheck"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(logcheck.Checked(m)) }
 
 const dataFile = "../../flows-examples/data/jobs.yaml"
 

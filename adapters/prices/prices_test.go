@@ -3,7 +3,6 @@ package prices
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -16,9 +15,11 @@ import (
 
 	"github.com/ussdgw/ussdgw/adapters"
 	"github.com/ussdgw/ussdgw/adapters/adaptertest"
+
+	"github.com/ussdgw/ussdgw/internal/logcheck"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(logcheck.Checked(m)) }
 
 const dataFile = "../../flows-examples/data/prices.yaml"
 
@@ -300,7 +301,7 @@ func BenchmarkCompare(b *testing.B) {
 }
 
 func TestQuotes(t *testing.T) {
-	q := newShipped(t, slog.New(slog.NewTextHandler(io.Discard, nil))).Quotes()
+	q := newShipped(t, logcheck.New(t)).Quotes()
 	if len(q) < 10 {
 		t.Fatalf("%d quotes", len(q))
 	}

@@ -12,6 +12,8 @@ import (
 	"github.com/ussdgw/ussdgw/smpp/smsc"
 	"github.com/ussdgw/ussdgw/ussd"
 	"github.com/ussdgw/ussdgw/ussd/storetest"
+
+	"github.com/ussdgw/ussdgw/internal/logcheck"
 )
 
 // startRealGateway binds the gateway's SMPP side as cmd/ussdgw wires it
@@ -25,7 +27,7 @@ func startRealGateway(t *testing.T, srv *smsc.Server, binds int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := logcheck.Wrap(t, slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	m := ussd.NewManager(ussd.Config{Store: store, Flows: set, Log: log})
 	cfg := bridge.Defaults()
 	for i := range binds {
@@ -57,7 +59,7 @@ func startRealGateway(t *testing.T, srv *smsc.Server, binds int) {
 func TestLoadAgainstGateway(t *testing.T) {
 	for name, p := range smsc.Profiles {
 		t.Run(name, func(t *testing.T) {
-			srv, err := smsc.Start(smsc.Config{Profile: p, Logger: slog.New(slog.DiscardHandler)})
+			srv, err := smsc.Start(smsc.Config{Profile: p, Logger: logcheck.New(t)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -84,7 +86,7 @@ func TestLoadAgainstGateway(t *testing.T) {
 func TestShellAgainstGateway(t *testing.T) {
 	out := &syncBuffer{}
 	sh := &shell{out: out, msisdn: "254720000099", shortcode: "777", wait: 5 * time.Second}
-	srv, err := smsc.Start(smsc.Config{OnMessage: sh.onMessage, OnSubmit: sh.onSubmit, Logger: slog.New(slog.DiscardHandler)})
+	srv, err := smsc.Start(smsc.Config{OnMessage: sh.onMessage, OnSubmit: sh.onSubmit, Logger: logcheck.New(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +11,8 @@ import (
 
 	"github.com/ussdgw/ussdgw/smpp"
 	"github.com/ussdgw/ussdgw/smpp/smsc"
+
+	"github.com/ussdgw/ussdgw/internal/logcheck"
 )
 
 // syncBuffer is an io.Writer safe for the shell's concurrent prints.
@@ -74,7 +75,7 @@ func startGateway(t *testing.T, srv *smsc.Server, receipts chan<- string) {
 		return smpp.StatusOK
 	})
 	var err error
-	c, err = smpp.New(cfg, h, smpp.WithLogger(slog.New(slog.DiscardHandler)))
+	c, err = smpp.New(cfg, h, smpp.WithLogger(logcheck.New(t)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -18,6 +16,8 @@ import (
 	"github.com/ussdgw/ussdgw/consent"
 	"github.com/ussdgw/ussdgw/flows"
 	ob "github.com/ussdgw/ussdgw/outbox"
+
+	"github.com/ussdgw/ussdgw/internal/logcheck"
 )
 
 // The broadcast command against the API over real Redis, with an outbox
@@ -44,7 +44,7 @@ func TestBroadcastCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	quiet := logcheck.New(t)
 	keys := apikeys.New(rc, prefix, nil)
 	_, key, err := keys.Create(ctx, "cli", []apikeys.Scope{apikeys.Send, apikeys.Read})
 	if err != nil {

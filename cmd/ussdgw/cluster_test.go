@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"sort"
@@ -20,6 +19,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ussdgw/ussdgw/internal/rediscluster"
+
+	"github.com/ussdgw/ussdgw/internal/logcheck"
 )
 
 // syncBuffer is a log sink several goroutines write to.
@@ -102,7 +103,7 @@ func referenceScreens(t *testing.T) []string {
 	t.Helper()
 	s := defaults()
 	s.Flows = "../../flows-examples"
-	a, err := wire(context.Background(), s, slog.New(slog.NewTextHandler(io.Discard, nil)), wireOptions{})
+	a, err := wire(context.Background(), s, logcheck.New(t), wireOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

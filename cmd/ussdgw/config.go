@@ -35,6 +35,14 @@ type settings struct {
 	// ConsentRetention is how long the consent audit trail of a number is
 	// kept after its last change.
 	ConsentRetention time.Duration
+	// OutboxRetention is how long an MT SMS's status record (number,
+	// state, attempts, receipt) is kept; its text goes once it is sent.
+	OutboxRetention time.Duration
+	// APIAuditRetention and APIRecordRetention are how long the API's
+	// audit trail (which key did what, when) and broadcast records are
+	// kept.
+	APIAuditRetention  time.Duration
+	APIRecordRetention time.Duration
 
 	guardSettings    // guard.go: callback protection, limits, outages
 	reminderSettings // reminders.go: health reminders
@@ -78,6 +86,9 @@ func (s *settings) options() []option {
 		{name: "debug-listen", usage: "address for Go's /debug/pprof profiler (empty: off; loopback only unless -debug-public)", str: &s.DebugListen},
 		{name: "shutdown-timeout", usage: "time a graceful shutdown (SIGTERM) may take as a whole: stop intake, answer the steps in flight, hand queue entries back, close; a second signal exits at once", dur: &s.ShutdownTimeout},
 		{name: "consent-retention", usage: "how long a number's consent audit trail is kept after its last change", dur: &s.ConsentRetention},
+		{name: "outbox-retention", usage: "how long an MT SMS's status record (number, state, attempts, delivery receipt) is kept", dur: &s.OutboxRetention},
+		{name: "api-audit-retention", usage: "how long the API's audit trail (key, action, status, time) is kept", dur: &s.APIAuditRetention},
+		{name: "api-record-retention", usage: "how long the API's broadcast records (counts per state, no numbers) are kept", dur: &s.APIRecordRetention},
 		{name: "outbox-workers", usage: "MT SMS the outbox sends at once", num: &s.OutboxWorkers},
 		{name: "outbox-claim-idle", usage: "how long an SMS taken by a stopped gateway waits before another takes it over", dur: &s.OutboxClaimIdle},
 		{name: "sms-hourly-cap", usage: "SMS from flows (sms nodes, late results) per number per hour; 0: no cap", num: &s.SMSHourlyCap},
@@ -105,11 +116,15 @@ func defaults() *settings {
 		ShutdownTimeout: 20 * time.Second,
 
 		ConsentRetention: 400 * 24 * time.Hour,
-		reminderSettings: reminderDefaults(),
-		OutboxWorkers:    64,
-		OutboxClaimIdle:  30 * time.Second,
-		SMSHourlyCap:     5,
-		BulkDailyCap:     3,
+		OutboxRetention:  7 * 24 * time.Hour,
+
+		APIAuditRetention:  400 * 24 * time.Hour,
+		APIRecordRetention: 90 * 24 * time.Hour,
+		reminderSettings:   reminderDefaults(),
+		OutboxWorkers:      64,
+		OutboxClaimIdle:    30 * time.Second,
+		SMSHourlyCap:       5,
+		BulkDailyCap:       3,
 	}
 }
 

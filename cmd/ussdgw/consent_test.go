@@ -2,12 +2,13 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"strings"
 	"testing"
 
 	"github.com/ussdgw/ussdgw/consent"
 	"github.com/ussdgw/ussdgw/flows"
+
+	"github.com/ussdgw/ussdgw/internal/logcheck"
 )
 
 // TestOpenConsent: without -redis-url the consent registry runs on the
@@ -16,7 +17,7 @@ import (
 func TestOpenConsent(t *testing.T) {
 	ctx := context.Background()
 	s := defaults()
-	p, closeReg, err := openPush(ctx, s, slog.New(slog.DiscardHandler), nil, &flows.Set{})
+	p, closeReg, err := openPush(ctx, s, logcheck.New(t), nil, &flows.Set{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +31,7 @@ func TestOpenConsent(t *testing.T) {
 	closeReg()
 
 	s.RedisURL = "redis://127.0.0.1:1/0"
-	if _, _, err := openPush(ctx, s, slog.New(slog.DiscardHandler), nil, &flows.Set{}); err == nil || !strings.Contains(err.Error(), "does not answer") {
+	if _, _, err := openPush(ctx, s, logcheck.New(t), nil, &flows.Set{}); err == nil || !strings.Contains(err.Error(), "does not answer") {
 		t.Errorf("unreachable Redis: %v", err)
 	}
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
-	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
@@ -19,6 +17,8 @@ import (
 	"github.com/ussdgw/ussdgw/flows"
 	"github.com/ussdgw/ussdgw/ussd/storetest"
 	"github.com/ussdgw/ussdgw/ussd/transcript"
+
+	"github.com/ussdgw/ussdgw/internal/logcheck"
 )
 
 var update = flag.Bool("update", false, "rewrite the example transcripts with what the gateway shows")
@@ -98,7 +98,7 @@ func TestExampleTranscripts(t *testing.T) {
 				clock := transcript.NewClock(time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC))
 				box := &outbox{}
 				slow := &slowAdapters{slow: map[string]bool{}}
-				a, err := wire(context.Background(), s, slog.New(slog.NewTextHandler(io.Discard, nil)), wireOptions{
+				a, err := wire(context.Background(), s, logcheck.New(t), wireOptions{
 					now:  clock.Now,
 					wrap: func(c flows.Caller) flows.Caller { slow.next = c; return slow },
 					sms:  box,

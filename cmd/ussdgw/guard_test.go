@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/ussdgw/ussdgw/ussd/storetest"
+
+	"github.com/ussdgw/ussdgw/internal/logcheck"
 )
 
 func TestSecureByDefault(t *testing.T) {
@@ -74,7 +76,7 @@ func TestDebugListen(t *testing.T) {
 			t.Fatal(err)
 		}
 		var logBuf bytes.Buffer
-		err = s.checkDebug(slog.New(slog.NewTextHandler(&logBuf, nil)))
+		err = s.checkDebug(logcheck.Wrap(t, slog.NewTextHandler(&logBuf, nil)))
 		if (tt.wantErr == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
 			t.Errorf("%v: %v, want %q", tt.args, err, tt.wantErr)
 		}

@@ -40,6 +40,7 @@ import (
 	"github.com/ussdgw/ussdgw/flows"
 	"github.com/ussdgw/ussdgw/gateway"
 	"github.com/ussdgw/ussdgw/metrics"
+	"github.com/ussdgw/ussdgw/msisdn"
 	"github.com/ussdgw/ussdgw/smpp"
 	"github.com/ussdgw/ussdgw/smpp/bridge"
 	"github.com/ussdgw/ussdgw/ussd"
@@ -105,14 +106,25 @@ func newLogger(s *settings, w io.Writer) (*slog.Logger, error) {
 		return nil, fmt.Errorf("log level %q: use debug, info, warn or error", s.LogLevel)
 	}
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler
 	switch s.LogFormat {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		h = slog.NewTextHandler(w, opts)
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		h = slog.NewJSONHandler(w, opts)
+	default:
+		return nil, fmt.Errorf("log format %q: use text or json", s.LogFormat)
 	}
-	return nil, fmt.Errorf("log format %q: use text or json", s.LogFormat)
+	if testLogHook != nil {
+		h = testLogHook(h)
+	}
+	return slog.New(h), nil
 }
+
+// testLogHook, when set (by this package's tests only), wraps the handler
+// of every logger newLogger makes: the tests check each line, at every
+// level, for phone numbers shown whole.
+var testLogHook func(slog.Handler) slog.Handler
 
 // wireOptions are what tests change in the wiring: the clock, a wrapper
 // around the adapters, and where SMS go when there is no SMSC.
@@ -233,7 +245,7 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 		a.hub, err = bridge.New(*smppCfg, bridge.Deps{KV: store, StatusKV: statusKV, Prefix: "smpp:", StepTimeout: s.StepBudget + 2*time.Second, Log: log,
 			OnReceipt: func(ctx context.Context, ref string, delivered bool, reason string) {
 				if err := q.Receipt(ctx, ref, delivered, reason); err != nil {
-					log.Warn("receipt not recorded in the outbox", "ref", ref, "err", err)
+					log.Warn("receipt not recorded in the outbox", "ref", msisdn.Text(ref), "err", err)
 				}
 			}})
 		if err != nil {

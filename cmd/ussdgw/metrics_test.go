@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -21,6 +20,8 @@ import (
 	"github.com/ussdgw/ussdgw/metrics"
 	"github.com/ussdgw/ussdgw/smpp/nodetest"
 	"github.com/ussdgw/ussdgw/ussd/storetest"
+
+	"github.com/ussdgw/ussdgw/internal/logcheck"
 )
 
 // scrapeURL reads a /metrics endpoint as Prometheus would.
@@ -132,7 +133,7 @@ func TestMetricsHTTP(t *testing.T) {
 	s.Flows = "../../flows-examples"
 	s.RedisURL, s.RedisPrefix = redisURLFor(t, r), r.Prefix
 	s.LimitDials = 2 // the third dial of a number within a minute is refused
-	a, err := wire(context.Background(), s, slog.New(slog.NewTextHandler(io.Discard, nil)), wireOptions{})
+	a, err := wire(context.Background(), s, logcheck.New(t), wireOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

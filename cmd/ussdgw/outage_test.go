@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ussdgw/ussdgw/internal/logcheck"
 )
 
 // lockedBuffer is a log sink shared by the gateway's goroutines.
@@ -154,7 +156,7 @@ func TestRedisOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs lockedBuffer
-	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: logLevel()}))
+	log := logcheck.Wrap(t, slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: logLevel()}))
 	a, err := wire(context.Background(), s, log, wireOptions{})
 	if err != nil {
 		t.Fatal(err)

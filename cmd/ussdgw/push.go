@@ -104,6 +104,7 @@ func outboxOptions(s *settings, log *slog.Logger, now func() time.Time) mtq.Opti
 		ClaimIdle: s.OutboxClaimIdle,
 		HourlyCap: s.SMSHourlyCap,
 		DailyCap:  s.BulkDailyCap,
+		TTL:       s.OutboxRetention,
 		Temporary: smpp.IsRetryable,
 		Now:       now,
 		Log:       log,

@@ -19,6 +19,8 @@ import (
 	mtq "github.com/ussdgw/ussdgw/outbox"
 	"github.com/ussdgw/ussdgw/smpp/nodetest"
 	"github.com/ussdgw/ussdgw/ussd"
+
+	"github.com/ussdgw/ussdgw/internal/logcheck"
 )
 
 // TestGatewayKilledMidBroadcast: 5,000 alerts queued from this process
@@ -165,6 +167,7 @@ func startGateway(t *testing.T, bin, cfg, url string) *gatewayProc {
 				_ = g.cmd.Process.Kill()
 				_ = g.cmd.Wait()
 			}
+			logcheck.Text(t, g.logs.String())
 			if t.Failed() {
 				t.Logf("gateway logs:\n%s", g.logs.String())
 			}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +20,8 @@ import (
 	"github.com/ussdgw/ussdgw/smpp/nodetest"
 	"github.com/ussdgw/ussdgw/ussd"
 	"github.com/ussdgw/ussdgw/ussd/storetest"
+
+	"github.com/ussdgw/ussdgw/internal/logcheck"
 )
 
 func TestReminderSettings(t *testing.T) {
@@ -52,7 +53,7 @@ func TestReminderSettings(t *testing.T) {
 
 // A bad reminder setting stops the start with a message saying which.
 func TestReminderSettingsChecked(t *testing.T) {
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := logcheck.New(t)
 	for _, tt := range []struct{ days, hour, want string }{
 		{"2,x", "09:00", `reminder days "2,x": "x" is not a number of days`},
 		{"2,2", "09:00", "given twice"},

@@ -22,6 +22,8 @@ import (
 
 	"github.com/ussdgw/ussdgw/smpp/nodetest"
 	"github.com/ussdgw/ussdgw/smpp/smsc"
+
+	"github.com/ussdgw/ussdgw/internal/logcheck"
 )
 
 // The rolling restart of issue 9, with real processes: two gateway
@@ -330,6 +332,9 @@ func startInstance(t *testing.T, bin, name, dir, cfg, prefix string) *gwProc {
 		default:
 			_ = cmd.Process.Kill()
 			<-p.done
+		}
+		if b, err := os.ReadFile(log); err == nil {
+			logcheck.Text(t, string(b))
 		}
 		if t.Failed() {
 			b, _ := os.ReadFile(log)

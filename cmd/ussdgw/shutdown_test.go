@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ussdgw/ussdgw/internal/logcheck"
 )
 
 // The phases run in order: the listener closes at once while a request in
@@ -78,7 +80,7 @@ func TestShutdownPhases(t *testing.T) {
 	a.drain = append(a.drain, func(context.Context) error { note("drain"); return nil })
 	a.closers = append(a.closers, func() { note("close") })
 	var logs bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&logs, nil))
+	log := logcheck.Wrap(t, slog.NewTextHandler(&logs, nil))
 	if err := a.shutdown(srv, 10*time.Second, log); err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +108,7 @@ func TestShutdownWatchdog(t *testing.T) {
 	srv := &http.Server{}
 	var logs bytes.Buffer
 	start := time.Now()
-	err := a.shutdown(srv, 100*time.Millisecond, slog.New(slog.NewTextHandler(&logs, nil)))
+	err := a.shutdown(srv, 100*time.Millisecond, logcheck.Wrap(t, slog.NewTextHandler(&logs, nil)))
 	took := time.Since(start)
 	if err == nil || !strings.Contains(err.Error(), "did not finish within 100ms") {
 		t.Errorf("shutdown with a stuck phase: %v", err)
@@ -126,7 +128,7 @@ func TestShutdownPhaseError(t *testing.T) {
 	a.drain = append(a.drain, func(ctx context.Context) error { return errors.New("3 steps unanswered") })
 	a.closers = append(a.closers, func() { closed = true })
 	var logs bytes.Buffer
-	err := a.shutdown(&http.Server{}, time.Second, slog.New(slog.NewTextHandler(&logs, nil)))
+	err := a.shutdown(&http.Server{}, time.Second, logcheck.Wrap(t, slog.NewTextHandler(&logs, nil)))
 	if err == nil || !strings.Contains(err.Error(), "3 steps unanswered") {
 		t.Errorf("err %v", err)
 	}

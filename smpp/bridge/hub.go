@@ -32,6 +32,7 @@ import (
 
 	"github.com/ussdgw/ussdgw/flows"
 	"github.com/ussdgw/ussdgw/flows/gsm"
+	"github.com/ussdgw/ussdgw/msisdn"
 	"github.com/ussdgw/ussdgw/smpp"
 	"github.com/ussdgw/ussdgw/ussd"
 )
@@ -525,15 +526,15 @@ func (h *Hub) SendSMS(ctx context.Context, msisdn, text string) (ref string, err
 // tells whether to try again); once every part is accepted it returns
 // nil even when the status could not be recorded, so that a retry does
 // not send the message twice.
-func (h *Hub) Deliver(ctx context.Context, msisdn, text, ref string) error {
-	res, err := h.sms.Send(ctx, smpp.Message{Src: h.cfg.SMS.Source, Dst: msisdn, Text: text, Ref: ref})
+func (h *Hub) Deliver(ctx context.Context, to, text, ref string) error {
+	res, err := h.sms.Send(ctx, smpp.Message{Src: h.cfg.SMS.Source, Dst: to, Text: text, Ref: ref})
 	if err != nil && (res.Segments == 0 || len(res.IDs) < res.Segments) {
 		h.stats.mtFailed.Add(1)
 		return fmt.Errorf("sending sms: %w", err)
 	}
 	h.stats.mtSent.Add(1)
 	if err != nil {
-		h.log.Warn("sms sent but its delivery status not recorded", "to", smpp.MSISDN(msisdn), "ref", ref, "err", err)
+		h.log.Warn("sms sent but its delivery status not recorded", "to", msisdn.MSISDN(to), "ref", msisdn.Text(ref), "err", err)
 		return nil
 	}
 	if h.deps.OnReceipt != nil {

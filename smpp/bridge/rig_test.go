@@ -17,6 +17,8 @@ import (
 	"github.com/ussdgw/ussdgw/ussd"
 	"github.com/ussdgw/ussdgw/ussd/sms"
 	"github.com/ussdgw/ussdgw/ussd/storetest"
+
+	"github.com/ussdgw/ussdgw/internal/logcheck"
 )
 
 // prices is the tests' adapter: a price of the day that can be made
@@ -67,7 +69,7 @@ func conn(name, addr, profile string) smpp.Config {
 }
 
 func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo}))
+	return logcheck.Wrap(t, slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
 // newRig starts the SMSC and the Hub; edit changes the config first.

@@ -8,13 +8,15 @@ import (
 	"time"
 
 	"github.com/ussdgw/ussdgw/smpp"
+
+	"github.com/ussdgw/ussdgw/internal/logcheck"
 )
 
 // startServer starts a Server on a random port and closes it at cleanup.
 func startServer(t testing.TB, cfg Config) *Server {
 	t.Helper()
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+		cfg.Logger = logcheck.Wrap(t, slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	s, err := Start(cfg)
 	if err != nil {
@@ -41,7 +43,7 @@ func clientConfig(name, addr string) smpp.Config {
 // and closes it at cleanup.
 func startESME(t testing.TB, cfg smpp.Config, h smpp.Handler) *smpp.Client {
 	t.Helper()
-	c, err := smpp.New(cfg, h, smpp.WithLogger(slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))))
+	c, err := smpp.New(cfg, h, smpp.WithLogger(logcheck.Wrap(t, slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))))
 	if err != nil {
 		t.Fatal(err)
 	}

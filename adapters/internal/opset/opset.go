@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/ussdgw/ussdgw/adapters"
+	"github.com/ussdgw/ussdgw/msisdn"
 )
 
 // Func runs one op with the call's params.
@@ -117,11 +118,6 @@ func StoreErr(ctx context.Context, what string, err error, hide string) error {
 	return &adapters.Error{Kind: kind, Msg: what, Err: errors.New(msg)}
 }
 
-// Mask returns an MSISDN with all but its first 3 and last 2 digits
-// hidden ("254*******01"), for the rare log line or error that names one.
-func Mask(msisdn string) string {
-	if len(msisdn) <= 5 {
-		return strings.Repeat("*", len(msisdn))
-	}
-	return msisdn[:3] + strings.Repeat("*", len(msisdn)-5) + msisdn[len(msisdn)-2:]
-}
+// Mask hides all but the last three digits of an MSISDN (msisdn.Mask:
+// "***001"), for the rare log line or error that names one.
+func Mask(m string) string { return msisdn.Mask(m) }

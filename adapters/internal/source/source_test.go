@@ -17,9 +17,11 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/ussdgw/ussdgw/adapters"
+
+	"github.com/ussdgw/ussdgw/internal/logcheck"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(logcheck.Checked(m)) }
 
 type doc struct {
 	N int `yaml:"n" json:"n"`
@@ -78,7 +80,7 @@ func TestFile(t *testing.T) {
 	path := filepath.Join(dir, "d.yaml")
 	os.WriteFile(path, []byte("n: 1\n"), 0o644)
 	var logs logBuf
-	in := adapters.Instance{Deps: adapters.Deps{Dir: dir, Logger: slog.New(slog.NewTextHandler(&logs, nil))}}
+	in := adapters.Instance{Deps: adapters.Deps{Dir: dir, Logger: logcheck.Wrap(t, slog.NewTextHandler(&logs, nil))}}
 	s, err := New(Config{File: "d.yaml", Refresh: time.Second}, in, load)
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +137,7 @@ func TestURL(t *testing.T) {
 	defer srv.Close()
 	var logs logBuf
 	in := adapters.Instance{
-		Deps:    adapters.Deps{Logger: slog.New(slog.NewTextHandler(&logs, nil))},
+		Deps:    adapters.Deps{Logger: logcheck.Wrap(t, slog.NewTextHandler(&logs, nil))},
 		Secrets: []string{"tok-secret", "key-secret"},
 	}
 	cfg := Config{URL: srv.URL + "/data?key=key-secret", Refresh: time.Second,
@@ -201,7 +203,7 @@ func TestRefreshLoopWarns(t *testing.T) {
 	}))
 	defer srv.Close()
 	var logs logBuf
-	in := adapters.Instance{Deps: adapters.Deps{Logger: slog.New(slog.NewTextHandler(&logs, nil))}}
+	in := adapters.Instance{Deps: adapters.Deps{Logger: logcheck.Wrap(t, slog.NewTextHandler(&logs, nil))}}
 	s, err := New(Config{URL: srv.URL, Refresh: time.Second}, in, load)
 	if err != nil {
 		t.Fatal(err)
