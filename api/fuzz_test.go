@@ -115,7 +115,8 @@ func FuzzNumbersFromText(f *testing.F) {
 
 // readReq runs readBroadcast on a request with the content type and body.
 func readReq(s *Server, ctype, query string, body []byte) (BroadcastRequest, numberList, []Problem, error) {
-	req := httptest.NewRequest(http.MethodPost, "/api/v1/broadcasts?"+query, bytes.NewReader(body))
+	req := httptest.NewRequest(http.MethodPost, "/api/v1/broadcasts", bytes.NewReader(body))
+	req.URL.RawQuery = query // as sent, even what a request line could not carry
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}
@@ -226,4 +227,17 @@ func FuzzPrice(f *testing.F) {
 			t.Fatalf("normalized %+v is not a fixed point: %+v, %v", n, again, err)
 		}
 	})
+}
+
+// TestUploadInvalidUTF8 is what FuzzBroadcast found: the text of an upload
+// (a query parameter) could be invalid UTF-8 and was accepted.
+func TestUploadInvalidUTF8(t *testing.T) {
+	e := newEnv(t, nil)
+	a := e.do("POST", "/api/v1/broadcasts?service=market&text_en=%A1", e.send, "text/csv", "0712345678\n")
+	if a.code != http.StatusBadRequest || !strings.Contains(a.raw, "not valid UTF-8") {
+		t.Fatalf("%d %s", a.code, a.raw)
+	}
+	if n := e.outbox.len(); n != 0 {
+		t.Errorf("%d messages queued", n)
+	}
 }
