@@ -17,12 +17,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/go-redis/redis_rate/v10"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/redis/go-redis/v9"
@@ -64,8 +67,15 @@ type Config struct {
 	// FanOutTimeout bounds the fan-out of one broadcast (10 minutes); it
 	// goes on when the caller hangs up.
 	FanOutTimeout time.Duration
-	Now           func() time.Time
-	Log           *slog.Logger
+	// RatePerMinute is the requests one API key may make per minute (GCRA
+	// in Redis, so the limit holds across instances); 0: no limit. Over
+	// it the answer is 429 with Retry-After.
+	RatePerMinute int
+	// Refused, when set, counts a request refused by the rate limit
+	// (metrics.Refused("api", "limited")).
+	Refused func()
+	Now     func() time.Time
+	Log     *slog.Logger
 }
 
 // Server is the API, an http.Handler answering under /api/v1.
@@ -73,6 +83,9 @@ type Server struct {
 	e   *echo.Echo
 	cfg Config
 	log *slog.Logger
+
+	lim         *redis_rate.Limiter // per-key rate; nil: no limit
+	limitLogged atomic.Int64        // unix second of the last limiter error logged
 
 	stop chan struct{}  // closed by Close
 	bg   sync.WaitGroup // background retries (failed)
@@ -106,6 +119,9 @@ func New(cfg Config) *Server {
 		cfg.Log = slog.Default()
 	}
 	s := &Server{e: echo.New(), cfg: cfg, log: cfg.Log.With("comp", "api"), stop: make(chan struct{})}
+	if cfg.RatePerMinute > 0 {
+		s.lim = newLimiter(cfg.Redis)
+	}
 	e := s.e
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
@@ -258,6 +274,9 @@ func (s *Server) auth(scope apikeys.Scope) echo.MiddlewareFunc {
 			case err != nil:
 				return s.unavailable(c, "checking the API key", err)
 			}
+			if err := s.limit(c, k); err != nil {
+				return err
+			}
 			c.Set(keyCtx, k)
 			err = next(c)
 			if mutation {
@@ -277,6 +296,52 @@ func (s *Server) auth(scope apikeys.Scope) echo.MiddlewareFunc {
 			return err
 		}
 	}
+}
+
+// limitTimeout bounds the rate limiter's Redis call: a slow Redis must not
+// hold every API request up on the limiter.
+const limitTimeout = 300 * time.Millisecond
+
+// limit refuses the request with 429 when key k is over its rate. The
+// limiter fails open: when Redis does not answer in time the request goes
+// on (and the handler's own Redis calls answer 503 if Redis is gone), so
+// a limiter outage never refuses legitimate callers by itself. A refused
+// request is not audited, even a mutation: a flood would otherwise flood
+// the audit stream; the refusal is counted in the metrics instead.
+func (s *Server) limit(c echo.Context, k apikeys.Key) error {
+	if s.lim == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), limitTimeout)
+	defer cancel()
+	// The hash tag keeps the key in one Cluster slot (redis_rate uses one key).
+	res, err := s.lim.Allow(ctx, s.cfg.Prefix+"api:lim:{"+k.ID+"}", redis_rate.PerMinute(s.cfg.RatePerMinute))
+	if err != nil {
+		s.limitErr(err)
+		return nil
+	}
+	if res.Allowed > 0 {
+		return nil
+	}
+	if s.cfg.Refused != nil {
+		s.cfg.Refused()
+	}
+	retry := int(math.Ceil(res.RetryAfter.Seconds()))
+	if retry < 1 {
+		retry = 1
+	}
+	c.Response().Header().Set("Retry-After", strconv.Itoa(retry))
+	return apiErr(http.StatusTooManyRequests, "API key %s is over its limit of %d requests per minute; retry after %d s", k.ID, s.cfg.RatePerMinute, retry)
+}
+
+// limitErr logs a failing limiter once per minute at most: when Redis is
+// down every request would log it.
+func (s *Server) limitErr(err error) {
+	now := time.Now().Unix()
+	if last := s.limitLogged.Load(); now-last < 60 || !s.limitLogged.CompareAndSwap(last, now) {
+		return
+	}
+	s.log.Warn("API rate limiter unavailable; requests are let through", "err", err)
 }
 
 func key(c echo.Context) apikeys.Key {
@@ -363,3 +428,5 @@ func (s *Server) health(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, body)
 }
+
+func newLimiter(c redis.UniversalClient) *redis_rate.Limiter { return redis_rate.NewLimiter(c) }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/ussdgw/ussdgw/flows"
 	"github.com/ussdgw/ussdgw/flows/gsm"
@@ -22,6 +23,12 @@ const (
 func checkText(t string) error {
 	if strings.TrimSpace(t) == "" {
 		return fmt.Errorf("empty")
+	}
+	// A JSON body cannot carry invalid UTF-8 (the decoder replaces it),
+	// but the text_<lang> query parameters of an upload can: refuse it
+	// rather than guess at what the phone should show.
+	if !utf8.ValidString(t) {
+		return fmt.Errorf("not valid UTF-8")
 	}
 	l := gsm.Measure(t)
 	if !l.UCS2 {

@@ -7,8 +7,10 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -37,6 +39,10 @@ type Config struct {
 	// are for operators (the authenticated /api/v1/health), never served
 	// on the public /healthz.
 	Details func(ctx context.Context) map[string]any
+	// BindGroups, when set, reports the SMPP bind groups (the Hub's
+	// Groups): /readyz shows whether the groups the gateway needs are up
+	// and /readyz?smsc=1 or ?group=NAME fail on it (see smscReady).
+	BindGroups func() []BindGroup
 	// API, when set, answers everything under /api/v1/ (package api):
 	// it authenticates its callers, answers JSON and bounds its own
 	// bodies (an upload of numbers is larger than MaxBody).
@@ -157,6 +163,14 @@ func (s *Server) Details(ctx context.Context) map[string]any {
 			body["ready"] = true
 		}
 	}
+	if s.cfg.BindGroups != nil {
+		groups := s.cfg.BindGroups()
+		smsc := map[string]any{"ready": true, "groups": groups}
+		if r := smscReason(groups); r != "" {
+			smsc["ready"], smsc["not_ready"] = false, r
+		}
+		body["smsc"] = smsc
+	}
 	if s.cfg.Details != nil {
 		for k, v := range s.cfg.Details(ctx) {
 			if _, taken := body[k]; !taken {
@@ -167,6 +181,16 @@ func (s *Server) Details(ctx context.Context) map[string]any {
 	return body
 }
 
+// ready answers /readyz. Without a query it is the readiness of the HTTP
+// side only: the store answers. An SMSC outage does not make it 503: the
+// load balancer in front of /readyz sends aggregators' HTTP USSD, which
+// needs no SMPP, and an SMSC outage usually hits every instance at once,
+// so failing here would take HTTP USSD down with the SMSC everywhere. The
+// SMSC state is shown beside it ("smsc") for people and monitoring.
+// Checks that route SMPP-dependent traffic ask for it explicitly:
+// /readyz?smsc=1 fails when a needed group (one carrying USSD, or the MT
+// SMS group) has no bound connection; /readyz?group=NAME fails when that
+// group has none (404 for a group not configured).
 func (s *Server) ready(c echo.Context) error {
 	if s.cfg.Ready != nil {
 		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
@@ -177,7 +201,73 @@ func (s *Server) ready(c echo.Context) error {
 			return c.JSON(http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "reason": err.Error()})
 		}
 	}
-	return c.JSON(http.StatusOK, map[string]any{"status": "ready"})
+	body := map[string]any{"status": "ready"}
+	if s.cfg.BindGroups == nil {
+		return c.JSON(http.StatusOK, body)
+	}
+	groups := s.cfg.BindGroups()
+	if name := c.QueryParam("group"); name != "" {
+		for _, g := range groups {
+			if g.Name == name {
+				if g.Bound == 0 {
+					return c.JSON(http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "reason": g.reason()})
+				}
+				return c.JSON(http.StatusOK, map[string]any{"status": "ready", "group": name, "bound": g.Bound, "total": g.Total})
+			}
+		}
+		return c.JSON(http.StatusNotFound, map[string]any{"status": "unknown", "reason": "no SMPP bind group " + strconv.Quote(name)})
+	}
+	reason := smscReason(groups)
+	if reason == "" {
+		body["smsc"] = "ready"
+		return c.JSON(http.StatusOK, body)
+	}
+	body["smsc"], body["smsc_reason"] = "unavailable", reason
+	if v := c.QueryParam("smsc"); v != "" && v != "0" && v != "false" {
+		body["status"], body["reason"] = "unavailable", reason
+		return c.JSON(http.StatusServiceUnavailable, body)
+	}
+	return c.JSON(http.StatusOK, body)
+}
+
+// BindGroup is the state of one SMPP bind group.
+type BindGroup struct {
+	Name  string `json:"name"`
+	Bound int    `json:"bound"` // connections bound now
+	Total int    `json:"total"` // connections configured
+	USSD  bool   `json:"ussd"`  // carries USSD
+	SMS   bool   `json:"sms"`   // MT SMS leave on it
+}
+
+// Needed reports whether the gateway needs the group: it carries USSD or
+// the MT SMS. A group for, say, MO only is not needed for readiness.
+func (g BindGroup) Needed() bool { return g.USSD || g.SMS }
+
+func (g BindGroup) reason() string {
+	var what []string
+	if g.USSD {
+		what = append(what, "USSD")
+	}
+	if g.SMS {
+		what = append(what, "SMS")
+	}
+	carries := ""
+	if len(what) > 0 {
+		carries = " (" + strings.Join(what, ", ") + ")"
+	}
+	return fmt.Sprintf("SMPP bind group %q%s has no bound connection (0 of %d)", g.Name, carries, g.Total)
+}
+
+// smscReason says which needed groups have no bound connection; "" when
+// every needed group has one.
+func smscReason(groups []BindGroup) string {
+	var rs []string
+	for _, g := range groups {
+		if g.Needed() && g.Bound == 0 {
+			rs = append(rs, g.reason())
+		}
+	}
+	return strings.Join(rs, "; ")
 }
 
 // plainText replies as aggregators expect: text/plain, one body.

@@ -83,7 +83,7 @@ func New(o Options) *Metrics {
 
 	m.redisErrors = m.counterVec("ussdgw_redis_errors_total", "Redis commands that failed (not counting a missing key), by command name; \"dial\" for failed connections.",
 		"command")
-	m.refusals = m.counterVec("ussdgw_refusals_total", "Messages refused before their step by the per-number limits, by channel (ussd, sms) and verdict (limited, denied).",
+	m.refusals = m.counterVec("ussdgw_refusals_total", "Messages refused before their step by the per-number limits, by channel (ussd, sms) and verdict (limited, denied); API requests refused by the per-key limit as channel api, verdict limited.",
 		"channel", "verdict")
 	m.redisErrors.WithLabelValues("dial")
 	// Known label values start at zero so that rate() works from the
@@ -93,6 +93,7 @@ func New(o Options) *Metrics {
 			m.refusals.WithLabelValues(ch, v)
 		}
 	}
+	m.refusals.WithLabelValues("api", "limited")
 	return m
 }
 

@@ -85,7 +85,8 @@ func (t transported) Abort(ctx context.Context, msisdn ussd.MSISDN, sessionID st
 }
 
 // Refused counts a message refused by the per-number limits; channel is
-// "ussd" or "sms", verdict "limited" or "denied".
+// "ussd" or "sms", verdict "limited" or "denied"; or an API request
+// refused by its key's limit: channel "api", verdict "limited".
 func (m *Metrics) Refused(channel, verdict string) {
 	m.refusals.WithLabelValues(channel, verdict).Inc()
 }

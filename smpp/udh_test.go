@@ -59,12 +59,27 @@ func FuzzParseUDH(f *testing.F) {
 		if n != len(b) {
 			t.Fatalf("parsed %d of %d octets", n, len(b))
 		}
-		if _, total, seq, ok := u.Concat(); ok && (seq == 0 || seq > total) {
+		ref, total, seq, ok := u.Concat()
+		if !ok {
+			return
+		}
+		if seq == 0 || seq > total {
 			t.Fatalf("Concat ok with seq %d of %d", seq, total)
 		}
-		back := appendConcatUDH(nil, false, 7, 3, 1)
-		if u2, _, err := ParseUDH(back); err != nil || !bytes.Equal(u2[0].Data, []byte{7, 3, 1}) {
-			t.Fatal("built UDH does not parse")
+		// Parse then build: the concatenation header built from what was
+		// parsed parses back to the same reference and numbers.
+		for _, wide := range []bool{false, true} {
+			if !wide && ref > 0xFF {
+				continue
+			}
+			back := appendConcatUDH(nil, wide, ref, total, seq)
+			u2, rest2, err := ParseUDH(append(back, rest...))
+			if err != nil || !bytes.Equal(rest2, rest) {
+				t.Fatalf("built UDH % x does not parse: %v", back, err)
+			}
+			if r2, t2, s2, ok2 := u2.Concat(); !ok2 || r2 != ref || t2 != total || s2 != seq {
+				t.Fatalf("round trip %d %d/%d -> %d %d/%d %v", ref, seq, total, r2, s2, t2, ok2)
+			}
 		}
 	})
 }

@@ -70,6 +70,7 @@ func wireAPI(ctx context.Context, a *app, s *settings, log *slog.Logger, now fun
 		Keys: apikeys.New(p.client, s.RedisPrefix, nil), Redis: p.client, Prefix: s.RedisPrefix, Flows: set,
 		Consent: p.consent, Outbox: p.queue, Prices: al, Country: s.APICountry, Now: now, Log: log,
 		AuditRetention: s.APIAuditRetention, RecordRetention: s.APIRecordRetention,
+		RatePerMinute: s.APIRate, Refused: func() { a.metrics.Refused("api", "limited") },
 		// The gateway's details (binds, readiness; a.gw exists by the time a
 		// request comes) and the queue's depth.
 		Health: func(ctx context.Context) map[string]any {

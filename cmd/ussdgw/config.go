@@ -30,6 +30,7 @@ type settings struct {
 	LogFormat      string
 	DebugListen    string
 	APICountry     string
+	APIRate        int
 	// ShutdownTimeout bounds a graceful shutdown (SIGTERM) as a whole.
 	ShutdownTimeout time.Duration
 	// ConsentRetention is how long the consent audit trail of a number is
@@ -82,6 +83,7 @@ func (s *settings) options() []option {
 		{name: "step-budget", usage: "time allowed for one USSD step, adapter calls included; a slower adapter takes its flow's timeout branch", dur: &s.StepBudget},
 		{name: "log-level", usage: "debug, info, warn or error", str: &s.LogLevel},
 		{name: "log-format", usage: "text or json", str: &s.LogFormat},
+		{name: "api-rate", usage: "API requests one API key may make per minute, across instances (0: no limit); over it: 429 with Retry-After", num: &s.APIRate},
 		{name: "api-country", usage: "country (ISO 3166 code) of the API's phone numbers written without a country code", str: &s.APICountry},
 		{name: "debug-listen", usage: "address for Go's /debug/pprof profiler (empty: off; loopback only unless -debug-public)", str: &s.DebugListen},
 		{name: "shutdown-timeout", usage: "time a graceful shutdown (SIGTERM) may take as a whole: stop intake, answer the steps in flight, hand queue entries back, close; a second signal exits at once", dur: &s.ShutdownTimeout},
@@ -112,6 +114,7 @@ func defaults() *settings {
 		LogLevel:       "info",
 		LogFormat:      "text",
 		APICountry:     "KE",
+		APIRate:        600,
 
 		ShutdownTimeout: 20 * time.Second,
 

@@ -281,6 +281,7 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 	a.manager = ussd.NewManager(base)
 	a.drain = append(a.drain, closeManager(a.manager))
 	var health func(context.Context) map[string]any
+	var groups func() []gateway.BindGroup
 	if a.hub != nil {
 		smsManager := ussd.NewManager(bridge.SMSSessions(base, smppCfg.MO))
 		a.drain = append([]func(context.Context) error{closeManager(smsManager)}, a.drain...)
@@ -303,8 +304,15 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 			return map[string]any{"smpp": a.hub.Health(ctx), "outbox": a.push.health(ctx)}
 		}
 		watchSMPP(a.metrics, a.hub)
+		groups = func() []gateway.BindGroup {
+			var out []gateway.BindGroup
+			for _, g := range a.hub.Groups() {
+				out = append(out, gateway.BindGroup{Name: g.Name, Bound: g.Bound, Total: g.Total, USSD: g.USSD, SMS: g.SMS})
+			}
+			return out
+		}
 	}
-	a.gw = gateway.New(gateway.Config{Manager: a.manager, Log: log, Ready: readyFn, Details: health, Guards: guards,
+	a.gw = gateway.New(gateway.Config{Manager: a.manager, Log: log, Ready: readyFn, Details: health, Guards: guards, BindGroups: groups,
 		API: wireAPI(ctx, a, s, log, o.now)})
 	a.handler = a.metrics.HTTP(a.gw)
 	return a, nil

@@ -35,3 +35,37 @@ func (h *Hub) Counters() Counters {
 		MTSent: s.mtSent.Load(), MTFailed: s.mtFailed.Load(),
 	}
 }
+
+// GroupState is how many connections of one bind group are bound, and
+// what the group carries, for readiness.
+type GroupState struct {
+	Name  string
+	Bound int  // connections bound now
+	Total int  // connections configured
+	USSD  bool // a connection of the group carries USSD
+	SMS   bool // MT SMS leave on this group
+}
+
+// Groups returns the state of every bind group, in config order.
+func (h *Hub) Groups() []GroupState {
+	var out []GroupState
+	idx := map[string]int{}
+	sms := h.cfg.smsGroup()
+	for _, c := range h.clients {
+		g := h.group[c]
+		i, ok := idx[g]
+		if !ok {
+			i = len(out)
+			idx[g] = i
+			out = append(out, GroupState{Name: g, SMS: g == sms})
+		}
+		out[i].Total++
+		if c.Status().Bound {
+			out[i].Bound++
+		}
+		if h.profile[c] != nil {
+			out[i].USSD = true
+		}
+	}
+	return out
+}

@@ -1,6 +1,7 @@
 package smsc
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"runtime"
@@ -92,6 +93,23 @@ func FuzzDecode(f *testing.F) {
 		if m, err := decodeSM(b); err == nil {
 			sub := &Submit{ESMClass: m.ESMClass, DataCoding: m.DataCoding, ShortMessage: m.ShortMessage, TLVs: m.TLVs}
 			_, _, _ = sub.inbound().UserData()
+			// Parse, format, parse: the same fields.
+			if enc, err := m.encode(); err == nil {
+				m2, err := decodeSM(enc)
+				if err != nil {
+					t.Fatalf("re-encoded % x does not decode: %v", enc, err)
+				}
+				if m2.ServiceType != m.ServiceType || m2.Source != m.Source || m2.Dest != m.Dest || m2.ESMClass != m.ESMClass ||
+					m2.DataCoding != m.DataCoding || m2.RegisteredDelivery != m.RegisteredDelivery ||
+					!bytes.Equal(m2.ShortMessage, m.ShortMessage) || len(m2.TLVs) != len(m.TLVs) {
+					t.Fatalf("round trip %+v -> %+v", m, m2)
+				}
+				for tag, v := range m.TLVs {
+					if !bytes.Equal(m2.TLVs[tag], v) {
+						t.Fatalf("tlv 0x%04X % x -> % x", uint16(tag), v, m2.TLVs[tag])
+					}
+				}
+			}
 		}
 		_, _ = decodeBind(b)
 	})
