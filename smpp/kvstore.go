@@ -21,7 +21,7 @@ type KV interface {
 // gateway instance can match a receipt that arrives on any bind. Keys:
 // <prefix>msg:<ref> holds the MessageStatus as JSON; <prefix>id:<id> the
 // message and part an SMSC id belongs to; <prefix>orphan:<id> a receipt
-// that came before its message was recorded.
+// that came before its message was recorded, until it is applied.
 type KVStore struct {
 	kv     KV
 	prefix string
@@ -75,8 +75,22 @@ func (s *KVStore) Sent(ctx context.Context, ref string, ids []string) error {
 		if _, err := s.update(ctx, ref, i, r); err != nil {
 			return err
 		}
+		s.dropOrphan(ctx, r.ID)
 	}
 	return nil
+}
+
+// dropOrphan deletes an early receipt, under every form of its id, once it
+// has been applied, so that it does not stay for the whole TTL. A failure
+// leaves it to expire: applying it again is harmless.
+//
+// The receipt is kept under every form rather than one because Sent, run
+// for every message, then reads one key; an early receipt is the rarer
+// case.
+func (s *KVStore) dropOrphan(ctx context.Context, id string) {
+	for _, f := range idForms(id) {
+		_ = s.kv.Set(ctx, s.prefix+"orphan:"+f, nil, 0) // a nil value deletes (KV)
+	}
 }
 
 // Apply implements StatusStore.
@@ -94,7 +108,11 @@ func (s *KVStore) Apply(ctx context.Context, r Receipt) (MessageStatus, bool, er
 			return MessageStatus{}, false, fmt.Errorf("keeping receipt %s: %w", r.ID, err)
 		}
 	}
-	return s.applyKnown(ctx, r) // Sent may have run in between
+	st, ok, err = s.applyKnown(ctx, r) // Sent may have run in between
+	if ok {
+		s.dropOrphan(ctx, r.ID)
+	}
+	return st, ok, err
 }
 
 func (s *KVStore) applyKnown(ctx context.Context, r Receipt) (MessageStatus, bool, error) {

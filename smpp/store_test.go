@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -153,5 +154,54 @@ func TestDelivery(t *testing.T) {
 		if got := (MessageStatus{Parts: tt.parts}).Delivery(); got != tt.want {
 			t.Errorf("%+v: %s, want %s", tt.parts, got, tt.want)
 		}
+	}
+}
+
+// TestKVStoreOrphanKeys: an early receipt's keys are gone once it is
+// applied.
+func TestKVStoreOrphanKeys(t *testing.T) {
+	orphans := func(kv *memKV) []string {
+		kv.mu.Lock()
+		defer kv.mu.Unlock()
+		var ks []string
+		for k := range kv.m {
+			if strings.HasPrefix(k, "t:orphan:") {
+				ks = append(ks, k)
+			}
+		}
+		return ks
+	}
+	tests := []struct {
+		name, receiptID string
+		sentIDs         []string
+	}{
+		{"same form", "1F0000", []string{"1f0000"}},
+		{"decimal receipt, hex id", "2031616", []string{"1F0000"}},
+		{"hex receipt, decimal id", "63", []string{"99"}},
+		{"second part", "7b", []string{"1", "007B"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := t.Context()
+			kv := &memKV{m: map[string][]byte{}}
+			s := NewKVStore(kv, "t:", time.Hour)
+			if _, ok, err := s.Apply(ctx, Receipt{ID: tt.receiptID, State: MsgDelivered}); ok || err != nil {
+				t.Fatalf("early receipt: %v %v", ok, err)
+			}
+			if ks := orphans(kv); len(ks) == 0 {
+				t.Fatal("early receipt not kept")
+			}
+			if err := s.Sent(ctx, "m", tt.sentIDs); err != nil {
+				t.Fatal(err)
+			}
+			st, ok, err := s.Lookup(ctx, "m")
+			last := len(tt.sentIDs) - 1
+			if err != nil || !ok || !st.Parts[last].Receipt || st.Parts[last].State != MsgDelivered {
+				t.Fatalf("early receipt not applied: %+v %v %v", st, ok, err)
+			}
+			if ks := orphans(kv); len(ks) != 0 {
+				t.Errorf("early receipt left after it was applied: %q", ks)
+			}
+		})
 	}
 }
