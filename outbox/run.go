@@ -16,6 +16,7 @@ import (
 type task struct {
 	stream, entry, id string
 	f                 map[string]string // the status hash, nil when the record is gone
+	consent           int8              // AllowBatch's answer: 1 allowed, -1 opted out, 0 not asked
 }
 
 // result is what became of a task (or a receipt).
@@ -169,6 +170,7 @@ func (r *runner) dispatch(ctx context.Context, streams []redis.XStream) {
 		_ = takeScript.Load(ctx, q.c).Err()
 		_, _ = q.c.Pipelined(ctx, take) // each command's error is looked at below
 	}
+	var send []task
 	for i := range tasks {
 		t := tasks[i]
 		v, err := cmds[i].Result()
@@ -187,13 +189,50 @@ func (r *runner) dispatch(ctx context.Context, streams []redis.XStream) {
 			r.done <- result{stream: t.stream, entry: t.entry, id: t.id, ackOnly: true}
 			continue
 		}
+		send = append(send, t)
+	}
+	r.askConsent(ctx, send)
+	for i, t := range send {
 		select {
 		case r.work <- t:
 		case <-ctx.Done():
-			for _, t := range tasks[i:] {
+			for _, t := range send[i:] {
 				r.release(t.stream + " " + t.entry) // left pending, marked: a later taker counts them as possibly sent
 			}
 			return
+		}
+	}
+}
+
+// askConsent asks Options.AllowBatch about the Bulk messages among tasks
+// (one round trip instead of one per message) and notes the answers on
+// them; on an error, or without AllowBatch, process asks Allow.
+func (r *runner) askConsent(ctx context.Context, tasks []task) {
+	q := r.q
+	if q.o.AllowBatch == nil {
+		return
+	}
+	var idx []int
+	var msisdns, services []string
+	for i, t := range tasks {
+		if t.f["pr"] == "b" && t.f["stopped"] == "" {
+			idx = append(idx, i)
+			msisdns = append(msisdns, t.f["to"])
+			services = append(services, t.f["sv"])
+		}
+	}
+	if len(idx) == 0 {
+		return
+	}
+	ok, err := q.o.AllowBatch(ctx, msisdns, services)
+	if err != nil || len(ok) != len(idx) {
+		q.log.Debug("consent checks of a batch; asking one by one", "count", len(idx), "err", err)
+		return
+	}
+	for j, i := range idx {
+		tasks[i].consent = -1
+		if ok[j] {
+			tasks[i].consent = 1
 		}
 	}
 }
@@ -354,7 +393,13 @@ func (r *runner) process(t task) (result, bool) {
 				return later(StateDeferred, "quiet hours", until, 0)
 			}
 		}
-		if q.o.Allow != nil {
+		switch {
+		case t.consent < 0:
+			return end(StateSuppressed, "opted out", false)
+		case t.consent == 0 && q.o.Allow == nil && q.o.AllowBatch != nil:
+			// AllowBatch failed and there is no Allow to ask instead.
+			return later(StateQueued, "consent check failed", now.Add(q.o.Backoff(1)), 0)
+		case t.consent == 0 && q.o.Allow != nil:
 			ok, err := q.o.Allow(ctx, f["to"], f["sv"])
 			if err != nil {
 				return later(StateQueued, "consent check: "+err.Error(), now.Add(q.o.Backoff(1)), 0)
