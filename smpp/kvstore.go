@@ -80,6 +80,37 @@ func (s *KVStore) Sent(ctx context.Context, ref string, ids []string) error {
 	return nil
 }
 
+// SentRef records that message ref went out as SMSC message id, one part,
+// without a status record: for a caller that keeps the message's status
+// itself (the outbox), to which a receipt only needs to say which message
+// it is for. Apply then answers a one-part status made of the receipt
+// alone, for each receipt (an intermediate one after a final one too),
+// and Lookup does not know ref. It returns a receipt that came before,
+// nil if none, for the caller to apply: it is not applied here.
+func (s *KVStore) SentRef(ctx context.Context, ref, id string) (*Receipt, error) {
+	pr, _ := json.Marshal(partRef{Ref: ref, Only: true})
+	if err := s.kv.Set(ctx, s.prefix+"id:"+idKey(id), pr, s.ttl); err != nil {
+		return nil, fmt.Errorf("recording message %s: %w", ref, err)
+	}
+	o, err := s.kv.Get(ctx, s.prefix+"orphan:"+idKey(id))
+	if err != nil {
+		return nil, fmt.Errorf("looking for an early receipt of %s: %w", ref, err)
+	}
+	var r Receipt
+	if o[0] == nil || json.Unmarshal(o[0], &r) != nil {
+		return nil, nil
+	}
+	s.dropOrphan(ctx, r.ID)
+	return &r, nil
+}
+
+// refStatus is what Apply answers for a message recorded by SentRef.
+func refStatus(ref string, r Receipt, now time.Time) MessageStatus {
+	st := newMessageStatus(ref, []string{r.ID}, now)
+	st.apply(0, r, now)
+	return st
+}
+
 // dropOrphan deletes an early receipt, under every form of its id, once it
 // has been applied, so that it does not stay for the whole TTL. A failure
 // leaves it to expire: applying it again is harmless.
@@ -127,6 +158,9 @@ func (s *KVStore) applyKnown(ctx context.Context, r Receipt) (MessageStatus, boo
 		var pr partRef
 		if v[0] == nil || json.Unmarshal(v[0], &pr) != nil {
 			continue
+		}
+		if pr.Only {
+			return refStatus(pr.Ref, r, s.now()), true, nil
 		}
 		st, err := s.update(ctx, pr.Ref, pr.Part, r)
 		return st, err == nil, err

@@ -205,3 +205,61 @@ func TestKVStoreOrphanKeys(t *testing.T) {
 		})
 	}
 }
+
+// TestKVStoreSentRef: ids only, no status record; each receipt answers a
+// one-part status of its own, and an early one is handed back once.
+func TestKVStoreSentRef(t *testing.T) {
+	tests := []struct {
+		name        string
+		early       bool
+		receiptID   string
+		wantDeliver Delivery
+		state       MessageState
+	}{
+		{"receipt after", false, "2031616", DeliveryDelivered, MsgDelivered},
+		{"receipt before", true, "1F0000", DeliveryFailed, MsgUndeliverable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := t.Context()
+			kv := &memKV{m: map[string][]byte{}}
+			s := NewKVStore(kv, "t:", time.Hour)
+			r := Receipt{ID: tt.receiptID, State: tt.state}
+			if tt.early {
+				if _, ok, err := s.Apply(ctx, r); ok || err != nil {
+					t.Fatalf("early receipt: %v %v", ok, err)
+				}
+			}
+			got, err := s.SentRef(ctx, "m", "1f0000")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.early {
+				if got == nil || got.State != tt.state {
+					t.Fatalf("early receipt handed back: %+v", got)
+				}
+				if again, _ := s.SentRef(ctx, "m", "1f0000"); again != nil {
+					t.Error("early receipt handed back twice")
+				}
+			} else {
+				if got != nil {
+					t.Fatalf("early receipt %+v out of nowhere", got)
+				}
+				st, ok, err := s.Apply(ctx, r)
+				if err != nil || !ok || st.Ref != "m" || st.Delivery() != tt.wantDeliver {
+					t.Fatalf("apply: %+v %v %v", st, ok, err)
+				}
+			}
+			if _, ok, _ := s.Lookup(ctx, "m"); ok {
+				t.Error("a status record was written")
+			}
+			kv.mu.Lock()
+			defer kv.mu.Unlock()
+			for k := range kv.m {
+				if !strings.HasPrefix(k, "t:id:") {
+					t.Errorf("key %s left, want the id only", k)
+				}
+			}
+		})
+	}
+}
