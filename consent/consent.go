@@ -504,6 +504,45 @@ func (r *Registry) Allowed(ctx context.Context, msisdn, service string) (bool, e
 	return true, nil
 }
 
+// AllowedBatch is Allowed for many messages in one round trip: msisdns[i]
+// and services[i] are one question, answered in the same place of the
+// result. An invalid number fails the whole batch, before Redis is asked;
+// the caller may then ask Allowed one by one.
+func (r *Registry) AllowedBatch(ctx context.Context, msisdns, services []string) ([]bool, error) {
+	if len(msisdns) != len(services) {
+		return nil, fmt.Errorf("consent: allowed batch: %d numbers, %d services", len(msisdns), len(services))
+	}
+	for _, m := range msisdns {
+		if err := checkMSISDN(m); err != nil {
+			return nil, err
+		}
+	}
+	cmds := make([]*redis.SliceCmd, len(msisdns))
+	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, m := range msisdns {
+			fields := []string{allServices}
+			if services[i] != "" {
+				fields = append(fields, services[i])
+			}
+			cmds[i] = p.HMGet(ctx, r.numKey(m, "stop"), fields...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("consent: allowed batch of %d: %w", len(msisdns), err)
+	}
+	out := make([]bool, len(msisdns))
+	for i, c := range cmds {
+		out[i] = true
+		for _, v := range c.Val() {
+			if v != nil {
+				out[i] = false
+			}
+		}
+	}
+	return out, nil
+}
+
 // Subscribers calls fn for each subscriber of topic, reading the index in
 // HSCAN batches so that a topic of 100,000 numbers is never all in memory.
 // A number that subscribes or leaves during the scan may or may not be

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -272,6 +273,15 @@ func TestStopStart(t *testing.T) {
 				}
 				if g := [3]bool{allowed("market"), allowed("health"), allowed("")}; g != [3]bool{s.market, s.health, s.all} {
 					t.Errorf("step %d: allowed market/health/all = %v, want %v", i, g, [3]bool{s.market, s.health, s.all})
+				}
+				// The batch form answers the same, in order.
+				const other = "255700000003"
+				g, err := r.AllowedBatch(ctx, []string{m, other, m, m}, []string{"market", "market", "health", ""})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := []bool{s.market, true, s.health, s.all}; !slices.Equal(g, want) {
+					t.Errorf("step %d: AllowedBatch = %v, want %v", i, g, want)
 				}
 			}
 			// STOP keeps the subscriptions.

@@ -108,6 +108,11 @@ type Options struct {
 	// Allow is the consent check of Bulk messages, made just before each
 	// send; false means the message is "suppressed". nil allows all.
 	Allow func(ctx context.Context, msisdn, service string) (bool, error)
+	// AllowBatch, if set, is Allow for the Bulk messages of one read at
+	// once (msisdns[i] and services[i] are one question; one answer each,
+	// in order), asked when they are taken rather than one by one before
+	// each send. On an error every one of them is asked of Allow instead.
+	AllowBatch func(ctx context.Context, msisdns, services []string) ([]bool, error)
 	// Quiet says whether t is in the quiet hours of service and when they
 	// end; a Bulk message due then is deferred to that time, never dropped.
 	Quiet func(service string, t time.Time) (until time.Time, quiet bool)

@@ -593,3 +593,158 @@ func TestSlowInstanceKeepsItsMessages(t *testing.T) {
 		t.Errorf("%d taken over from a live instance", st.Resent)
 	}
 }
+
+// AllowBatch answers for a read's Bulk messages at once; when it fails,
+// Allow is asked one by one, and with no Allow the messages wait.
+func TestAllowBatch(t *testing.T) {
+	optedOut := func(msisdn string) bool { return msisdn == "254700000500" }
+	tests := []struct {
+		name      string
+		batchErr  bool
+		withAllow bool
+		wantSent  int64 // of the 100 allowed ones
+		wantSupp  int64 // of the 100 opted out
+	}{
+		{"batch answers", false, false, 100, 100},
+		{"batch fails, Allow asked", true, true, 100, 100},
+		{"batch fails, no Allow: they wait", true, false, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, p := testRedis(t)
+			var batchCalls, batchQuestions, allowCalls atomic.Int64
+			o := Options{Workers: 4, Batch: 50, Backoff: func(int) time.Duration { return time.Hour }}
+			o.AllowBatch = func(ctx context.Context, msisdns, services []string) ([]bool, error) {
+				batchCalls.Add(1)
+				batchQuestions.Add(int64(len(msisdns)))
+				if tt.batchErr {
+					return nil, errors.New("redis down")
+				}
+				out := make([]bool, len(msisdns))
+				for i, m := range msisdns {
+					out[i] = !optedOut(m) && services[i] == "market"
+				}
+				return out, nil
+			}
+			if tt.withAllow {
+				o.Allow = func(ctx context.Context, msisdn, service string) (bool, error) {
+					allowCalls.Add(1)
+					return !optedOut(msisdn), nil
+				}
+			}
+			q := New(c, p, o)
+			var msgs []Message
+			for i := range 100 {
+				msgs = append(msgs,
+					Message{ID: fmt.Sprintf("m%03d", i), MSISDN: "254700000500", Text: "x", Service: "market", Kind: "alert", Priority: Bulk, Group: "g"},
+					Message{ID: fmt.Sprintf("o%03d", i), MSISDN: "254700000999", Text: "x", Service: "market", Kind: "alert", Priority: Bulk, Group: "g"})
+			}
+			msgs = append(msgs, Message{ID: "r", MSISDN: "254700000500", Text: "x", Kind: "reply", Priority: High})
+			if _, _, err := q.Enqueue(bg, msgs...); err != nil {
+				t.Fatal(err)
+			}
+			r := newRecorder()
+			start(t, q, r)
+			g := func() GroupStats { g, _ := q.Group(bg, "g"); return g }
+			if tt.wantSent == 0 {
+				eventually(t, 5*time.Second, "all asked", func() bool { return batchQuestions.Load() >= 200 })
+				eventually(t, 5*time.Second, "all back in the queue", func() bool { st, _ := q.Stats(bg); return st.Delayed == 200 })
+			} else {
+				eventually(t, 5*time.Second, "all done", func() bool { return g().Queued == 0 })
+			}
+			if got := g(); got.Sent != tt.wantSent || got.Suppressed != tt.wantSupp {
+				t.Errorf("group %+v, want %d sent, %d suppressed", got, tt.wantSent, tt.wantSupp)
+			}
+			if r.count("r") != 1 {
+				t.Error("a High message was held by the consent check")
+			}
+			if n := batchQuestions.Load(); n != 200 {
+				t.Errorf("AllowBatch asked about %d messages, want the 200 Bulk ones", n)
+			}
+			if n := batchCalls.Load(); n > 200/25 {
+				t.Errorf("AllowBatch called %d times for 200 messages in reads of 50", n)
+			}
+			if want := map[bool]int64{true: 200, false: 0}[tt.withAllow]; allowCalls.Load() != want {
+				t.Errorf("Allow called %d times, want %d", allowCalls.Load(), want)
+			}
+		})
+	}
+}
+
+// The take counts the daily cap only of the messages that are to go: an
+// opted-out or quiet-hours message takes nothing of the cap, and a message
+// sent again after a failed try counts once.
+func TestDailyCapCountedAtTake(t *testing.T) {
+	const num = "254700000500"
+	tests := []struct {
+		name                 string
+		msgs                 []Message
+		failFirst            bool // the first send fails for a while
+		sent, supp, failed   int64
+		deferred, wantCounts string
+	}{
+		{"opted out and quiet ones take nothing", []Message{
+			{ID: "o1", Service: "opt"}, {ID: "o2", Service: "opt"}, {ID: "o3", Service: "opt"},
+			{ID: "n1", Service: "night"}, {ID: "n2", Service: "night"},
+			{ID: "k1", Service: "ok"}, {ID: "k2", Service: "ok"}, {ID: "k3", Service: "ok"},
+		}, false, 2, 3, 1, "n1,n2", "2"},
+		{"a retried message counts once", []Message{{ID: "k1", Service: "ok"}}, true, 1, 0, 0, "", "1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, p := testRedis(t)
+			clk := newClock(time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC))
+			q := New(c, p, Options{Now: clk.Now, DailyCap: 2, Workers: 2, Batch: 50, Backoff: fastBackoff,
+				AllowBatch: func(ctx context.Context, msisdns, services []string) ([]bool, error) {
+					out := make([]bool, len(msisdns))
+					for i := range out {
+						out[i] = services[i] != "opt"
+					}
+					return out, nil
+				},
+				Quiet: func(sv string, now time.Time) (time.Time, bool) {
+					return now.Add(12 * time.Hour), sv == "night"
+				}})
+			msgs := make([]Message, len(tt.msgs))
+			for i, m := range tt.msgs {
+				m.MSISDN, m.Text, m.Kind, m.Priority, m.Group = num, "x", "alert", Bulk, "g"
+				msgs[i] = m
+			}
+			if _, _, err := q.Enqueue(bg, msgs...); err != nil {
+				t.Fatal(err)
+			}
+			r := newRecorder()
+			var failed atomic.Bool
+			if tt.failFirst {
+				r.fn = func(ctx context.Context, n int, to, text, ref string) error {
+					if !failed.Swap(true) {
+						return tempErr{}
+					}
+					return nil
+				}
+			}
+			start(t, q, r)
+			g := func() GroupStats { g, _ := q.Group(bg, "g"); return g }
+			want := int64(len(tt.msgs)) - int64(len(strings.Split(tt.deferred, ","))*min(len(tt.deferred), 1))
+			eventually(t, 5*time.Second, "all done", func() bool {
+				clk.Add(time.Second) // retries come due
+				g := g()
+				return g.Sent+g.Suppressed+g.Failed == want
+			})
+			if got := g(); got.Sent != tt.sent || got.Suppressed != tt.supp || got.Failed != tt.failed {
+				t.Errorf("group %+v, want %d sent, %d suppressed, %d failed", got, tt.sent, tt.supp, tt.failed)
+			}
+			for _, id := range strings.Split(tt.deferred, ",") {
+				if id != "" {
+					if s := mustStatus(t, q, id); s.State != StateDeferred {
+						t.Errorf("%s: %+v, want deferred", id, s)
+					}
+				}
+			}
+			n, err := c.Get(bg, p+"{outbox}:cap:d:"+num+":20261130").Result()
+			if err != nil || n != tt.wantCounts {
+				t.Errorf("the number's count for the day = %q (%v), want %s", n, err, tt.wantCounts)
+			}
+		})
+	}
+}

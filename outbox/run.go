@@ -18,6 +18,10 @@ import (
 type task struct {
 	stream, entry, id string
 	f                 map[string]string // the status hash, nil when the record is gone
+	consent           int8              // AllowBatch's answer: 1 allowed, -1 opted out, 0 not asked
+	to, sv            string            // a Bulk entry's number and service, "" when it has none
+	quiet             bool              // the entry's service was in quiet hours when taken
+	until             time.Time         // and they end then
 }
 
 // result is what became of a task (or a receipt).
@@ -151,19 +155,53 @@ func (r *runner) dispatch(ctx context.Context, streams []redis.XStream) {
 	for _, s := range streams {
 		for _, m := range s.Messages {
 			id, _ := m.Values["i"].(string)
+			to, _ := m.Values["t"].(string)
+			sv, _ := m.Values["s"].(string)
 			if r.claim(s.Stream + " " + m.ID) {
-				tasks = append(tasks, task{stream: s.Stream, entry: m.ID, id: id})
+				tasks = append(tasks, task{stream: s.Stream, entry: m.ID, id: id, to: to, sv: sv})
 			}
 		}
 	}
 	if len(tasks) == 0 {
 		return
 	}
-	now := ms(q.o.Now())
+	// Bulk entries that name their number and service: quiet hours and
+	// consent first, so that the take counts the daily cap of those that
+	// are to go.
+	now := q.o.Now()
+	var early []task
+	for i := range tasks {
+		t := &tasks[i]
+		if t.to == "" {
+			continue
+		}
+		if q.o.Quiet != nil {
+			t.until, t.quiet = q.o.Quiet(t.sv, now)
+		}
+		if !t.quiet {
+			early = append(early, *t)
+		}
+	}
+	r.askConsent(ctx, early, func(t task) (string, string) { return t.to, t.sv })
+	consent := make(map[string]int8, len(early))
+	for _, t := range early {
+		consent[t.stream+" "+t.entry] = t.consent
+	}
+	day := now.In(q.o.Location).Format("20060102")
 	cmds := make([]*redis.Cmd, len(tasks))
 	take := func(p redis.Pipeliner) error {
-		for i, t := range tasks {
-			cmds[i] = takeScript.EvalSha(ctx, p, []string{q.k.msg + t.id, q.k.stats, q.k.text + t.id}, now, q.k.group)
+		for i := range tasks {
+			t := &tasks[i]
+			t.consent = consent[t.stream+" "+t.entry]
+			d, svCap := "", 0
+			if q.o.ServiceCap != nil && t.to != "" {
+				svCap = q.o.ServiceCap(t.sv)
+			}
+			if t.to != "" && !t.quiet && (t.consent > 0 || q.o.Allow == nil && q.o.AllowBatch == nil) && (q.o.DailyCap > 0 || svCap > 0) {
+				d = day
+			}
+			cmds[i] = takeScript.EvalSha(ctx, p, []string{q.k.msg + t.id, q.k.stats, q.k.text + t.id},
+				ms(now), q.k.group, d, q.o.DailyCap, svCap, q.k.day, 48*3600)
 		}
 		return nil
 	}
@@ -171,6 +209,7 @@ func (r *runner) dispatch(ctx context.Context, streams []redis.XStream) {
 		_ = takeScript.Load(ctx, q.c).Err()
 		_, _ = q.c.Pipelined(ctx, take) // each command's error is looked at below
 	}
+	var send []task
 	for i := range tasks {
 		t := tasks[i]
 		v, err := cmds[i].Result()
@@ -189,13 +228,60 @@ func (r *runner) dispatch(ctx context.Context, streams []redis.XStream) {
 			r.done <- result{stream: t.stream, entry: t.entry, id: t.id, ackOnly: true}
 			continue
 		}
+		send = append(send, t)
+	}
+	// The others (taken over, or moved back from the delayed set) now
+	// that their record is read.
+	var late []int
+	for i, t := range send {
+		if t.to == "" && t.f["pr"] == "b" && t.f["stopped"] == "" {
+			late = append(late, i)
+		}
+	}
+	if len(late) > 0 {
+		sub := make([]task, len(late))
+		for j, i := range late {
+			sub[j] = send[i]
+		}
+		r.askConsent(ctx, sub, func(t task) (string, string) { return t.f["to"], t.f["sv"] })
+		for j, i := range late {
+			send[i].consent = sub[j].consent
+		}
+	}
+	for i, t := range send {
 		select {
 		case r.work <- t:
 		case <-ctx.Done():
-			for _, t := range tasks[i:] {
+			for _, t := range send[i:] {
 				r.release(t.stream + " " + t.entry) // left pending, marked: a later taker counts them as possibly sent
 			}
 			return
+		}
+	}
+}
+
+// askConsent asks Options.AllowBatch about the Bulk messages tasks (one
+// round trip instead of one per message; of tells a task's number and
+// service) and notes the answers on them; on an error, or without
+// AllowBatch, process asks Allow.
+func (r *runner) askConsent(ctx context.Context, tasks []task, of func(task) (msisdn, service string)) {
+	q := r.q
+	if q.o.AllowBatch == nil || len(tasks) == 0 {
+		return
+	}
+	msisdns, services := make([]string, len(tasks)), make([]string, len(tasks))
+	for i, t := range tasks {
+		msisdns[i], services[i] = of(t)
+	}
+	ok, err := q.o.AllowBatch(ctx, msisdns, services)
+	if err != nil || len(ok) != len(tasks) {
+		q.log.Debug("consent checks of a batch; asking one by one", "count", len(tasks), "err", err)
+		return
+	}
+	for i := range tasks {
+		tasks[i].consent = -1
+		if ok[i] {
+			tasks[i].consent = 1
 		}
 	}
 }
@@ -351,12 +437,21 @@ func (r *runner) process(t task) (result, bool) {
 		return end(StateFailed, "expired", true)
 	}
 	if f["pr"] == "b" {
-		if q.o.Quiet != nil {
+		if t.quiet {
+			return later(StateDeferred, "quiet hours", t.until, 0)
+		}
+		if q.o.Quiet != nil && t.to == "" {
 			if until, quiet := q.o.Quiet(f["sv"], now); quiet {
 				return later(StateDeferred, "quiet hours", until, 0)
 			}
 		}
-		if q.o.Allow != nil {
+		switch {
+		case t.consent < 0:
+			return end(StateSuppressed, "opted out", false)
+		case t.consent == 0 && q.o.Allow == nil && q.o.AllowBatch != nil:
+			// AllowBatch failed and there is no Allow to ask instead.
+			return later(StateQueued, "consent check failed", now.Add(q.o.Backoff(1)), 0)
+		case t.consent == 0 && q.o.Allow != nil:
 			ok, err := q.o.Allow(ctx, f["to"], f["sv"])
 			if err != nil {
 				return later(StateQueued, "consent check: "+err.Error(), now.Add(q.o.Backoff(1)), 0)
@@ -365,23 +460,14 @@ func (r *runner) process(t task) (result, bool) {
 				return end(StateSuppressed, "opted out", false)
 			}
 		}
-		svCap := 0
-		if q.o.ServiceCap != nil {
-			svCap = q.o.ServiceCap(f["sv"])
-		}
-		if q.o.DailyCap > 0 || svCap > 0 {
-			day := now.In(q.o.Location).Format("20060102")
-			ok, err := q.pipe.do(ctx, func(ctx context.Context, p redis.Pipeliner) *redis.Cmd {
-				return capScript.Run(ctx, p, []string{q.k.msg + t.id, q.k.day + f["to"] + ":" + day,
-					q.k.day + f["to"] + ":" + day + ":" + f["sv"]},
-					day, q.o.DailyCap, svCap, 48*3600)
-			}).Int()
-			if err != nil {
-				return later(StateQueued, "daily cap check: "+err.Error(), now.Add(q.o.Backoff(1)), 0)
-			}
-			if ok == 0 {
+		if c, checked := f["cap"]; checked { // counted by the take
+			if c != "1" {
 				return end(StateFailed, "daily cap", true)
 			}
+		} else if ok, err := r.checkCap(ctx, t, now); err != nil {
+			return later(StateQueued, "daily cap check: "+err.Error(), now.Add(q.o.Backoff(1)), 0)
+		} else if !ok {
+			return end(StateFailed, "daily cap", true)
 		}
 	}
 	err := safeDeliver(ctx, r.s, f["to"], f["tx"], t.id)
@@ -401,6 +487,26 @@ func (r *runner) process(t task) (result, bool) {
 	q.log.Warn("message dead-lettered", "id", msisdn.Text(t.id), "to", msisdn.MSISDN(f["to"]), "attempts", attempts, "err", err)
 	res.attempts = 1
 	return end(StateFailed, err.Error(), true)
+}
+
+// checkCap counts a Bulk message the take did not count against its
+// number's daily caps.
+func (r *runner) checkCap(ctx context.Context, t task, now time.Time) (bool, error) {
+	q, f := r.q, t.f
+	svCap := 0
+	if q.o.ServiceCap != nil {
+		svCap = q.o.ServiceCap(f["sv"])
+	}
+	if q.o.DailyCap <= 0 && svCap <= 0 {
+		return true, nil
+	}
+	day := now.In(q.o.Location).Format("20060102")
+	ok, err := q.pipe.do(ctx, func(ctx context.Context, p redis.Pipeliner) *redis.Cmd {
+		return capScript.Run(ctx, p, []string{q.k.msg + t.id, q.k.day + f["to"] + ":" + day,
+			q.k.day + f["to"] + ":" + day + ":" + f["sv"]},
+			day, q.o.DailyCap, svCap, 48*3600)
+	}).Int()
+	return ok == 1, err
 }
 
 // safeDeliver calls s.Deliver, turning a panic into an error.

@@ -17,7 +17,11 @@ import "github.com/redis/go-redis/v9"
 // dead letter keeps it): a hash with a value over 64 bytes leaves Redis's
 // compact listpack encoding and costs about three times the memory.
 // Delayed members are the priority letter and the id ("h0a1b..."); the
-// dead-letter ZSET holds ids scored by the time they died.
+// dead-letter ZSET holds ids scored by the time they died. A stream entry
+// holds the id (i); a Bulk one written by Enqueue also the number (t) and
+// service (s), so that the consent check and quiet hours are known before
+// the take, which then counts the daily cap (entries moved back from the
+// delayed set have the id only, and are checked by capScript).
 
 // enqueueScript persists a batch: first it checks every message (an id
 // already known is a duplicate; the hourly cap of each number, counting
@@ -71,7 +75,11 @@ for i = 1, n do
     else
       local s = KEYS[1]
       if pri == 'b' then s = KEYS[2] end
-      redis.call('XADD', s, '*', 'i', id)
+      if pri == 'b' then
+        redis.call('XADD', s, '*', 'i', id, 't', ARGV[a+2], 's', ARGV[a+4])
+      else
+        redis.call('XADD', s, '*', 'i', id)
+      end
     end
   end
 end
@@ -83,27 +91,53 @@ return dup
 // there means an earlier taker may have sent it: counted in the stats as
 // resent and told to the caller.
 //
-// KEYS: status, stats, text. ARGV: now ms, group key prefix.
+// Given a day, it also counts a Bulk message that is neither cancelled nor
+// expired against its number's daily caps, as capScript does (once per
+// message and day), in the same step: the caller gives a day only for a
+// message it is about to send (consent given, not quiet hours), and a
+// Bulk message then costs one script before its send, not two. "cap" in
+// the answer is 1 when it may go, 0 when a cap is reached (nothing
+// counted).
+//
+// KEYS: status, stats, text. ARGV: now ms, group key prefix, day ("": no
+// count), cap (0: none), service cap (0: none), day counter key prefix,
+// counter ttl s.
 var takeScript = redis.NewScript(`
 local h = redis.call('HGETALL', KEYS[1])
 if #h == 0 then return false end
 local tx = redis.call('GET', KEYS[3])
 if tx then h[#h+1] = 'tx'; h[#h+1] = tx end
-local st, sd, gr
-for i = 1, #h, 2 do
-  local f = h[i]
-  if f == 'st' then st = h[i+1] elseif f == 'sd' then sd = h[i+1] elseif f == 'gr' then gr = h[i+1] end
+local f = {}
+for i = 1, #h, 2 do f[h[i]] = h[i+1] end
+local st = f['st']
+if st ~= 'queued' and st ~= 'deferred' then return h end
+if f['sd'] then
+  redis.call('HINCRBY', KEYS[2], 'resent', 1)
+  h[#h+1] = 'resent'; h[#h+1] = '1'
 end
-if st == 'queued' or st == 'deferred' then
-  if sd then
-    redis.call('HINCRBY', KEYS[2], 'resent', 1)
-    h[#h+1] = 'resent'; h[#h+1] = '1'
+redis.call('HSET', KEYS[1], 'sd', ARGV[1])
+local gr = f['gr']
+if gr and gr ~= '' and redis.call('HGET', ARGV[2] .. gr, 'stopped') then
+  h[#h+1] = 'stopped'; h[#h+1] = '1'
+  return h
+end
+local day, na = ARGV[3], tonumber(f['na'] or '0')
+if day == '' or f['pr'] ~= 'b' or (na > 0 and tonumber(ARGV[1]) > na) then return h end
+local ok = '1'
+local caps = {tonumber(ARGV[4]), tonumber(ARGV[5])}
+if f['cd'] ~= day and (caps[1] > 0 or caps[2] > 0) then
+  local ck = {ARGV[6] .. f['to'] .. ':' .. day, ARGV[6] .. f['to'] .. ':' .. day .. ':' .. (f['sv'] or '')}
+  for i = 1, 2 do
+    if caps[i] > 0 and tonumber(redis.call('GET', ck[i]) or '0') >= caps[i] then ok = '0' end
   end
-  redis.call('HSET', KEYS[1], 'sd', ARGV[1])
-  if gr and gr ~= '' and redis.call('HGET', ARGV[2] .. gr, 'stopped') then
-    h[#h+1] = 'stopped'; h[#h+1] = '1'
+  if ok == '1' then
+    for i = 1, 2 do
+      if caps[i] > 0 and redis.call('INCR', ck[i]) == 1 then redis.call('EXPIRE', ck[i], ARGV[7]) end
+    end
+    redis.call('HSET', KEYS[1], 'cd', day)
   end
 end
+h[#h+1] = 'cap'; h[#h+1] = ok
 return h
 `)
 

@@ -21,7 +21,7 @@ type KV interface {
 // gateway instance can match a receipt that arrives on any bind. Keys:
 // <prefix>msg:<ref> holds the MessageStatus as JSON; <prefix>id:<id> the
 // message and part an SMSC id belongs to; <prefix>orphan:<id> a receipt
-// that came before its message was recorded.
+// that came before its message was recorded, until it is applied.
 type KVStore struct {
 	kv     KV
 	prefix string
@@ -75,8 +75,53 @@ func (s *KVStore) Sent(ctx context.Context, ref string, ids []string) error {
 		if _, err := s.update(ctx, ref, i, r); err != nil {
 			return err
 		}
+		s.dropOrphan(ctx, r.ID)
 	}
 	return nil
+}
+
+// SentRef records that message ref went out as SMSC message id, one part,
+// without a status record: for a caller that keeps the message's status
+// itself (the outbox), to which a receipt only needs to say which message
+// it is for. Apply then answers a one-part status made of the receipt
+// alone, for each receipt (an intermediate one after a final one too),
+// and Lookup does not know ref. It returns a receipt that came before,
+// nil if none, for the caller to apply: it is not applied here.
+func (s *KVStore) SentRef(ctx context.Context, ref, id string) (*Receipt, error) {
+	pr, _ := json.Marshal(partRef{Ref: ref, Only: true})
+	if err := s.kv.Set(ctx, s.prefix+"id:"+idKey(id), pr, s.ttl); err != nil {
+		return nil, fmt.Errorf("recording message %s: %w", ref, err)
+	}
+	o, err := s.kv.Get(ctx, s.prefix+"orphan:"+idKey(id))
+	if err != nil {
+		return nil, fmt.Errorf("looking for an early receipt of %s: %w", ref, err)
+	}
+	var r Receipt
+	if o[0] == nil || json.Unmarshal(o[0], &r) != nil {
+		return nil, nil
+	}
+	s.dropOrphan(ctx, r.ID)
+	return &r, nil
+}
+
+// refStatus is what Apply answers for a message recorded by SentRef.
+func refStatus(ref string, r Receipt, now time.Time) MessageStatus {
+	st := newMessageStatus(ref, []string{r.ID}, now)
+	st.apply(0, r, now)
+	return st
+}
+
+// dropOrphan deletes an early receipt, under every form of its id, once it
+// has been applied, so that it does not stay for the whole TTL. A failure
+// leaves it to expire: applying it again is harmless.
+//
+// The receipt is kept under every form rather than one because Sent, run
+// for every message, then reads one key; an early receipt is the rarer
+// case.
+func (s *KVStore) dropOrphan(ctx context.Context, id string) {
+	for _, f := range idForms(id) {
+		_ = s.kv.Set(ctx, s.prefix+"orphan:"+f, nil, 0) // a nil value deletes (KV)
+	}
 }
 
 // Apply implements StatusStore.
@@ -94,7 +139,11 @@ func (s *KVStore) Apply(ctx context.Context, r Receipt) (MessageStatus, bool, er
 			return MessageStatus{}, false, fmt.Errorf("keeping receipt %s: %w", r.ID, err)
 		}
 	}
-	return s.applyKnown(ctx, r) // Sent may have run in between
+	st, ok, err = s.applyKnown(ctx, r) // Sent may have run in between
+	if ok {
+		s.dropOrphan(ctx, r.ID)
+	}
+	return st, ok, err
 }
 
 func (s *KVStore) applyKnown(ctx context.Context, r Receipt) (MessageStatus, bool, error) {
@@ -109,6 +158,9 @@ func (s *KVStore) applyKnown(ctx context.Context, r Receipt) (MessageStatus, boo
 		var pr partRef
 		if v[0] == nil || json.Unmarshal(v[0], &pr) != nil {
 			continue
+		}
+		if pr.Only {
+			return refStatus(pr.Ref, r, s.now()), true, nil
 		}
 		st, err := s.update(ctx, pr.Ref, pr.Part, r)
 		return st, err == nil, err

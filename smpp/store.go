@@ -119,6 +119,7 @@ type memMsg struct {
 type partRef struct {
 	Ref  string `json:"ref"`
 	Part int    `json:"part"`
+	Only bool   `json:"only,omitempty"` // KVStore.SentRef: no status record
 }
 
 type memOrphan struct {
@@ -142,7 +143,7 @@ func (s *MemoryStore) Sent(_ context.Context, ref string, ids []string) error {
 	st := newMessageStatus(ref, ids, now)
 	for i, id := range ids {
 		k := idKey(id)
-		s.ids[k] = partRef{ref, i}
+		s.ids[k] = partRef{Ref: ref, Part: i}
 		if o, ok := s.orphans[k]; ok {
 			st.apply(i, o.r, now)
 			s.dropOrphan(o.r.ID)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -153,5 +154,112 @@ func TestDelivery(t *testing.T) {
 		if got := (MessageStatus{Parts: tt.parts}).Delivery(); got != tt.want {
 			t.Errorf("%+v: %s, want %s", tt.parts, got, tt.want)
 		}
+	}
+}
+
+// TestKVStoreOrphanKeys: an early receipt's keys are gone once it is
+// applied.
+func TestKVStoreOrphanKeys(t *testing.T) {
+	orphans := func(kv *memKV) []string {
+		kv.mu.Lock()
+		defer kv.mu.Unlock()
+		var ks []string
+		for k := range kv.m {
+			if strings.HasPrefix(k, "t:orphan:") {
+				ks = append(ks, k)
+			}
+		}
+		return ks
+	}
+	tests := []struct {
+		name, receiptID string
+		sentIDs         []string
+	}{
+		{"same form", "1F0000", []string{"1f0000"}},
+		{"decimal receipt, hex id", "2031616", []string{"1F0000"}},
+		{"hex receipt, decimal id", "63", []string{"99"}},
+		{"second part", "7b", []string{"1", "007B"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := t.Context()
+			kv := &memKV{m: map[string][]byte{}}
+			s := NewKVStore(kv, "t:", time.Hour)
+			if _, ok, err := s.Apply(ctx, Receipt{ID: tt.receiptID, State: MsgDelivered}); ok || err != nil {
+				t.Fatalf("early receipt: %v %v", ok, err)
+			}
+			if ks := orphans(kv); len(ks) == 0 {
+				t.Fatal("early receipt not kept")
+			}
+			if err := s.Sent(ctx, "m", tt.sentIDs); err != nil {
+				t.Fatal(err)
+			}
+			st, ok, err := s.Lookup(ctx, "m")
+			last := len(tt.sentIDs) - 1
+			if err != nil || !ok || !st.Parts[last].Receipt || st.Parts[last].State != MsgDelivered {
+				t.Fatalf("early receipt not applied: %+v %v %v", st, ok, err)
+			}
+			if ks := orphans(kv); len(ks) != 0 {
+				t.Errorf("early receipt left after it was applied: %q", ks)
+			}
+		})
+	}
+}
+
+// TestKVStoreSentRef: ids only, no status record; each receipt answers a
+// one-part status of its own, and an early one is handed back once.
+func TestKVStoreSentRef(t *testing.T) {
+	tests := []struct {
+		name        string
+		early       bool
+		receiptID   string
+		wantDeliver Delivery
+		state       MessageState
+	}{
+		{"receipt after", false, "2031616", DeliveryDelivered, MsgDelivered},
+		{"receipt before", true, "1F0000", DeliveryFailed, MsgUndeliverable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := t.Context()
+			kv := &memKV{m: map[string][]byte{}}
+			s := NewKVStore(kv, "t:", time.Hour)
+			r := Receipt{ID: tt.receiptID, State: tt.state}
+			if tt.early {
+				if _, ok, err := s.Apply(ctx, r); ok || err != nil {
+					t.Fatalf("early receipt: %v %v", ok, err)
+				}
+			}
+			got, err := s.SentRef(ctx, "m", "1f0000")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.early {
+				if got == nil || got.State != tt.state {
+					t.Fatalf("early receipt handed back: %+v", got)
+				}
+				if again, _ := s.SentRef(ctx, "m", "1f0000"); again != nil {
+					t.Error("early receipt handed back twice")
+				}
+			} else {
+				if got != nil {
+					t.Fatalf("early receipt %+v out of nowhere", got)
+				}
+				st, ok, err := s.Apply(ctx, r)
+				if err != nil || !ok || st.Ref != "m" || st.Delivery() != tt.wantDeliver {
+					t.Fatalf("apply: %+v %v %v", st, ok, err)
+				}
+			}
+			if _, ok, _ := s.Lookup(ctx, "m"); ok {
+				t.Error("a status record was written")
+			}
+			kv.mu.Lock()
+			defer kv.mu.Unlock()
+			for k := range kv.m {
+				if !strings.HasPrefix(k, "t:id:") {
+					t.Errorf("key %s left, want the id only", k)
+				}
+			}
+		})
 	}
 }

@@ -80,6 +80,7 @@ func openPush(ctx context.Context, s *settings, log *slog.Logger, now func() tim
 	p.consent = consent.New(p.client, s.RedisPrefix, consent.Options{Retention: s.ConsentRetention, Now: now})
 	o := outboxOptions(s, log, now)
 	o.Allow = p.consent.Allowed
+	o.AllowBatch = p.consent.AllowedBatch
 	o.Quiet = func(service string, t time.Time) (time.Time, bool) {
 		if f, ok := set.Flow(service); ok {
 			return f.Quiet(t)

@@ -82,7 +82,9 @@ type Deps struct {
 	// sent with a ref (Deliver, SendSMS): delivered, or failed with the
 	// receipt's stat and err as reason. It is called once the receipts of
 	// all its parts are in; it may be called twice for one message (a
-	// receipt racing the record of the send), so it must be idempotent.
+	// receipt racing the record of the send, or, for a one-part message
+	// of Deliver, which keeps no status record when OnReceipt is set, a
+	// final receipt the SMSC sent again), so it must be idempotent.
 	// The outbox's Queue.Receipt is one.
 	OnReceipt func(ctx context.Context, ref string, delivered bool, reason string)
 }
@@ -101,7 +103,7 @@ type Hub struct {
 	logs     map[*smpp.Client]*slog.Logger
 	pools    map[string]*smpp.Pool
 	sms      *smpp.Pool
-	status   *smpp.KVStore
+	status   *statusStore
 	parts    *smpp.MOParts
 	receipts smpp.Handler
 
@@ -151,7 +153,7 @@ func New(cfg Config, deps Deps) (*Hub, error) {
 		profile: map[*smpp.Client]*smpp.USSDProfile{},
 		logs:    map[*smpp.Client]*slog.Logger{},
 		pools:   map[string]*smpp.Pool{},
-		status:  smpp.NewKVStore(cmp.Or(deps.StatusKV, deps.KV), deps.Prefix+"dlr:", cfg.SMS.ReceiptTTL),
+		status:  &statusStore{KVStore: smpp.NewKVStore(cmp.Or(deps.StatusKV, deps.KV), deps.Prefix+"dlr:", cfg.SMS.ReceiptTTL)},
 		parts:   smpp.NewMOParts(deps.KV, deps.Prefix, cfg.MO.Reassembly),
 		steps:   make(chan struct{}, cfg.USSD.MaxSteps),
 	}
@@ -513,7 +515,7 @@ func (h *Hub) Send(ctx context.Context, msisdn, text string) error {
 // the reference its delivery status is kept under (see Lookup).
 func (h *Hub) SendSMS(ctx context.Context, msisdn, text string) (ref string, err error) {
 	ref = newRef()
-	if err := h.Deliver(ctx, msisdn, text, ref); err != nil {
+	if err := h.deliver(ctx, msisdn, text, ref, false); err != nil {
 		return "", err
 	}
 	return ref, nil
@@ -526,7 +528,21 @@ func (h *Hub) SendSMS(ctx context.Context, msisdn, text string) (ref string, err
 // tells whether to try again); once every part is accepted it returns
 // nil even when the status could not be recorded, so that a retry does
 // not send the message twice.
+//
+// With Deps.OnReceipt set, the caller keeps the message's status (the
+// outbox does): a message of one part then has no status record of its
+// own (Lookup does not know it), only its SMSC id, and its receipts go to
+// OnReceipt.
 func (h *Hub) Deliver(ctx context.Context, to, text, ref string) error {
+	return h.deliver(ctx, to, text, ref, h.deps.OnReceipt != nil)
+}
+
+func (h *Hub) deliver(ctx context.Context, to, text, ref string, refOnly bool) error {
+	var early *refSend
+	if refOnly {
+		early = h.status.refOnly(ref)
+		defer h.status.done(ref)
+	}
 	res, err := h.sms.Send(ctx, smpp.Message{Src: h.cfg.SMS.Source, Dst: to, Text: text, Ref: ref})
 	if err != nil && (res.Segments == 0 || len(res.IDs) < res.Segments) {
 		h.stats.mtFailed.Add(1)
@@ -537,13 +553,58 @@ func (h *Hub) Deliver(ctx context.Context, to, text, ref string) error {
 		h.log.Warn("sms sent but its delivery status not recorded", "to", msisdn.MSISDN(to), "ref", msisdn.Text(ref), "err", err)
 		return nil
 	}
-	if h.deps.OnReceipt != nil {
+	switch {
+	case early != nil && early.recorded:
+		if early.receipt != nil { // it came before the id was recorded
+			h.receipt(ctx, smpp.MessageStatus{Ref: ref, Parts: []smpp.PartStatus{{ID: early.receipt.ID, Receipt: true,
+				State: early.receipt.State, Err: early.receipt.Err, NetError: early.receipt.NetworkError, Done: early.receipt.Done}}})
+		}
+	case h.deps.OnReceipt != nil:
 		// A receipt that came before the ids were recorded was applied by
 		// the store without a callback: look.
 		if st, ok, err := h.status.Lookup(ctx, ref); err == nil && ok {
 			h.receipt(ctx, st)
 		}
 	}
+	return nil
+}
+
+// statusStore is the Hub's smpp.StatusStore: a KVStore, where the
+// messages Deliver sends for a caller that keeps their status record
+// their SMSC id only (KVStore.SentRef): one write instead of a status
+// record, its read after the send and its update per receipt.
+type statusStore struct {
+	*smpp.KVStore
+	sends sync.Map // ref -> *refSend: Deliver under way, ids only
+}
+
+// refSend is one such Deliver; the client's Send calls Sent on the same
+// goroutine, before Deliver reads it.
+type refSend struct {
+	recorded bool          // by SentRef
+	receipt  *smpp.Receipt // one that came first
+}
+
+func (s *statusStore) refOnly(ref string) *refSend {
+	e := &refSend{}
+	s.sends.Store(ref, e)
+	return e
+}
+
+func (s *statusStore) done(ref string) { s.sends.Delete(ref) }
+
+// Sent implements smpp.StatusStore.
+func (s *statusStore) Sent(ctx context.Context, ref string, ids []string) error {
+	v, ok := s.sends.Load(ref)
+	if !ok || len(ids) != 1 { // a message of several parts keeps its record: it is delivered when all are
+		return s.KVStore.Sent(ctx, ref, ids)
+	}
+	e := v.(*refSend)
+	r, err := s.SentRef(ctx, ref, ids[0])
+	if err != nil {
+		return err
+	}
+	e.recorded, e.receipt = true, r
 	return nil
 }
 

@@ -25,9 +25,11 @@ const window = 50
 // pushRig is the push side against the node SMSC: the outbox on the real
 // Redis, sending through a Hub whose receipts reach Queue.Receipt.
 type pushRig struct {
-	smsc *nodetest.SMSC
-	hub  *bridge.Hub
-	q    *outbox.Queue
+	smsc   *nodetest.SMSC
+	hub    *bridge.Hub
+	q      *outbox.Queue
+	c      redis.UniversalClient
+	prefix string
 }
 
 // realRedis is the shared test Redis with a fresh prefix, cleaned up.
@@ -105,7 +107,7 @@ func newPushRig(t *testing.T) *pushRig {
 		defer cancel()
 		_ = hub.Close(ctx)
 	})
-	return &pushRig{smsc: smsc, hub: hub, q: q}
+	return &pushRig{smsc: smsc, hub: hub, q: q, c: c, prefix: prefix}
 }
 
 // enqueue queues n alerts of group, texts "<group> <i>".
@@ -214,5 +216,34 @@ func TestOutboxSurvivesSMSCFaults(t *testing.T) {
 	dead, _ := r.q.Dead(t.Context(), 10)
 	if len(dead) != 0 {
 		t.Errorf("dead letters: %+v", dead)
+	}
+}
+
+// TestOutboxReceiptsByRefOnly: the messages the outbox sends keep no
+// delivery status record of the Hub's (the outbox's is the one), and no
+// early receipt stays behind, yet every receipt reaches the outbox.
+func TestOutboxReceiptsByRefOnly(t *testing.T) {
+	r := newPushRig(t)
+	const n = 300
+	r.enqueue(t, "refs", n)
+	g := r.waitDelivered(t, "refs", n, 30*time.Second)
+	if g.Sent != n || g.Failed != 0 {
+		t.Errorf("group %+v", g)
+	}
+	count := func(pattern string) int {
+		keys, err := r.c.Keys(t.Context(), r.prefix+pattern).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(keys)
+	}
+	if k := count("smpp:dlr:msg:*"); k != 0 {
+		t.Errorf("%d status records of the Hub's for outbox messages, want none", k)
+	}
+	if k := count("smpp:dlr:id:*"); k != n {
+		t.Errorf("%d SMSC ids recorded, want %d", k, n)
+	}
+	if k := count("smpp:dlr:orphan:*"); k != 0 {
+		t.Errorf("%d early receipts left behind", k)
 	}
 }
