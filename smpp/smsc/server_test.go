@@ -378,12 +378,16 @@ func TestCloseMidBatch(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	// Every message arrives. A submit the SMSC took just before the drop
+	// whose response the drop lost is sent again after the rebind (SMPP
+	// cannot tell it apart from one the SMSC never saw): such duplicates
+	// are bounded by what was in flight when the connection closed.
 	seen := map[string]int{}
-	for range 20 {
+	for len(seen) < 20 {
 		seen[recv(t, msgs, "message").Text]++
 	}
 	st := s.Stats()
-	if len(seen) != 20 || st.Dropped != 1 || st.Binds < 2 {
+	if dups := st.Accepted - 20; st.Dropped != 1 || st.Binds < 2 || dups < 0 || dups > 20-3 {
 		t.Errorf("seen %v, stats %+v", seen, st)
 	}
 }
