@@ -23,7 +23,7 @@ const (
 // ConcatMethod is how a long MT message is split.
 type ConcatMethod string
 
-// The concatenation methods (PROTOCOL.md §2).
+// The concatenation methods (docs/smpp.md, "SMS").
 const (
 	ConcatUDH8    ConcatMethod = "udh8"    // UDH with an 8-bit reference: 153 septets / 67 UCS-2 per part
 	ConcatUDH16   ConcatMethod = "udh16"   // UDH with a 16-bit reference: 152 / 66

@@ -36,7 +36,7 @@
 //
 // # USSD
 //
-// USSD over SMPP is vendor-shaped (PROTOCOL.md §1.2), so a bind's USSD
+// USSD over SMPP is vendor-shaped (docs/smpp.md, "USSD variants"), so a bind's USSD
 // profile is data (ussd.go): which ussd_service_op values open, carry a
 // reply to and abort a dialogue, what identifies it (its_session_info
 // masked, user_message_reference, or the MSISDN), and how a screen says

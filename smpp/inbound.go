@@ -138,7 +138,7 @@ func (in *Inbound) Text() (text string, ok bool) {
 
 // The mandatory fields of deliver_sm (the same as submit_sm, §4.6.1). We
 // use our own list rather than go-smpp's, which splits the UDH out and
-// serialises deliver_sm malformed (PROTOCOL.md §0.6).
+// serialises deliver_sm malformed (docs/smpp.md, "go-smpp's gaps").
 var deliverFields = pdufield.List{
 	pdufield.ServiceType, pdufield.SourceAddrTON, pdufield.SourceAddrNPI, pdufield.SourceAddr,
 	pdufield.DestAddrTON, pdufield.DestAddrNPI, pdufield.DestinationAddr, pdufield.ESMClass,

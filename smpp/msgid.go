@@ -24,7 +24,7 @@ func idKey(id string) string {
 
 // idForms returns the keys under which the message a receipt names may
 // have been stored: its own key, and, since SMSCs give the id in hex in
-// one place and in decimal in the other (PROTOCOL.md §2, Kannel's
+// one place and in decimal in the other (docs/smpp.md, "SMS", Kannel's
 // msg-id-type), the decimal id written in hex and the hex id written in
 // decimal. Lookups should try them in order.
 func idForms(id string) []string {

@@ -57,7 +57,7 @@ func (s CommandStatus) String() string {
 }
 
 // Temporary reports whether a submit that got s may succeed if sent again
-// later. The table follows Kannel (smsc_smpp.c) and PROTOCOL.md §2:
+// later. The table follows Kannel (smsc_smpp.c) and docs/smpp.md, "SMS":
 // throttling, a full queue, a temporary application error, a system error
 // and a wrong bind state (rebind first) are temporary; everything else is
 // permanent.

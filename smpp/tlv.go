@@ -24,7 +24,7 @@ const (
 
 // TLVs are the optional parameters of a PDU, values as raw bytes. Values
 // are []byte on purpose: go-smpp silently drops uint16/uint32/bool TLV
-// values (PROTOCOL.md §0.5), so every value we send is already encoded.
+// values (docs/smpp.md, "go-smpp's gaps"), so every value we send is already encoded.
 // When a tag repeats in a PDU, the last value wins.
 type TLVs map[Tag][]byte
 

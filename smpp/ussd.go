@@ -8,7 +8,7 @@ import (
 )
 
 // The ussd_service_op values of SMPP 3.4 §5.3.2.44 that the presets use
-// (PROTOCOL.md §1.1), and the vendor abort 0x81.
+// (docs/smpp.md, "USSD operations"), and the vendor abort 0x81.
 const (
 	OpPSSRIndication uint8 = 0x01 // deliver_sm: the subscriber dialled a code
 	OpUSSRRequest    uint8 = 0x02 // submit_sm: a screen that expects a reply
@@ -68,7 +68,7 @@ type USSDProfile struct {
 	MaxOctets   int    // screen limit in octets (0: 160, the MAP maximum)
 }
 
-// USSDPresets are the built-in profiles (PROTOCOL.md §1.2). Copy one and
+// USSDPresets are the built-in profiles (docs/smpp.md, "USSD variants"). Copy one and
 // change fields, or name it in a USSDConfig and override there.
 var USSDPresets = map[string]USSDProfile{
 	// SMPP 3.4 §5.3.2.43-44 as NowSMS and the tops SMSCC document it:
@@ -101,7 +101,7 @@ var USSDPresets = map[string]USSDProfile{
 	},
 	// vumi's 6D processor: its_session_info & 0xFFFE, end by op and bit,
 	// abort by 0x81 or the bit. vumi sends the end op as 0x17 (a hex/
-	// decimal mix-up, PROTOCOL.md §1.2); the spec value 0x11 is the
+	// decimal mix-up, docs/smpp.md, "USSD variants"); the spec value 0x11 is the
 	// default here, end_op overrides it.
 	"sixdee": {
 		Name: "sixdee", ServiceType: "USSD", SessionKey: KeySessionInfo, SessionMask: 0xFFFE,

@@ -8,7 +8,7 @@ import (
 	"github.com/ussdgw/ussdgw/smpp"
 )
 
-// Profile is how a USSDC speaks USSD over SMPP (PROTOCOL.md §1.2): which
+// Profile is how a USSDC speaks USSD over SMPP (docs/smpp.md, "USSD variants"): which
 // ussd_service_op values open a session and carry the user's replies in
 // deliver_sm, which ones in a submit_sm mean "show and wait" or "show and
 // end", how the network aborts, and which TLV keys the session. The
@@ -44,7 +44,7 @@ type Profile struct {
 	AbortBit bool
 }
 
-// The presets (PROTOCOL.md §1.2).
+// The presets (docs/smpp.md, "USSD variants").
 var (
 	// Spec is SMPP 3.4 as NowSMS and most USSDCs use it: open 0x01,
 	// reply 0x12, continue 0x02, end 0x11, its_session_info echoed.

@@ -45,7 +45,7 @@ type Config struct {
 	// IDForm is how message ids are written in submit_sm_resp: "dec"
 	// (default) or "hex". DLRIDForm is how the receipt writes the same id:
 	// "" (as in the response), "dec" or "hex"; a form that differs from
-	// IDForm plays the SMSCs that mix them (PROTOCOL.md §2).
+	// IDForm plays the SMSCs that mix them (docs/smpp.md, "SMS").
 	IDForm    string
 	DLRIDForm string
 

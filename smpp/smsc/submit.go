@@ -124,7 +124,7 @@ func (s *Server) CloseAfter(n int) {
 
 // CollideNext makes the next submit_sm first get d as a deliver_sm that
 // reuses its sequence number, then its response: the ESME sees a request
-// with the number of its own request in flight (PROTOCOL.md §0.2). d's
+// with the number of its own request in flight (docs/smpp.md, "go-smpp's gaps"). d's
 // response is counted in Stats, not returned.
 func (s *Server) CollideNext(d *Deliver) {
 	s.faults.mu.Lock()

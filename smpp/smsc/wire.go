@@ -67,7 +67,7 @@ func encodeFrame(id pdu.ID, status smpp.CommandStatus, seq uint32, body []byte) 
 
 // smFields are the mandatory fields of submit_sm and deliver_sm (SMPP 3.4
 // §4.4.1, §4.6.1), which are the same. We do not use go-smpp's deliver_sm
-// list: it splits the UDH out and serialises malformed (PROTOCOL.md §0.6).
+// list: it splits the UDH out and serialises malformed (docs/smpp.md, "go-smpp's gaps").
 var smFields = pdufield.List{
 	pdufield.ServiceType, pdufield.SourceAddrTON, pdufield.SourceAddrNPI, pdufield.SourceAddr,
 	pdufield.DestAddrTON, pdufield.DestAddrNPI, pdufield.DestinationAddr, pdufield.ESMClass,
@@ -96,7 +96,7 @@ type sm struct {
 }
 
 // encode serialises the body with go-smpp's field codec, TLVs as raw
-// bytes (go-smpp drops integer TLV values, PROTOCOL.md §0.5).
+// bytes (go-smpp drops integer TLV values, docs/smpp.md, "go-smpp's gaps").
 func (m *sm) encode() ([]byte, error) {
 	if len(m.ShortMessage) > 254 {
 		return nil, fmt.Errorf("short_message of %d octets is over 254; use message_payload", len(m.ShortMessage))
