@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -30,85 +31,12 @@ import (
 // more duplicates than there were messages in flight (taken and marked
 // "sending", not recorded) when the process died.
 func TestGatewayKilledMidBroadcast(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the gateway and sends 5,000 SMS")
-	}
-	url := os.Getenv("REDIS_URL")
-	if url == "" {
-		url = "redis://127.0.0.1:6379/0"
-	}
-	c, err := ussd.NewRedisClient(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Ping(t.Context()).Err(); err != nil {
-		t.Skipf("no redis at %s: %v", url, err)
-	}
-	prefix := "test:" + randomHex(6) + ":"
-	t.Cleanup(func() { deleteKeys(c, prefix); c.Close() })
-
-	bin := filepath.Join(t.TempDir(), "ussdgw")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("building the gateway: %v\n%s", err, out)
-	}
-	smsc := nodetest.Start(t)
-	smsc.Do(map[string]any{"cmd": "set", "quiet": true, "count": true, "dlr": map[string]any{"mode": "tlv"}})
-	cfg := writeConfig(t, examplesConfig(t)+fmt.Sprintf(`redis_prefix: %q
-outbox_claim_idle: 2s
-log_level: warn
-smpp:
-  connections:
-    - name: sim-a
-      group: sim
-      address: %s
-      system_id: test
-      password_env: USSDGW_TEST_SMPP_PW
-      sources: [{addr: "384", ton: 3, npi: 0}]
-      reconnect: {min: 10ms, max: 100ms}
-      window: 20
-    - name: sim-b
-      group: sim
-      address: %s
-      system_id: test
-      password_env: USSDGW_TEST_SMPP_PW
-      sources: [{addr: "384", ton: 3, npi: 0}]
-      reconnect: {min: 10ms, max: 100ms}
-      window: 20
-  sms: {source: "384"}
-`, prefix, smsc.Addr(), smsc.Addr()))
-
-	q := mtq.New(c, prefix, mtq.Options{})
 	const n = 5000
-	for i := 0; i < n; i += 1000 {
-		var msgs []mtq.Message
-		for j := i; j < i+1000; j++ {
-			msgs = append(msgs, mtq.Message{ID: fmt.Sprintf("k%05d", j), MSISDN: fmt.Sprintf("2547%08d", j),
-				Text: fmt.Sprintf("alert %d", j), Service: "market", Kind: "alert", Priority: mtq.Bulk, Group: "kill"})
-		}
-		if _, _, err := q.Enqueue(t.Context(), msgs...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	group := func() mtq.GroupStats {
-		g, err := q.Group(context.Background(), "kill")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return g
-	}
-	waitGroup := func(what string, within time.Duration, ok func(mtq.GroupStats) bool) {
-		t.Helper()
-		deadline := time.Now().Add(within)
-		for !ok(group()) {
-			if time.Now().After(deadline) {
-				st, _ := q.Stats(context.Background())
-				t.Fatalf("%s: not within %s: group %+v, queue %+v", what, within, group(), st)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
+	r := newBroadcastRig(t, n, "kill", "warn", 2)
+	c, prefix, q, smsc := r.c, r.prefix, r.q, r.smsc
+	group, waitGroup := r.group, r.wait
 
-	first := startGateway(t, bin, cfg, url)
+	first := r.start()
 	waitGroup("a third sent", 60*time.Second, func(g mtq.GroupStats) bool { return g.Sent >= n/3 })
 	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -121,7 +49,7 @@ smpp:
 		t.Fatal("the gateway finished before it was killed: nothing was tested")
 	}
 
-	second := startGateway(t, bin, cfg, url)
+	second := r.start()
 	waitGroup("all delivered", 120*time.Second, func(g mtq.GroupStats) bool { return g.Delivered == n })
 	_ = second.cmd.Process.Signal(syscall.SIGTERM)
 	if err := second.cmd.Wait(); err != nil {
@@ -143,6 +71,105 @@ smpp:
 	}
 	if g := group(); g.Failed != 0 || g.Queued != 0 || g.Sent != n {
 		t.Errorf("group %+v", g)
+	}
+}
+
+// broadcastRig is what the broadcast fault tests share: the gateway
+// binary, a node-smpp SMSC that counts what it accepts, a config with
+// binds of it sharing a Redis prefix, and n bulk messages of group g
+// queued in that Redis from this process.
+type broadcastRig struct {
+	t           *testing.T
+	c           redis.UniversalClient
+	url, prefix string
+	bin, cfg    string
+	smsc        *nodetest.SMSC
+	q           *mtq.Queue
+	g           string
+	n           int
+}
+
+func newBroadcastRig(t *testing.T, n int, g, logLevel string, binds int) *broadcastRig {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("builds the gateway and sends %d SMS", n)
+	}
+	r := &broadcastRig{t: t, url: os.Getenv("REDIS_URL"), g: g, n: n}
+	if r.url == "" {
+		r.url = "redis://127.0.0.1:6379/0"
+	}
+	c, err := ussd.NewRedisClient(r.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Ping(t.Context()).Err(); err != nil {
+		t.Skipf("no redis at %s: %v", r.url, err)
+	}
+	r.c, r.prefix = c, "test:"+randomHex(6)+":"
+	t.Cleanup(func() { deleteKeys(c, r.prefix); c.Close() })
+
+	r.bin = filepath.Join(t.TempDir(), "ussdgw")
+	if out, err := exec.Command("go", "build", "-o", r.bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("building the gateway: %v\n%s", err, out)
+	}
+	r.smsc = nodetest.Start(t)
+	r.smsc.Do(map[string]any{"cmd": "set", "quiet": true, "count": true, "dlr": map[string]any{"mode": "tlv"}})
+	var conns strings.Builder
+	for i := range binds {
+		fmt.Fprintf(&conns, `    - name: sim-%c
+      group: sim
+      address: %s
+      system_id: test
+      password_env: USSDGW_TEST_SMPP_PW
+      sources: [{addr: "384", ton: 3, npi: 0}]
+      reconnect: {min: 10ms, max: 100ms}
+      window: 20
+`, 'a'+i, r.smsc.Addr())
+	}
+	r.cfg = writeConfig(t, examplesConfig(t)+fmt.Sprintf(`redis_prefix: %q
+outbox_claim_idle: 2s
+log_level: %s
+smpp:
+  connections:
+%s  sms: {source: "384"}
+`, r.prefix, logLevel, conns.String()))
+
+	r.q = mtq.New(c, r.prefix, mtq.Options{})
+	for i := 0; i < n; i += 1000 {
+		var msgs []mtq.Message
+		for j := i; j < min(i+1000, n); j++ {
+			msgs = append(msgs, mtq.Message{ID: fmt.Sprintf("%s%05d", g, j), MSISDN: fmt.Sprintf("2547%08d", j),
+				Text: fmt.Sprintf("alert %d", j), Service: "market", Kind: "alert", Priority: mtq.Bulk, Group: g})
+		}
+		if _, _, err := r.q.Enqueue(t.Context(), msgs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return r
+}
+
+// start runs the gateway binary on the rig's config.
+func (r *broadcastRig) start() *gatewayProc { return startGateway(r.t, r.bin, r.cfg, r.url) }
+
+// group is the counts of the rig's messages.
+func (r *broadcastRig) group() mtq.GroupStats {
+	g, err := r.q.Group(context.Background(), r.g)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return g
+}
+
+// wait polls the counts until ok, failing after within.
+func (r *broadcastRig) wait(what string, within time.Duration, ok func(mtq.GroupStats) bool) {
+	r.t.Helper()
+	deadline := time.Now().Add(within)
+	for !ok(r.group()) {
+		if time.Now().After(deadline) {
+			st, _ := r.q.Stats(context.Background())
+			r.t.Fatalf("%s: not within %s: group %+v, queue %+v", what, within, r.group(), st)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
