@@ -2,55 +2,19 @@ package alerts
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"os"
+	"github.com/ussdgw/ussdgw/internal/redistest"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/ussdgw/ussdgw/consent"
 	"github.com/ussdgw/ussdgw/flows"
 
 	"github.com/ussdgw/ussdgw/internal/logcheck"
 )
-
-func testRedis(t *testing.T) (redis.UniversalClient, string) {
-	t.Helper()
-	url := os.Getenv("REDIS_URL")
-	if url == "" {
-		url = "redis://127.0.0.1:6379/0"
-	}
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := redis.NewClient(opt)
-	ctx := context.Background()
-	if err := c.Ping(ctx).Err(); err != nil {
-		t.Fatalf("redis: %v", err)
-	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	prefix := "test:" + hex.EncodeToString(b) + ":"
-	t.Cleanup(func() {
-		var keys []string
-		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			keys = append(keys, iter.Val())
-		}
-		if len(keys) > 0 {
-			c.Del(ctx, keys...)
-		}
-		c.Close()
-	})
-	return c, prefix
-}
 
 // memConsent holds subscriptions by topic, in a fixed order.
 type memConsent struct {
@@ -126,7 +90,7 @@ func (o *memOutbox) group(g string) []Message {
 }
 
 func newAlerts(t *testing.T, c *memConsent, o *memOutbox, now *time.Time) *Alerts {
-	rdb, prefix := testRedis(t)
+	rdb, prefix := redistest.Open(t)
 	set, err := flows.Load("../flows-examples", flows.Options{})
 	if err != nil {
 		t.Fatal(err)

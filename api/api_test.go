@@ -2,12 +2,10 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
+	"github.com/ussdgw/ussdgw/internal/redistest"
 	"io"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -20,43 +18,6 @@ import (
 
 	"github.com/ussdgw/ussdgw/internal/logcheck"
 )
-
-func redisURL() string {
-	if u := os.Getenv("REDIS_URL"); u != "" {
-		return u
-	}
-	return "redis://127.0.0.1:6379/0"
-}
-
-// testRedis returns a client of the shared Redis and a random prefix
-// whose keys are deleted when the test ends.
-func testRedis(t testing.TB) (redis.UniversalClient, string) {
-	t.Helper()
-	opt, err := redis.ParseURL(redisURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := redis.NewClient(opt)
-	ctx := context.Background()
-	if err := c.Ping(ctx).Err(); err != nil {
-		t.Fatalf("redis: %v", err)
-	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	prefix := "test:" + hex.EncodeToString(b) + ":"
-	t.Cleanup(func() {
-		var keys []string
-		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			keys = append(keys, iter.Val())
-		}
-		if len(keys) > 0 {
-			c.Del(ctx, keys...)
-		}
-		c.Close()
-	})
-	return c, prefix
-}
 
 func loadFlows(t testing.TB) *flows.Set {
 	t.Helper()
@@ -84,7 +45,7 @@ type env struct {
 
 func newEnv(t testing.TB, mod func(*Config)) *env {
 	t.Helper()
-	rdb, prefix := testRedis(t)
+	rdb, prefix := redistest.Open(t)
 	e := &env{t: t, rdb: rdb, prefix: prefix, keys: apikeys.New(rdb, prefix, nil), outbox: newFakeOutbox(),
 		consent: &fakeConsent{subs: map[string][]Subscription{}, events: map[string][]Event{}},
 		now:     time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)}

@@ -2,10 +2,8 @@ package apikeys
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"os"
+	"github.com/ussdgw/ussdgw/internal/redistest"
 	"strings"
 	"testing"
 	"time"
@@ -17,29 +15,7 @@ import (
 // whose keys are deleted when the test ends.
 func testStore(t *testing.T) (*Store, redis.UniversalClient) {
 	t.Helper()
-	url := os.Getenv("REDIS_URL")
-	if url == "" {
-		url = "redis://127.0.0.1:6379/0"
-	}
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := redis.NewClient(opt)
-	ctx := context.Background()
-	if err := c.Ping(ctx).Err(); err != nil {
-		t.Fatalf("redis at %s: %v", url, err)
-	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	prefix := "test:" + hex.EncodeToString(b) + ":"
-	t.Cleanup(func() {
-		keys, _ := c.Keys(ctx, prefix+"*").Result()
-		if len(keys) > 0 {
-			c.Del(ctx, keys...)
-		}
-		c.Close()
-	})
+	c, prefix := redistest.Open(t)
 	return New(c, prefix, nil), c
 }
 

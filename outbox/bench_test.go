@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"fmt"
+	"github.com/ussdgw/ussdgw/internal/redistest"
 	"strings"
 	"sync"
 	"testing"
@@ -25,7 +26,7 @@ const benchText = "Maize at Eldoret: KES 3,450 per 90kg bag (+4.5% since Monday)
 func BenchmarkEnqueue(b *testing.B) {
 	for _, batch := range []int{1, 100, 500} {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
-			c, p := testRedis(b)
+			c, p := redistest.Open(b)
 			q := New(c, p, Options{})
 			var mu sync.Mutex
 			left := b.N
@@ -59,7 +60,7 @@ func BenchmarkEnqueue(b *testing.B) {
 }
 
 func BenchmarkSend(b *testing.B) {
-	c, p := testRedis(b)
+	c, p := redistest.Open(b)
 	q := New(c, p, Options{Workers: 16, Batch: 200})
 	fill(b, q, b.N, "bench")
 	s := SenderFunc(func(context.Context, string, string, string) error { return nil })
@@ -103,7 +104,7 @@ func fill(tb testing.TB, q *Queue, n int, group string) {
 // Redis (MEMORY USAGE of its status hash and its share of the stream) and
 // holds it under 1 KiB.
 func TestBytesPerQueuedMessage(t *testing.T) {
-	c, p := testRedis(t)
+	c, p := redistest.Open(t)
 	q := New(c, p, Options{})
 	const n = 2000
 	fill(t, q, n, "mem")
@@ -136,7 +137,7 @@ func TestBytesPerQueuedMessage(t *testing.T) {
 // TestTextDroppedOnceSent: a sent message keeps only its small status
 // hash; a dead letter keeps its text for a look and a resend.
 func TestTextDroppedOnceSent(t *testing.T) {
-	c, p := testRedis(t)
+	c, p := redistest.Open(t)
 	q := New(c, p, Options{})
 	ids, _, err := q.Enqueue(bg, Message{MSISDN: "1", Text: benchText, Kind: "reply"}, Message{MSISDN: "bad", Text: benchText, Kind: "reply"})
 	if err != nil {

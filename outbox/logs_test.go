@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"context"
+	"github.com/ussdgw/ussdgw/internal/redistest"
 	"testing"
 	"time"
 
@@ -17,7 +18,7 @@ func TestFailuresLogNoNumberNorText(t *testing.T) {
 		number = "254700000417"
 		text   = "Your harvest code is 4711, valid until Friday"
 	)
-	c, p := testRedis(t)
+	c, p := redistest.Open(t)
 	chk := logcheck.NewChecker(t)
 	chk.Forbid(text, number)
 	q := New(c, p, Options{Backoff: fastBackoff, MaxAttempts: 3, Log: chk.Logger(nil)})
@@ -36,7 +37,7 @@ func TestFailuresLogNoNumberNorText(t *testing.T) {
 // A message's status record is kept for Options.TTL (the gateway's
 // -outbox-retention), not longer.
 func TestStatusRecordKeptForTTL(t *testing.T) {
-	c, p := testRedis(t)
+	c, p := redistest.Open(t)
 	q := New(c, p, Options{TTL: 36 * time.Hour})
 	ids, _, err := q.Enqueue(bg, Message{MSISDN: "254700000418", Text: "x", Kind: "reminder", Priority: Bulk})
 	if err != nil {

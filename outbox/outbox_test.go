@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ussdgw/ussdgw/internal/redistest"
 	"slices"
 	"strings"
 	"sync"
@@ -15,7 +16,7 @@ import (
 var bg = context.Background()
 
 func TestEnqueueIsIdempotent(t *testing.T) {
-	c, p := testRedis(t)
+	c, p := redistest.Open(t)
 	q := New(c, p, Options{})
 	m := Message{ID: "order-1", MSISDN: "254700000001", Text: "hello", Kind: "alert", Priority: Bulk, Group: "g"}
 	ids, dups, err := q.Enqueue(bg, m)
@@ -49,7 +50,7 @@ func TestEnqueueIsIdempotent(t *testing.T) {
 }
 
 func TestEnqueueIsAllOrNothing(t *testing.T) {
-	c, p := testRedis(t)
+	c, p := redistest.Open(t)
 	q := New(c, p, Options{HourlyCap: 2})
 	msg := func(id, to, kind string) Message {
 		return Message{ID: id, MSISDN: to, Text: "x", Kind: kind, Priority: High}
@@ -86,7 +87,7 @@ func TestEnqueueIsAllOrNothing(t *testing.T) {
 }
 
 func TestHourlyCap(t *testing.T) {
-	c, p := testRedis(t)
+	c, p := redistest.Open(t)
 	clk := newClock(time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC))
 	q := New(c, p, Options{HourlyCap: 5, Now: clk.Now})
 	send := func(kind string, pri Priority) error {
@@ -117,7 +118,7 @@ func TestHourlyCap(t *testing.T) {
 }
 
 func TestPriorities(t *testing.T) {
-	c, p := testRedis(t)
+	c, p := redistest.Open(t)
 	q := New(c, p, Options{Workers: 1, Batch: 10})
 	var bulkIDs []Message
 	for i := range 300 {
@@ -153,7 +154,7 @@ func TestPriorities(t *testing.T) {
 }
 
 func TestRetryThenSuccess(t *testing.T) {
-	c, p := testRedis(t)
+	c, p := redistest.Open(t)
 	q := New(c, p, Options{Backoff: fastBackoff, MaxAttempts: 5})
 	r := newRecorder()
 	r.fn = func(ctx context.Context, n int, to, text, ref string) error {
@@ -188,7 +189,7 @@ func TestFailuresAreDeadLettered(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, p := testRedis(t)
+			c, p := redistest.Open(t)
 			q := New(c, p, Options{Backoff: fastBackoff, MaxAttempts: 3})
 			r := newRecorder()
 			r.fn = func(context.Context, int, string, string, string) error { return tt.err }
@@ -217,7 +218,7 @@ func TestFailuresAreDeadLettered(t *testing.T) {
 }
 
 func TestExpired(t *testing.T) {
-	c, p := testRedis(t)
+	c, p := redistest.Open(t)
 	clk := newClock(time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC))
 	q := New(c, p, Options{Now: clk.Now})
 	ids, _, err := q.Enqueue(bg, Message{MSISDN: "1", Text: "x", Kind: "alert", Priority: Bulk,
@@ -235,7 +236,7 @@ func TestExpired(t *testing.T) {
 }
 
 func TestConsentWithdrawnMidRun(t *testing.T) {
-	c, p := testRedis(t)
+	c, p := redistest.Open(t)
 	var stopped atomic.Bool
 	allow := func(ctx context.Context, msisdn, service string) (bool, error) {
 		return !(stopped.Load() && msisdn == "254700000500"), nil
@@ -280,7 +281,7 @@ func TestConsentWithdrawnMidRun(t *testing.T) {
 }
 
 func TestQuietHoursDeferThenSend(t *testing.T) {
-	c, p := testRedis(t)
+	c, p := redistest.Open(t)
 	clk := newClock(time.Date(2026, 11, 30, 21, 30, 0, 0, time.UTC))
 	morning := time.Date(2026, 12, 1, 7, 0, 0, 0, time.UTC)
 	quiet := func(service string, t time.Time) (time.Time, bool) {
@@ -308,7 +309,7 @@ func TestQuietHoursDeferThenSend(t *testing.T) {
 }
 
 func TestDailyCap(t *testing.T) {
-	c, p := testRedis(t)
+	c, p := redistest.Open(t)
 	clk := newClock(time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC))
 	q := New(c, p, Options{Now: clk.Now, DailyCap: 3, Workers: 2})
 	var msgs []Message
@@ -341,7 +342,7 @@ func TestDailyCap(t *testing.T) {
 // A service's own cap holds beside the number's cap across services: two
 // of market's four alerts go, and health's still go.
 func TestServiceDailyCap(t *testing.T) {
-	c, p := testRedis(t)
+	c, p := redistest.Open(t)
 	clk := newClock(time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC))
 	q := New(c, p, Options{Now: clk.Now, DailyCap: 5, Workers: 2,
 		ServiceCap: func(sv string) int { return map[string]int{"market": 2}[sv] }})
@@ -364,7 +365,7 @@ func TestServiceDailyCap(t *testing.T) {
 }
 
 func TestCancel(t *testing.T) {
-	c, p := testRedis(t)
+	c, p := redistest.Open(t)
 	clk := newClock(time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC))
 	q := New(c, p, Options{Now: clk.Now})
 	var msgs []Message
@@ -392,7 +393,7 @@ func TestCancel(t *testing.T) {
 }
 
 func TestReceipts(t *testing.T) {
-	c, p := testRedis(t)
+	c, p := redistest.Open(t)
 	q := New(c, p, Options{})
 	var early atomic.Value
 	r := newRecorder()
@@ -442,7 +443,7 @@ func TestReceipts(t *testing.T) {
 // those the dead one had really sent go out twice, and the queue counts
 // them among the possibly resent.
 func TestCrashedConsumerIsTakenOver(t *testing.T) {
-	c, p := testRedis(t)
+	c, p := redistest.Open(t)
 	var msgs []Message
 	for i := range 200 {
 		msgs = append(msgs, Message{ID: fmt.Sprintf("c%03d", i), MSISDN: fmt.Sprint(i), Text: "x", Kind: "alert", Priority: Bulk})
@@ -499,7 +500,7 @@ func TestTwoInstancesShareTheWork(t *testing.T) {
 	if testing.Short() {
 		t.Skip("10,000 messages")
 	}
-	c, p := testRedis(t)
+	c, p := redistest.Open(t)
 	const n = 10000
 	q1 := New(c, p, Options{Consumer: "one"})
 	q2 := New(c, p, Options{Consumer: "two"})
@@ -531,7 +532,7 @@ func TestTwoInstancesShareTheWork(t *testing.T) {
 }
 
 func TestMessenger(t *testing.T) {
-	c, p := testRedis(t)
+	c, p := redistest.Open(t)
 	q := New(c, p, Options{HourlyCap: 1})
 	m := q.Messenger("flow")
 	if err := m.Send(bg, "254700000001", "your code is 1234"); err != nil {
@@ -546,7 +547,7 @@ func TestMessenger(t *testing.T) {
 }
 
 func TestPanickingSenderIsAFailure(t *testing.T) {
-	c, p := testRedis(t)
+	c, p := redistest.Open(t)
 	q := New(c, p, Options{})
 	ids, _, _ := q.Enqueue(bg, Message{MSISDN: "1", Text: "x", Kind: "reply"})
 	start(t, q, SenderFunc(func(context.Context, string, string, string) error { panic("boom") }))
@@ -559,7 +560,7 @@ func TestPanickingSenderIsAFailure(t *testing.T) {
 // A live instance whose sends are slow keeps its entries: another one,
 // taking over idle entries eagerly, does not send them a second time.
 func TestSlowInstanceKeepsItsMessages(t *testing.T) {
-	c, p := testRedis(t)
+	c, p := redistest.Open(t)
 	const n = 10
 	// ClaimIdle is long enough that a loaded machine's scheduling delays
 	// do not stall the lease renewal (every ClaimIdle/3) past it, and the
@@ -611,7 +612,7 @@ func TestAllowBatch(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, p := testRedis(t)
+			c, p := redistest.Open(t)
 			var batchCalls, batchQuestions, allowCalls atomic.Int64
 			o := Options{Workers: 4, Batch: 50, Backoff: func(int) time.Duration { return time.Hour }}
 			o.AllowBatch = func(ctx context.Context, msisdns, services []string) ([]bool, error) {
@@ -692,7 +693,7 @@ func TestDailyCapCountedAtTake(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, p := testRedis(t)
+			c, p := redistest.Open(t)
 			clk := newClock(time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC))
 			q := New(c, p, Options{Now: clk.Now, DailyCap: 2, Workers: 2, Batch: 50, Backoff: fastBackoff,
 				AllowBatch: func(ctx context.Context, msisdns, services []string) ([]bool, error) {

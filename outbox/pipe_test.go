@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"fmt"
+	"github.com/ussdgw/ussdgw/internal/redistest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -86,7 +87,7 @@ func TestReceiptsBatched(t *testing.T) {
 // TestReceiptCallerGone: a caller whose context ends gets its error at
 // once, and the pipe goes on serving the others.
 func TestReceiptCallerGone(t *testing.T) {
-	c, p := testRedis(t)
+	c, p := redistest.Open(t)
 	q := New(c, p, Options{})
 	ctx, cancel := context.WithCancel(bg)
 	cancel()

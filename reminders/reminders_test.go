@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ussdgw/ussdgw/internal/redistest"
 	"strings"
 	"sync"
 	"testing"
@@ -42,7 +43,7 @@ type env struct {
 }
 
 func newEnv(t *testing.T) *env {
-	rc, prefix := newRedis(t)
+	rc, prefix := redistest.Open(t)
 	clk := &clock{t: t0}
 	return &env{rc: rc, prefix: prefix, clk: clk, consent: newConsent(), queue: newQueue(), reg: healthAdapter(t, clk.Now)}
 }

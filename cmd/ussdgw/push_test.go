@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"github.com/ussdgw/ussdgw/internal/redistest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -106,7 +107,7 @@ func newBroadcastRig(t *testing.T, n int, g, logLevel string, binds int) *broadc
 		t.Skipf("no redis at %s: %v", r.url, err)
 	}
 	r.c, r.prefix = c, "test:"+randomHex(6)+":"
-	t.Cleanup(func() { deleteKeys(c, r.prefix); c.Close() })
+	t.Cleanup(func() { redistest.DeletePrefix(c, r.prefix); c.Close() })
 
 	r.bin = filepath.Join(t.TempDir(), "ussdgw")
 	if out, err := exec.Command("go", "build", "-o", r.bin, ".").CombinedOutput(); err != nil {
@@ -224,18 +225,4 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-func deleteKeys(c redis.UniversalClient, prefix string) {
-	ctx := context.Background()
-	iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-	var keys []string
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-	}
-	for len(keys) > 0 {
-		k := min(500, len(keys))
-		c.Del(ctx, keys[:k]...)
-		keys = keys[k:]
-	}
 }

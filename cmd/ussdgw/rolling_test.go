@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ussdgw/ussdgw/internal/redistest"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -80,7 +81,7 @@ func rollingRestart(t *testing.T, u usdc) {
 		t.Skipf("no Redis at 127.0.0.1:6379: %v", err)
 	}
 	prefix := fmt.Sprintf("rolltest-%d:", rand.Uint64())
-	t.Cleanup(func() { deleteKeys(rc, prefix) })
+	t.Cleanup(func() { redistest.DeletePrefix(rc, prefix) })
 
 	dir := t.TempDir()
 	bin := os.Getenv("ROLLTEST_BIN") // another build to compare with

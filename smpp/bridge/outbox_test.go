@@ -2,10 +2,8 @@ package bridge_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"os"
+	"github.com/ussdgw/ussdgw/internal/redistest"
 	"testing"
 	"time"
 
@@ -32,45 +30,11 @@ type pushRig struct {
 	prefix string
 }
 
-// realRedis is the shared test Redis with a fresh prefix, cleaned up.
-func realRedis(t *testing.T) (redis.UniversalClient, string) {
-	t.Helper()
-	url := os.Getenv("REDIS_URL")
-	if url == "" {
-		url = "redis://127.0.0.1:6379/0"
-	}
-	c, err := ussd.NewRedisClient(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Ping(t.Context()).Err(); err != nil {
-		t.Skipf("no redis at %s: %v", url, err)
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	prefix := "test:" + hex.EncodeToString(b) + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		var keys []string
-		for iter.Next(ctx) {
-			keys = append(keys, iter.Val())
-		}
-		for len(keys) > 0 {
-			n := min(500, len(keys))
-			c.Del(ctx, keys[:n]...)
-			keys = keys[n:]
-		}
-		c.Close()
-	})
-	return c, prefix
-}
-
 func newPushRig(t *testing.T) *pushRig {
 	t.Helper()
 	smsc := nodetest.Start(t)
 	smsc.Do(map[string]any{"cmd": "set", "quiet": true, "count": true, "dlr": map[string]any{"mode": "tlv"}})
-	c, prefix := realRedis(t)
+	c, prefix := redistest.Open(t)
 	q := outbox.New(c, prefix, outbox.Options{Workers: 32, Batch: 200, ClaimIdle: 10 * time.Second,
 		Backoff: func(int) time.Duration { return 50 * time.Millisecond }, Log: testLogger(t)})
 	cfg := bridge.Defaults()
