@@ -1,7 +1,9 @@
 // Package smpp connects the gateway to SMSCs and USSDCs over SMPP 3.4: it
 // binds, keeps the binds alive, sends SMS (MT) with the right coding and
 // concatenation, and hands inbound deliver_sm and data_sm (MO SMS, delivery
-// receipts, USSD) to a Handler.
+// receipts, USSD) to a Handler. It is a transport: it must not import ussd,
+// flows or the stores (package smpp/bridge joins them), and nothing below
+// the transports may import it.
 //
 // # What comes from go-smpp and what is ours
 //

@@ -1,6 +1,7 @@
 // Command ussdgw runs the SMS/USSD gateway: it loads the flows, keeps
 // sessions in Redis (or in memory), and serves the USSD callback, health
-// and the rest of the HTTP side.
+// and the rest of the HTTP side. The wiring: it may import anything of ours
+// and nothing imports it.
 //
 //	ussdgw [flags]           run the gateway
 //	ussdgw lint [dir|file]   check flow files and exit 1 on any problem

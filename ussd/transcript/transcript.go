@@ -1,6 +1,7 @@
 // Package transcript runs golden USSD transcripts: plain-text files that
 // say what a user dials and types and what each screen must show, played
-// through a real ussd.Manager, as an aggregator would send them.
+// through a real ussd.Manager, as an aggregator would send them. It imports
+// package ussd only, and must not import a transport.
 //
 // A transcript is a sequence of blocks:
 //

@@ -3,7 +3,7 @@
 // column and dotted path: unknown keys, values of the wrong type, syntax
 // errors. It also keeps an index from paths to nodes, so that checks made
 // after decoding (a market that names an unknown region, say) can be
-// reported at the right place.
+// reported at the right place. It imports nothing of ours.
 //
 // Paths name mapping keys with dots and sequence items with brackets:
 // "markets[2].region", "adapters.crm.headers.Authorization".
