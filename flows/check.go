@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ussdgw/ussdgw/flows/gsm"
+	"github.com/ussdgw/ussdgw/gsm"
 )
 
 // check runs the whole-flow checks once every node decoded cleanly:

@@ -29,7 +29,7 @@
 //     exponential backoff and jitter, write deadlines, and a Status for
 //     health checks and metrics.
 //
-// On top of the session layer: text coding (GSM 03.38 via flows/gsm, else
+// On top of the session layer: text coding (GSM 03.38 via package gsm, else
 // UCS-2) and segmentation (UDH 8/16-bit, SAR, message_payload), a
 // segment-weighted TPS limit, retry of temporary failures (the command
 // status table is in status.go), delivery receipt parsing and matching
