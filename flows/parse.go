@@ -761,5 +761,3 @@ func item(n *yaml.Node, i int) *yaml.Node {
 }
 
 func posOf(n *yaml.Node) pos { return pos{n.Line, n.Column} }
-
-
