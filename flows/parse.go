@@ -498,7 +498,7 @@ func (c *compiler) action(n *node, f fields) {
 	f.require("call", "next")
 	n.call = f.str("call")
 	if n.call != "" && c.opts.Adapters != nil && !contains(c.opts.Adapters, n.call) {
-		msg := fmt.Sprintf("unknown adapter %q", n.call)
+		msg := fmt.Sprintf("unknown adapter %q%s", n.call, problem.DidYouMean(n.call, c.opts.Adapters))
 		if len(c.opts.Adapters) > 0 {
 			msg += fmt.Sprintf(" (the gateway has %s)", strings.Join(c.opts.Adapters, ", "))
 		} else {

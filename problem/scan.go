@@ -1,7 +1,9 @@
 package problem
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -188,10 +190,13 @@ func (s *scanner) indent(ln, indent int, kind byte, structural bool) bool {
 		if len(s.levels) > 0 {
 			near = append(near, s.levels[len(s.levels)-1])
 		}
-		for _, l := range near {
-			if l.col < indent+4 && l.col > indent-4 {
-				like = append(like, fmt.Sprintf("%d spaces like line %d", l.col, l.line))
-			}
+		// The likeliest first: a level of the same kind (a list item
+		// among list items), then the nearest.
+		slices.SortStableFunc(near, func(a, b level) int {
+			return cmp.Or(cmp.Compare(b2i(a.kind != kind), b2i(b.kind != kind)), cmp.Compare(abs(a.col-indent), abs(b.col-indent)))
+		})
+		for _, l := range near[:min(2, len(near))] {
+			like = append(like, fmt.Sprintf("%d spaces like line %d", l.col, l.line))
 		}
 		hint := "indent it like the lines of the block it belongs to"
 		if len(like) > 0 {
@@ -383,3 +388,12 @@ func (s *scanner) chars(ln int, text string, col int) {
 		i = j - 1
 	}
 }
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func abs(x int) int { return max(x, -x) }
