@@ -231,3 +231,63 @@ func TestLintUsage(t *testing.T) {
 		t.Errorf("-format xml: %v", err)
 	}
 }
+
+// TestLintDoc: the commands of docs/lint.md run as written (from the
+// repository root) and lint clean, and every example the doc takes from
+// testdata/lint is what lint prints for that file.
+func TestLintDoc(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/lint.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var outputs []string
+	for _, f := range []string{"broken", "config"} {
+		files, _ := filepath.Glob(filepath.Join("testdata/lint", f, "*.yaml"))
+		for _, file := range files {
+			cfg, target := "testdata/lint/gateway.yaml", file
+			if f == "config" {
+				cfg, target = file, "testdata/lint/ok"
+			}
+			t.Setenv("USSDGW_LINT_TEST_PW", "secret")
+			out, _ := runLint(t, "-config", cfg, target)
+			for _, l := range strings.Split(out, "\n") {
+				if _, rest, ok := strings.Cut(l, ".yaml:"); ok && !strings.Contains(l, "…") {
+					outputs = append(outputs, rest)
+				}
+			}
+		}
+	}
+	checked := 0
+	for _, l := range strings.Split(string(doc), "\n") {
+		// Examples of files named like the test files: price.yaml (a
+		// broken flow) and gateway.yaml (a broken config).
+		for _, name := range []string{"price.yaml:", "gateway.yaml:"} {
+			for _, ex := range strings.Split(l, "`") {
+				if !strings.HasPrefix(strings.TrimSpace(ex), name) {
+					continue
+				}
+				rest := strings.TrimPrefix(strings.TrimSpace(ex), name)
+				if rest == "" || strings.Contains(rest, "adapters.prices.file") {
+					continue
+				}
+				checked++
+				if !slices.Contains(outputs, rest) {
+					t.Errorf("docs/lint.md shows %s%s, which lint does not print for testdata/lint", name, rest)
+				}
+			}
+		}
+	}
+	if checked < 20 {
+		t.Errorf("only %d examples of docs/lint.md checked", checked)
+	}
+	t.Chdir("../..")
+	for _, l := range strings.Split(string(doc), "\n") {
+		args, ok := strings.CutPrefix(l, "go run ./cmd/ussdgw lint")
+		if !ok {
+			continue
+		}
+		if out, bad := runLint(t, strings.Fields(args)...); bad {
+			t.Errorf("%s:\n%s", l, out)
+		}
+	}
+}
