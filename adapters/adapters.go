@@ -149,7 +149,8 @@ type Describer interface {
 	Ops() []OpSpec
 }
 
-// OpSpec describes one operation of an adapter.
+// OpSpec describes one operation of an adapter. An adapter that answers a
+// call without op (Request.Op "") declares an OpSpec with Name "".
 type OpSpec struct {
 	Name     string
 	Required []string // params the op cannot do without (KindInvalid if empty)

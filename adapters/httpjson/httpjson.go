@@ -264,11 +264,13 @@ func New(c Config, in adapters.Instance) (*Adapter, error) {
 	}
 	var names []string
 	for name, o := range a.ops {
-		if name == "" {
-			continue
-		}
-		names = append(names, name)
+		// The op "" (an action without op:, when url: is set) is
+		// declared too, so that a flow loader accepts it; it is not
+		// listed among the names.
 		a.specs = append(a.specs, adapters.OpSpec{Name: name, Required: o.params})
+		if name != "" {
+			names = append(names, name)
+		}
 	}
 	slices.Sort(names)
 	slices.SortFunc(a.specs, func(x, y adapters.OpSpec) int { return strings.Compare(x.Name, y.Name) })

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/ussdgw/ussdgw/problem"
 )
 
 // settings are the gateway's options. Each has one name used three ways:
@@ -229,16 +231,23 @@ func (s *settings) readFile(opts []option, given func(string) bool) error {
 	s.file = s.Config
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return fmt.Errorf("%s: %w", s.Config, err)
+		return problem.FromYAML(s.Config, data, err)
 	}
 	if len(doc.Content) == 0 {
 		return nil
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
-		return fmt.Errorf("%s:%d:%d: the config must be a mapping", s.Config, root.Line, root.Column)
+		return problem.New(s.Config, root, "", "wrong-type", "the config must be a mapping (setting: value lines)")
 	}
-	var problems []string
+	var problems []*problem.Problem
+	var keys []string
+	for _, o := range opts {
+		if o.name != "config" {
+			keys = append(keys, fileKey(o.name))
+		}
+	}
+	keys = append(keys, "adapters", "smpp")
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
 		if k.Value == "adapters" {
@@ -256,22 +265,19 @@ func (s *settings) readFile(opts []option, given func(string) bool) error {
 			}
 		}
 		if opt == nil {
-			problems = append(problems, fmt.Sprintf("%s:%d:%d: %s: unknown setting", s.Config, k.Line, k.Column, k.Value))
+			problems = append(problems, problem.Errorf(s.Config, k, k.Value, "unknown-setting", "unknown setting%s", problem.DidYouMean(k.Value, keys)))
 			continue
 		}
 		if given(opt.name) {
 			continue
 		}
 		if v.Kind != yaml.ScalarNode {
-			problems = append(problems, fmt.Sprintf("%s:%d:%d: %s: expected a value", s.Config, v.Line, v.Column, k.Value))
+			problems = append(problems, problem.New(s.Config, v, k.Value, "wrong-type", "expected a value"))
 			continue
 		}
 		if err := opt.assign(v.Value); err != nil {
-			problems = append(problems, fmt.Sprintf("%s:%d:%d: %s: %v", s.Config, v.Line, v.Column, k.Value, err))
+			problems = append(problems, problem.New(s.Config, v, k.Value, "wrong-type", err.Error()))
 		}
 	}
-	if len(problems) > 0 {
-		return fmt.Errorf("%s", strings.Join(problems, "\n"))
-	}
-	return nil
+	return problem.Join(problems)
 }

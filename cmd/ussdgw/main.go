@@ -4,7 +4,7 @@
 // and nothing imports it.
 //
 //	ussdgw [flags]           run the gateway
-//	ussdgw lint [dir|file]   check flow files and exit 1 on any problem
+//	ussdgw lint [-config FILE] [-format json] [dir|file]   check flows and config, exit 1 on any problem
 //	ussdgw broadcast ...     start a broadcast through the API and follow it
 //	ussdgw apikey ...        create, list and revoke API keys
 //	ussdgw deny add|remove MSISDN, ussdgw deny list   the deny-list (Redis)
@@ -198,7 +198,7 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 	if err != nil {
 		return a, err
 	}
-	a.set, err = flows.Load(s.Flows, flows.Options{Adapters: a.reg.Names()})
+	a.set, err = flows.Load(s.Flows, flows.Options{Adapters: a.reg.Names(), Ops: a.reg.Ops()})
 	if err != nil {
 		return a, fmt.Errorf("loading flows from %s:\n%w", s.Flows, err)
 	}
@@ -620,33 +620,4 @@ func defaultAdapters(flowsDir string) *yaml.Node {
 		panic(err) // built here from constants
 	}
 	return doc.Content[0]
-}
-
-// lint checks flow files and prints every problem.
-func lint(args []string, stdout io.Writer) error {
-	dir := "./flows-examples"
-	if len(args) > 0 {
-		dir = args[0]
-	}
-	var err error
-	if st, serr := os.Stat(dir); serr == nil && !st.IsDir() {
-		var data []byte
-		if data, err = os.ReadFile(dir); err == nil {
-			_, err = flows.Parse(dir, data, flows.Options{})
-		}
-	} else {
-		_, err = flows.Load(dir, flows.Options{})
-	}
-	if err != nil {
-		if errs := flows.Errors(err); len(errs) > 0 {
-			for _, e := range errs {
-				fmt.Fprintln(stdout, e)
-			}
-			fmt.Fprintf(stdout, "%d problem(s)\n", len(errs))
-			return errUsage
-		}
-		return err
-	}
-	fmt.Fprintln(stdout, "ok")
-	return nil
 }
