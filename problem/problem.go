@@ -3,13 +3,15 @@
 // adapter's data): where it is (file, line, column and a dotted path),
 // which rule it breaks, and what to do, in one text format and one JSON
 // shape. Every package that reads such files reports through it, so that
-// `ussdgw lint` and a refused start say the same thing the same way.
+// `ussdgw lint` and a refused start say the same thing the same way. It
+// must not import any package of this module (it is a codec: everything
+// imports it).
 //
 // It also explains yaml.v3's syntax errors in owners' words (FromYAML),
 // positioned on the offending text rather than on the node yaml.v3 was
 // reading when it gave up.
 //
-// It imports no package of this module; docs/lint.md lists the rules.
+// docs/lint.md lists the rules.
 package problem
 
 import (
