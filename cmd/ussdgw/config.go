@@ -74,7 +74,7 @@ func (s *settings) options() []option {
 	opts := []option{
 		{name: "config", usage: "gateway config file (YAML) with adapters, SMPP connections (smpp:) and the settings below", str: &s.Config},
 		{name: "listen", usage: "HTTP listen address", str: &s.Listen},
-		{name: "flows", usage: "directory of flow files (*.yaml; subfolders such as data/ are not flows), relative to the working directory", str: &s.Flows},
+		{name: "flows", usage: "directory of flow files (*.yaml; subfolders such as data/ are not flows); in the config file relative to the file's folder, as a flag or variable to the working directory", str: &s.Flows},
 		{name: "redis-url", usage: "Redis URL for sessions, consent, limits and queues (forms below); empty keeps them in memory (one instance only, lost on restart)", str: &s.RedisURL},
 		{name: "redis-prefix", usage: "prefix of every Redis key, so deployments can share a Redis", str: &s.RedisPrefix},
 		{name: "redis-autopipeline", usage: "send the Redis commands of concurrent steps together (on), or one round trip per command (off: quicker for a lone request)", str: &s.RedisPipeline},
@@ -224,7 +224,7 @@ func (o option) assign(v string) error {
 func (s *settings) readFile(opts []option, given func(string) bool) error {
 	data, err := os.ReadFile(s.Config)
 	if err != nil {
-		return fmt.Errorf("reading config: %w", err)
+		return fmt.Errorf("reading config %s: %w", fullPath(s.Config), pathless(err))
 	}
 	s.file = s.Config
 	var doc yaml.Node
@@ -268,6 +268,8 @@ func (s *settings) readFile(opts []option, given func(string) bool) error {
 		}
 		if err := opt.assign(v.Value); err != nil {
 			problems = append(problems, fmt.Sprintf("%s:%d:%d: %s: %v", s.Config, v.Line, v.Column, k.Value, err))
+		} else if isPathKey(opt.name) { // paths.go
+			*opt.str = configRelative(s.Config, *opt.str)
 		}
 	}
 	if len(problems) > 0 {

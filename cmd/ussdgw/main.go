@@ -199,7 +199,7 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 	}
 	a.set, err = flows.Load(s.Flows, flows.Options{Adapters: a.reg.Names()})
 	if err != nil {
-		return a, fmt.Errorf("loading flows from %s:\n%w", s.Flows, err)
+		return a, fmt.Errorf("loading flows from %s:\n%w", fullPath(s.Flows), err)
 	}
 	if err := a.reg.Start(ctx); err != nil {
 		return a, err
@@ -586,14 +586,14 @@ func buildAdapters(s *settings, store ussd.Store, log *slog.Logger, now func() t
 	deps := adapters.Deps{KV: store, Logger: log, Now: now}
 	section, file := s.adapters, s.file
 	if file != "" {
-		deps.Dir = filepath.Dir(file)
+		deps.Dir = fullPath(filepath.Dir(file))
 	}
 	if section == nil {
 		if s.file != "" {
 			return adapters.NewRegistry(), nil // a config file without adapters
 		}
 		section, file = defaultAdapters(s.Flows), "(built-in defaults)"
-		deps.Dir = s.Flows
+		deps.Dir = fullPath(s.Flows)
 		if section == nil {
 			return adapters.NewRegistry(), nil
 		}
