@@ -59,6 +59,10 @@ type settings struct {
 	adapters *yaml.Node
 	smpp     *yaml.Node
 	file     string
+
+	// lookupEnv resolves the adapters' ${NAME} secrets (nil: the
+	// environment); ussdgw test fills in those it does not need.
+	lookupEnv func(string) (string, bool)
 }
 
 type option struct {

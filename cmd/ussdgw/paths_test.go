@@ -123,6 +123,7 @@ func TestShippedConfigsResolve(t *testing.T) {
 		t.Run(cfg, func(t *testing.T) {
 			s, err := parseSettings("ussdgw", []string{"-config", cfg}, env(nil), io.Discard)
 			must(t, err)
+			s.lookupEnv = func(string) (string, bool) { return "secret", true }
 			reg, err := buildAdapters(s, ussd.NewMemoryStore(), logcheck.New(t), nil)
 			must(t, err)
 			if _, err := flows.Load(s.Flows, flows.Options{Adapters: reg.Names()}); err != nil {
