@@ -8,6 +8,8 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/ussdgw/ussdgw/flows/schema"
 )
 
 // The subcommands, in one table: `ussdgw -h` lists them, `ussdgw help
@@ -89,6 +91,17 @@ instance reads it on each message. The Redis settings are read as the
 gateway reads them (flag, USSDGW_* variable, config file).`,
 			run: func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 				return deny(ctx, args, getenv, stdout, stderr)
+			},
+		},
+		{
+			name: "flow-schema", args: "",
+			summary: "print the JSON Schema of flow files, for editors",
+			about: `Prints the JSON Schema of flow files (flows/schema/flow.schema.json in the
+repository), so that an editor can complete keys and underline mistakes as you
+type: save it beside your flows and point the editor at it (docs/editor.md).`,
+			run: func(_ context.Context, _ []string, _ func(string) string, stdout, _ io.Writer) error {
+				_, err := stdout.Write(schema.JSON)
+				return err
 			},
 		},
 		{

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"testing"
 )
@@ -60,5 +61,20 @@ func TestHelp(t *testing.T) {
 		if _, err := run1(args...); err == nil || !strings.Contains(err.Error(), `unknown command "nosuch" (commands: lint, test,`) {
 			t.Errorf("ussdgw %s: %v", strings.Join(args, " "), err)
 		}
+	}
+}
+
+// TestFlowSchemaCommand: ussdgw flow-schema prints the committed schema.
+func TestFlowSchemaCommand(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"flow-schema"}, env(nil), &out, &out, nil); err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile("../../flows/schema/flow.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), want) {
+		t.Error("ussdgw flow-schema does not print flows/schema/flow.schema.json")
 	}
 }

@@ -8,6 +8,7 @@
 //	ussdgw broadcast ...     start a broadcast through the API and follow it
 //	ussdgw apikey ...        create, list and revoke API keys
 //	ussdgw deny add|remove MSISDN, ussdgw deny list   the deny-list (Redis)
+//	ussdgw flow-schema       print the JSON Schema of flow files, for editors
 //	ussdgw config-reference  print the settings table the README carries
 //
 // Every flag also reads from USSDGW_<NAME> and the -config file; run
