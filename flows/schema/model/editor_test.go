@@ -1,9 +1,11 @@
 package model
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -99,7 +101,7 @@ func TestEditor(t *testing.T) {
 				t.Errorf("%s: the editor does not say %q:\n%s", run.name, w, out)
 			}
 		}
-		for _, key := range []string{"call", "op", "params", "save", "next", "on_error", "on_timeout", "late_sms"} {
+		for _, key := range []string{"call", "late_sms", "next", "on_empty", "on_error", "on_invalid", "on_timeout", "op", "params", "save", "timeout"} {
 			if !strings.Contains(out, " "+key) {
 				t.Errorf("%s: completion in an action node lacks %s:\n%s", run.name, key, out)
 			}
@@ -134,5 +136,39 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestVSCodeSettings: the repository's .vscode/settings.json maps the
+// schema to every shipped flow and to nothing else.
+func TestVSCodeSettings(t *testing.T) {
+	data, err := os.ReadFile("../../../.vscode/settings.json")
+	must(t, err)
+	var settings struct {
+		Schemas map[string][]string `json:"yaml.schemas"`
+	}
+	must(t, json.Unmarshal(data, &settings))
+	globs := settings.Schemas["./flows/schema/flow.schema.json"]
+	if len(globs) == 0 {
+		t.Fatalf("no yaml.schemas entry for ./flows/schema/flow.schema.json: %s", data)
+	}
+	matched := map[string]bool{}
+	for _, g := range globs {
+		m, err := filepath.Glob(filepath.Join("../../..", g))
+		must(t, err)
+		for _, f := range m {
+			matched[f] = true
+		}
+	}
+	shipped := shippedFlows(t)
+	for _, f := range shipped {
+		if !matched[f] {
+			t.Errorf("%s is a shipped flow the settings do not map", f)
+		}
+	}
+	for f := range matched {
+		if !slices.Contains(shipped, f) {
+			t.Errorf("the settings map %s, which is not a flow", f)
+		}
 	}
 }
