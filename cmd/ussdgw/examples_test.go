@@ -22,7 +22,10 @@ var update = flag.Bool("update", false, "rewrite the example transcripts with wh
 // adapters over flows-examples/data, in memory), and again with the
 // sessions and the push side on Redis. With -update it rewrites them.
 func TestExampleTranscripts(t *testing.T) {
-	args := []string{"test", "-flows", "../../flows-examples", "-step-budget", "100ms"}
+	// A step budget short enough for the timeout transcripts to be quick
+	// (an @ slow adapter takes it and 200ms more), long enough for a
+	// loaded machine's steps.
+	args := []string{"test", "-flows", "../../flows-examples", "-step-budget", "500ms"}
 	t.Run("memory", func(t *testing.T) {
 		if *update {
 			args = append(args, "-update")
@@ -39,7 +42,7 @@ func TestExampleTranscripts(t *testing.T) {
 		}
 		r := storetest.Redis(t)
 		s := defaults()
-		s.Flows, s.StepBudget = "../../flows-examples", 100*time.Millisecond
+		s.Flows, s.StepBudget = "../../flows-examples", 500*time.Millisecond
 		s.RedisURL = redisURLFor(t, r)
 		var out bytes.Buffer
 		o := &ownerTest{s: s, stdout: &out, log: slog.New(slog.NewTextHandler(io.Discard, nil)), redisPrefix: r.Prefix}

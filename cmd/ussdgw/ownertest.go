@@ -477,6 +477,12 @@ func (s *slowAdapters) Call(ctx context.Context, name string, req adapters.Reque
 			return nil, ctx.Err()
 		case <-t.C:
 		}
+		// Both may be ready after a stall of the machine, and select
+		// picks either: past the step's deadline, the answer is late,
+		// whether or not ctx has been cancelled yet.
+		if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+			return nil, context.DeadlineExceeded
+		}
 	}
 	return s.next.Call(ctx, name, req)
 }
