@@ -107,6 +107,12 @@ func TestEditor(t *testing.T) {
 			}
 		}
 	}
+	// Hovering over a key shows its description (the doc comment).
+	hover := filepath.Join(dir, "hover.yaml")
+	must(t, os.WriteFile(hover, []byte("id: demo\nlanguages: [en]\nnodes:\n  fetch:\n    type: action\n    call: prices\n    next: done\n    on_timeout: done  #hover\n  done: {type: end, text: Bye}\n"), 0o644))
+	if out := editor(t, "../flow.schema.json", hover); !strings.Contains(out, "Where to go when the back-end is too slow (default: the late screen with late_sms, else on_error).") {
+		t.Errorf("hover on on_timeout:\n%s", out)
+	}
 	shipped := shippedFlows(t)
 	if out := editor(t, "../flow.schema.json", shipped...); strings.TrimSpace(out) != "" {
 		t.Errorf("the editor finds problems in the shipped flows:\n%s", out)

@@ -1,9 +1,11 @@
 // Runs the YAML language server (the one VS Code's YAML extension runs) on
 // flow files, as an editor would: its diagnostics, and its completion at
-// each line that holds "#complete". Usage:
+// each line that holds "#complete", its hover at each line that ends with
+// "#hover". Usage:
 //   node check.js SCHEMA FILE...   the schema set in the settings (yaml.schemas)
 //   node check.js - FILE...        the schema named by the file's modeline
-// Prints "FILE:LINE:COL: message" and "FILE:LINE: complete: a b c".
+// Prints "FILE:LINE:COL: message", "FILE:LINE: complete: a b c" and
+// "FILE:LINE: hover: text".
 const fs = require('fs');
 const path = require('path');
 const { getLanguageService } = require('yaml-language-server/lib/umd/languageservice/yamlLanguageService');
@@ -34,6 +36,13 @@ ls.configure({
     const doc = TextDocument.create(uri, 'yaml', 1, text);
     for (const d of await ls.doValidation(doc, false)) {
       console.log(`${file}:${d.range.start.line + 1}:${d.range.start.character + 1}: ${d.message}`);
+    }
+    for (let i = 0; i < lines.length; i++) {
+      if (!lines[i].trimEnd().endsWith('#hover')) continue;
+      const h = await ls.doHover(doc, { line: i, character: lines[i].search(/\S/) + 1 });
+      const v = h && h.contents ? (h.contents.value || JSON.stringify(h.contents)) : '(none)';
+      // Markdown: escapes dropped, spaces folded.
+      console.log(`${file}:${i + 1}: hover: ` + v.replace(/\\(.)/g, '$1').replace(/\s+/g, ' '));
     }
     for (const i of marks) {
       const col = lines[i].search(/\S/);
