@@ -167,8 +167,11 @@ func (o *ownerTest) run(ctx context.Context) (failed int, err error) {
 		}
 	}
 	if o.update {
-		fmt.Fprintf(o.stdout, "%d transcript(s) written; read the screens before you commit them\n", len(files))
-		return 0, nil
+		fmt.Fprintf(o.stdout, "%d transcript(s) written; read the screens before you commit them\n", passed)
+		if failed > 0 {
+			fmt.Fprintf(o.stdout, "%d could not be played to the end and were left as they were\n", failed)
+		}
+		return failed, nil
 	}
 	fmt.Fprintf(o.stdout, "%d passed, %d failed\n", passed, failed)
 	return failed, nil

@@ -144,3 +144,19 @@ func TestLineDiff(t *testing.T) {
 		}
 	}
 }
+
+// TestOwnerTestUpdateRefusesBrokenPlay: -update leaves a transcript that
+// cannot be played to the end as it was, and says why.
+func TestOwnerTestUpdateRefusesBrokenPlay(t *testing.T) {
+	cfg := copyAppointments(t)
+	file := filepath.Join(filepath.Dir(cfg), "flows", "transcripts", "broken.txt")
+	src := "> *388#\n@ sms\n> 1\n"
+	must(t, os.WriteFile(file, []byte(src), 0o644))
+	out, err := ownerTestRun(t, "-config", cfg, "-update", file)
+	if !errors.Is(err, errUsage) || !strings.Contains(out, file+":2: @ sms: no SMS was sent") || !strings.Contains(out, "1 could not be played to the end") {
+		t.Errorf("got %v\n%s", err, out)
+	}
+	if got, _ := os.ReadFile(file); string(got) != src {
+		t.Errorf("the transcript was rewritten:\n%s", got)
+	}
+}
