@@ -61,6 +61,10 @@ type settings struct {
 	adapters *yaml.Node
 	smpp     *yaml.Node
 	file     string
+
+	// lookupEnv resolves the adapters' ${NAME} secrets (nil: the
+	// environment); ussdgw test fills in those it does not need.
+	lookupEnv func(string) (string, bool)
 }
 
 type option struct {
@@ -76,7 +80,7 @@ func (s *settings) options() []option {
 	opts := []option{
 		{name: "config", usage: "gateway config file (YAML) with adapters, SMPP connections (smpp:) and the settings below", str: &s.Config},
 		{name: "listen", usage: "HTTP listen address", str: &s.Listen},
-		{name: "flows", usage: "directory of flow files (*.yaml; subfolders such as data/ are not flows), relative to the working directory", str: &s.Flows},
+		{name: "flows", usage: "directory of flow files (*.yaml; subfolders such as data/ are not flows); in the config file relative to the file's folder, as a flag or variable to the working directory", str: &s.Flows},
 		{name: "redis-url", usage: "Redis URL for sessions, consent, limits and queues (forms below); empty keeps them in memory (one instance only, lost on restart)", str: &s.RedisURL},
 		{name: "redis-prefix", usage: "prefix of every Redis key, so deployments can share a Redis", str: &s.RedisPrefix},
 		{name: "redis-autopipeline", usage: "send the Redis commands of concurrent steps together (on), or one round trip per command (off: quicker for a lone request)", str: &s.RedisPipeline},
@@ -226,7 +230,7 @@ func (o option) assign(v string) error {
 func (s *settings) readFile(opts []option, given func(string) bool) error {
 	data, err := os.ReadFile(s.Config)
 	if err != nil {
-		return fmt.Errorf("reading config: %w", err)
+		return fmt.Errorf("reading config %s: %w", fullPath(s.Config), pathless(err))
 	}
 	s.file = s.Config
 	var doc yaml.Node
@@ -277,6 +281,8 @@ func (s *settings) readFile(opts []option, given func(string) bool) error {
 		}
 		if err := opt.assign(v.Value); err != nil {
 			problems = append(problems, problem.New(s.Config, v, k.Value, "wrong-type", err.Error()))
+		} else if isPathKey(opt.name) { // paths.go
+			*opt.str = configRelative(s.Config, *opt.str)
 		}
 	}
 	return problem.Join(problems)

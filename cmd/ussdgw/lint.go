@@ -15,9 +15,9 @@ import (
 	"github.com/ussdgw/ussdgw/ussd"
 )
 
-const lintUsage = `usage: ussdgw lint [-config FILE] [-format text|json] [DIR|FILE]
-
-Checks what the gateway would load, without starting anything: the flow
+// lintAbout is lint's help text (its usage line comes from the commands
+// table, commands.go).
+const lintAbout = `Checks what the gateway would load, without starting anything: the flow
 files of DIR (or one FILE; default: the config's flows setting, else
 ./flows-examples) and, with -config, the gateway config: its settings, its
 adapters (built, not started) and its smpp: section. Actions are checked
@@ -25,9 +25,14 @@ against the adapters: their names, and their op: and params: against the
 operations each adapter declares. Every problem of every section comes out
 in one run, sorted by file and position, as
 file:line:col: path: message (rule); docs/lint.md lists the rules.
-Exit status 1 when there is a problem.
+Exit status 1 when there is a problem.`
 
-`
+// lintFlags declares lint's flags (also for its help).
+func lintFlags(fs *flag.FlagSet) (config, format *string) {
+	config = fs.String("config", "", "gateway config file (YAML): its settings, adapters and smpp: section are checked, and the flows against its adapters")
+	format = fs.String("format", "text", "text (one problem a line) or json (an array of {file, line, col, path, rule, msg, hint})")
+	return config, format
+}
 
 // lint checks flows and, with -config, the gateway config, and prints
 // every problem. It returns errUsage (exit status 1, nothing more
@@ -35,12 +40,8 @@ Exit status 1 when there is a problem.
 func lint(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("ussdgw lint", flag.ContinueOnError)
 	fs.SetOutput(stdout)
-	config := fs.String("config", "", "gateway config file (YAML): its settings, adapters and smpp: section are checked, and the flows against its adapters")
-	format := fs.String("format", "text", "text (one problem a line) or json (an array of {file, line, col, path, rule, msg, hint})")
-	fs.Usage = func() {
-		fmt.Fprint(stdout, lintUsage)
-		fs.PrintDefaults()
-	}
+	config, format := lintFlags(fs)
+	fs.Usage = func() { commandHelp(stdout, "lint") }
 	// Flags may come after the path too: ussdgw lint flows -format json.
 	var paths []string
 	for {

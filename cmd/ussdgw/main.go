@@ -5,13 +5,15 @@
 //
 //	ussdgw [flags]           run the gateway
 //	ussdgw lint [-config FILE] [-format json] [dir|file]   check flows and config, exit 1 on any problem
+//	ussdgw test [dir]        play transcripts against the flows, adapters from fixtures
 //	ussdgw broadcast ...     start a broadcast through the API and follow it
 //	ussdgw apikey ...        create, list and revoke API keys
 //	ussdgw deny add|remove MSISDN, ussdgw deny list   the deny-list (Redis)
+//	ussdgw flow-schema       print the JSON Schema of flow files, for editors
 //	ussdgw config-reference  print the settings table the README carries
 //
 // Every flag also reads from USSDGW_<NAME> and the -config file; run
-// ussdgw -h for the list.
+// ussdgw -h for the list, ussdgw help COMMAND for a command's (commands.go).
 package main
 
 import (
@@ -75,18 +77,12 @@ var errUsage = errors.New("usage")
 // run is main without the process: tests call it. ready, when not nil,
 // receives the listening address once the gateway serves.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready chan<- string) error {
-	if len(args) > 0 && args[0] == "lint" {
-		return lint(args[1:], stdout)
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		return runCommand(ctx, args, getenv, stdout, stderr) // commands.go
 	}
-	if len(args) > 0 && (args[0] == "broadcast" || args[0] == "apikey") {
-		return apiCommand(ctx, args, getenv, stdout, stderr)
-	}
-	if len(args) > 0 && args[0] == "config-reference" {
-		configReference(stdout)
+	if wantsHelp(args) {
+		gatewayHelp(stdout)
 		return nil
-	}
-	if len(args) > 0 && args[0] == "deny" {
-		return deny(ctx, args[1:], getenv, stdout, stderr)
 	}
 	s, err := parseSettings("ussdgw", args, getenv, stderr)
 	if err != nil {
@@ -200,7 +196,7 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 	}
 	a.set, err = flows.Load(s.Flows, flows.Options{Adapters: a.reg.Names(), Ops: a.reg.Ops()})
 	if err != nil {
-		return a, fmt.Errorf("loading flows from %s:\n%w", s.Flows, err)
+		return a, fmt.Errorf("loading flows from %s:\n%w", fullPath(s.Flows), err)
 	}
 	if err := a.reg.Start(ctx); err != nil {
 		return a, err
@@ -584,17 +580,17 @@ func redactURL(u string) string {
 // buildAdapters builds the adapters of the config file, or without one
 // the built-in defaults over the data files shipped beside the flows.
 func buildAdapters(s *settings, store ussd.Store, log *slog.Logger, now func() time.Time) (*adapters.Registry, error) {
-	deps := adapters.Deps{KV: store, Logger: log, Now: now}
+	deps := adapters.Deps{KV: store, Logger: log, Now: now, LookupEnv: s.lookupEnv}
 	section, file := s.adapters, s.file
 	if file != "" {
-		deps.Dir = filepath.Dir(file)
+		deps.Dir = fullPath(filepath.Dir(file))
 	}
 	if section == nil {
 		if s.file != "" {
 			return adapters.NewRegistry(), nil // a config file without adapters
 		}
 		section, file = defaultAdapters(s.Flows), "(built-in defaults)"
-		deps.Dir = s.Flows
+		deps.Dir = fullPath(s.Flows)
 		if section == nil {
 			return adapters.NewRegistry(), nil
 		}

@@ -143,6 +143,9 @@ type Player struct {
 	// @ commands.
 	Outbox func() []string
 	Hooks  map[string]func(arg string) error
+	// Before, when set, is called with each step before it is played
+	// (to know which step an adapter call belongs to).
+	Before func(Step)
 
 	sessions int
 	smsSeen  int
@@ -159,6 +162,9 @@ func (p *Player) Play(ctx context.Context, steps []Step) ([]Result, error) {
 	}
 	var out []Result
 	for _, st := range steps {
+		if p.Before != nil {
+			p.Before(st)
+		}
 		switch st.Action {
 		case "wait":
 			d, err := time.ParseDuration(st.Arg)
