@@ -49,7 +49,10 @@ type NodeStats struct {
 	// Rejected counts inputs the node refused (an invalid choice or entry).
 	Rejected int64 `json:"rejected"`
 	// LatencyMs sums the time of the steps that left users on the node.
-	LatencyMs struct{ Count, Sum int64 } `json:"latency_ms"`
+	LatencyMs struct {
+		Count int64 `json:"count"`
+		Sum   int64 `json:"sum"`
+	} `json:"latency_ms"`
 }
 
 // Report is a service's counts over a range of days.
@@ -62,8 +65,11 @@ type Report struct {
 	Sessions  int64 `json:"sessions"`
 	Completed int64 `json:"completed"`
 	// CompletionRate is Completed/Sessions (0 without sessions).
-	CompletionRate float64               `json:"completion_rate"`
-	Nodes          map[string]*NodeStats `json:"nodes"`
+	CompletionRate float64 `json:"completion_rate"`
+	// Partial is set when the range ends today or later: the day is not
+	// over, and Exits["timeout"] includes the sessions still in progress.
+	Partial bool                  `json:"partial"`
+	Nodes   map[string]*NodeStats `json:"nodes"`
 }
 
 // Options configure New.
@@ -205,6 +211,7 @@ func (s *Store) Report(ctx context.Context, service string, from, to time.Time) 
 		return Report{}, err
 	}
 	r := Report{Service: service, From: days[0], To: days[len(days)-1], Nodes: map[string]*NodeStats{}}
+	r.Partial = r.To >= s.o.Now().In(s.location(service)).Format(dateFormat)
 	keys := make([]string, len(days))
 	for i, d := range days {
 		keys[i] = dayKey(service, d)
