@@ -51,6 +51,8 @@ type settings struct {
 	reminderSettings // reminders.go: health reminders
 	metricsSettings  // metrics.go: the Prometheus listener
 
+	analyticsSettings // analytics.go: per-node analytics
+
 	// The outbox (push.go).
 	OutboxWorkers   int
 	OutboxClaimIdle time.Duration
@@ -104,6 +106,7 @@ func (s *settings) options() []option {
 	}
 	opts = append(opts, s.reminderOptions()...)
 	opts = append(opts, s.guardOptions()...)
+	opts = append(opts, s.analyticsOptions()...)
 	return append(opts, s.metricsOptions()...)
 }
 
@@ -130,6 +133,7 @@ func defaults() *settings {
 		APIAuditRetention:  400 * 24 * time.Hour,
 		APIRecordRetention: 90 * 24 * time.Hour,
 		reminderSettings:   reminderDefaults(),
+		analyticsSettings:  analyticsDefaults(),
 		OutboxWorkers:      64,
 		OutboxClaimIdle:    30 * time.Second,
 		SMSHourlyCap:       5,
