@@ -3,7 +3,8 @@
 // how many entered each screen, which choices they took, where and why
 // they left (an end screen, a timeout, a network abort, a new dialogue
 // that replaced it, a back-end error), the completion rate and the step
-// latency. See docs/analytics.md.
+// latency. See docs/analytics.md. It reads the counts ussd writes
+// with each session save and must not import a transport (gateway, smpp, api).
 //
 // The session manager (package ussd) reports Events; Store turns them
 // into counter increments that the session store writes with the
