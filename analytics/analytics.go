@@ -31,6 +31,10 @@ import (
 // increment.
 const DefaultRetention = 90 * 24 * time.Hour
 
+// MinRetention is the shortest retention: a day's counters outlive the
+// sessions of that day.
+const MinRetention = 24 * time.Hour
+
 // MaxDays bounds the days one Report reads.
 const MaxDays = 400
 
@@ -77,7 +81,8 @@ type Report struct {
 type Options struct {
 	// Counter is the session store the manager saves sessions in.
 	Counter ussd.Counter
-	// Retention is how long a day's counters are kept (DefaultRetention).
+	// Retention is how long a day's counters are kept after the day's
+	// first session (DefaultRetention; at least MinRetention).
 	Retention time.Duration
 	// Location returns a service's time zone (nil, or a nil answer: UTC).
 	Location func(service string) *time.Location
@@ -100,6 +105,9 @@ func New(o Options) *Store {
 	if o.Retention <= 0 {
 		o.Retention = DefaultRetention
 	}
+	// A day key's expiry is set when a session begins (Counts): it must
+	// outlive the sessions of its day.
+	o.Retention = max(o.Retention, MinRetention)
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -109,18 +117,22 @@ func New(o Options) *Store {
 // Retention is how long counters are kept.
 func (s *Store) Retention() time.Duration { return s.o.Retention }
 
-// Keys and fields. One hash per service and day, "a:<service>:<date>":
+// Keys and fields. One hash per service and day, "a:<service>:<date>",
+// whose fields count steps by what they did, so that a step costs one
+// increment (two with its latency) in the session's save script:
 //
-//	s                 sessions begun
-//	k                 sessions completed (exit end)
-//	e:<node>          arrivals
-//	c:<node>:<next>   moves from node to next
-//	x:<node>:<cause>  exits by cause (all but timeout, which is derived)
-//	r:<node>          inputs refused
-//	ln:<node>         steps that left users on node, lu:<node> their µs
+//	t:<flags>:<from>:<path>:<node>:<exit>   steps that did exactly this
+//	lu:<node>                               µs of the steps that left users on node
+//	x:<node>:<cause>                        sessions that left node for cause
+//	                                        without a step (abort, elsewhere)
 //
-// Node names are [a-z][a-z0-9_]* or "@language", service ids
-// [a-z][a-z0-9_-]* (flows/parse.go): ":" cannot occur in them.
+// flags are n (the session began), r (the input was refused), l (a step
+// with a latency); path is the nodes arrived at, comma-separated; exit
+// the cause when the step ended the session on node (end, error). Report
+// expands them into entries, choices and exits. Node names are
+// [a-z][a-z0-9_]* or "@language", service ids [a-z][a-z0-9_-]*
+// (flows/parse.go): ":" and "," cannot occur in them. The distinct
+// fields are bounded by the flow's paths, not by the traffic.
 func dayKey(service, day string) string { return "a:" + service + ":" + day }
 
 const dateFormat = "2006-01-02"
@@ -135,39 +147,54 @@ func (s *Store) Saved(ev *ussd.Event) {
 	}
 }
 
-// Counts implements ussd.Analytics.
+// Counts implements ussd.Analytics. The day key's expiry is set with a
+// session's first step (and with the rare exits without a step): the
+// key's life is counted from the day's first session.
 func (s *Store) Counts(dst []ussd.Count, ev *ussd.Event) []ussd.Count {
 	loc := ev.Loc
 	if loc == nil {
 		loc = time.UTC
 	}
 	key := dayKey(ev.Service, ev.Started.In(loc).Format(dateFormat))
-	add := func(field string, n int64) { dst = append(dst, ussd.Count{Key: key, Field: field, N: n}) }
-	if ev.New {
-		add("s", 1)
-	}
-	prev := ev.From
-	for _, n := range ev.Path {
-		add("e:"+n, 1)
-		if prev != "" {
-			add("c:"+prev+":"+n, 1)
+	if ev.Latency == 0 && len(ev.Path) == 0 && !ev.New { // an exit without a step
+		if ev.Exit != "" && ev.ExitNode != "" {
+			dst = append(dst, ussd.Count{Key: key, Field: "x:" + ev.ExitNode + ":" + ev.Exit, N: 1, Expire: true})
 		}
-		prev = n
+		return dst
 	}
+	var b strings.Builder
+	b.Grow(32 + 12*len(ev.Path))
+	b.WriteString("t:")
+	if ev.New {
+		b.WriteByte('n')
+	}
+	latency := ev.Latency > 0 && ev.Node != ""
 	if ev.Node != "" {
 		if ev.Rejected {
-			add("r:"+ev.Node, 1)
+			b.WriteByte('r')
 		}
-		if ev.Latency > 0 {
-			add("ln:"+ev.Node, 1)
-			add("lu:"+ev.Node, ev.Latency.Microseconds())
+		if latency {
+			b.WriteByte('l')
 		}
 	}
-	if ev.Exit != "" && ev.ExitNode != "" {
-		add("x:"+ev.ExitNode+":"+ev.Exit, 1)
-		if ev.Exit == ussd.ExitEnd {
-			add("k", 1)
+	b.WriteByte(':')
+	b.WriteString(ev.From)
+	b.WriteByte(':')
+	for i, n := range ev.Path {
+		if i > 0 {
+			b.WriteByte(',')
 		}
+		b.WriteString(n)
+	}
+	b.WriteByte(':')
+	b.WriteString(ev.Node)
+	b.WriteByte(':')
+	if ev.Exit != "" && ev.Node != "" {
+		b.WriteString(ev.Exit)
+	}
+	dst = append(dst, ussd.Count{Key: key, Field: b.String(), N: 1, Expire: ev.New})
+	if latency {
+		dst = append(dst, ussd.Count{Key: key, Field: "lu:" + ev.Node, N: ev.Latency.Microseconds()})
 	}
 	return dst
 }
@@ -221,27 +248,15 @@ func (s *Store) Report(ctx context.Context, service string, from, to time.Time) 
 	if err != nil {
 		return Report{}, fmt.Errorf("reading the analytics of %s: %w", service, err)
 	}
-	var latUs = map[string]int64{}
+	latUs := map[string]int64{}
 	for _, h := range hs {
 		for f, n := range h {
 			kind, rest, _ := strings.Cut(f, ":")
 			switch kind {
-			case "s":
-				r.Sessions += n
-			case "k":
-				r.Completed += n
-			case "e":
-				r.node(rest).Entered += n
-			case "r":
-				r.node(rest).Rejected += n
-			case "ln":
-				r.node(rest).LatencyMs.Count += n
+			case "t":
+				r.addSteps(rest, n)
 			case "lu":
 				latUs[rest] += n
-			case "c":
-				if node, next, ok := strings.Cut(rest, ":"); ok {
-					r.node(node).Choices[next] += n
-				}
 			case "x":
 				if node, cause, ok := strings.Cut(rest, ":"); ok {
 					r.node(node).Exits[cause] += n
@@ -268,6 +283,44 @@ func (s *Store) Report(ctx context.Context, service string, from, to time.Time) 
 		r.CompletionRate = float64(r.Completed) / float64(r.Sessions)
 	}
 	return r, nil
+}
+
+// addSteps adds n steps of one kind (a "t:" field without its "t:").
+func (r *Report) addSteps(f string, n int64) {
+	parts := strings.SplitN(f, ":", 5)
+	if len(parts) != 5 {
+		return // not written by Counts
+	}
+	flags, from, path, node, exit := parts[0], parts[1], parts[2], parts[3], parts[4]
+	if strings.IndexByte(flags, 'n') >= 0 {
+		r.Sessions += n
+	}
+	prev := from
+	for p := range strings.SplitSeq(path, ",") {
+		if p == "" {
+			continue
+		}
+		r.node(p).Entered += n
+		if prev != "" {
+			r.node(prev).Choices[p] += n
+		}
+		prev = p
+	}
+	if node == "" {
+		return
+	}
+	if strings.IndexByte(flags, 'r') >= 0 {
+		r.node(node).Rejected += n
+	}
+	if strings.IndexByte(flags, 'l') >= 0 {
+		r.node(node).LatencyMs.Count += n
+	}
+	if exit != "" {
+		r.node(node).Exits[exit] += n
+		if exit == ussd.ExitEnd {
+			r.Completed += n
+		}
+	}
 }
 
 func (r *Report) node(name string) *NodeStats {

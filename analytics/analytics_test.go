@@ -16,6 +16,7 @@ import (
 	"github.com/ussdgw/ussdgw/adapters"
 	"github.com/ussdgw/ussdgw/analytics"
 	"github.com/ussdgw/ussdgw/flows"
+	"github.com/ussdgw/ussdgw/internal/rediscluster"
 	"github.com/ussdgw/ussdgw/internal/redistest"
 	"github.com/ussdgw/ussdgw/ussd"
 )
@@ -114,6 +115,18 @@ func stores(t *testing.T) map[string]func(t *testing.T) store {
 		"redis": func(t *testing.T) store {
 			c, prefix := redistest.Open(t)
 			return ussd.NewRedisStore(c, prefix)
+		},
+		// On a Cluster the counters go in a pipeline after the save: their
+		// keys live on other masters than the session's.
+		"cluster": func(t *testing.T) store {
+			c := rediscluster.Start(t, rediscluster.Options{})
+			cl, err := ussd.NewRedisClient(c.URL())
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := ussd.NewRedisStore(cl, "test:")
+			t.Cleanup(func() { s.Close() })
+			return s
 		},
 	}
 }

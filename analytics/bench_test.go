@@ -3,11 +3,13 @@ package analytics_test
 import (
 	"context"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ussdgw/ussdgw/analytics"
+	"github.com/ussdgw/ussdgw/internal/redistest"
 	"github.com/ussdgw/ussdgw/ussd"
 )
 
@@ -63,4 +65,46 @@ func cpuPerOp(b *testing.B) func() {
 	}
 	start := cpu()
 	return func() { b.ReportMetric(float64(cpu()-start)/float64(b.N), "cpu-ns/op") }
+}
+
+// BenchmarkRedisSave is the session save alone on Redis, autopipelined,
+// from concurrent steps: the compare-and-swap script, and the same with a
+// step's counters (a choice, an arrival, latency: 5 increments).
+func BenchmarkRedisSave(b *testing.B) {
+	c, prefix := redistest.Open(b)
+	st := ussd.NewRedisStore(c, prefix)
+	if err := st.AutoPipeline(); err != nil {
+		b.Fatal(err)
+	}
+	a := analytics.New(analytics.Options{Counter: st})
+	ev := &ussd.Event{Service: "survey", Started: time.Now(), From: "main", Path: []string{"age"}, Node: "age", Latency: time.Millisecond}
+	counts := a.Counts(nil, ev)
+	val := make([]byte, 120)
+	var n atomic.Int64 // a session key per goroutine of every run
+	for _, with := range []bool{false, true} {
+		name := "swap"
+		if with {
+			name = "swap+counts"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.RunParallel(func(pb *testing.PB) {
+				key := "s:{" + strconv.FormatInt(n.Add(1), 10) + "}"
+				var old []byte
+				ctx := context.Background()
+				for pb.Next() {
+					var ok bool
+					var err error
+					if with {
+						ok, err = st.SwapCount(ctx, key, old, val, time.Minute, counts, time.Hour)
+					} else {
+						ok, err = st.Swap(ctx, key, old, val, time.Minute)
+					}
+					if err != nil || !ok {
+						b.Fatal(ok, err)
+					}
+					old = val
+				}
+			})
+		})
+	}
 }

@@ -50,9 +50,13 @@ type Event struct {
 }
 
 // Count is one counter increment: N added to Field of the hash Key.
+// Expire sets the key's expiry to the keep of SwapCount (a store may set
+// it on every increment): counters of a key created without it would
+// never expire.
 type Count struct {
 	Key, Field string
 	N          int64
+	Expire     bool
 }
 
 // Analytics turns events into counters.
@@ -71,8 +75,8 @@ type Analytics interface {
 type Counter interface {
 	// SwapCount is Swap that, when it swaps, adds counts in the same
 	// atomic operation where it can (RedisStore on a Redis Cluster adds
-	// them right after: the keys live on other nodes). Every key counted
-	// expires keep after its last increment.
+	// them right after: the keys live on other nodes). A key with a count
+	// marked Expire expires keep after that increment.
 	SwapCount(ctx context.Context, key string, old, val []byte, ttl time.Duration, counts []Count, keep time.Duration) (bool, error)
 	// ReadCounts returns the counters of each key (an empty map for a
 	// missing key).

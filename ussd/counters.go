@@ -13,7 +13,9 @@ import (
 // swapCountScript is swapScript followed, when it swapped, by the
 // counters of a session save (analytics.go): KEYS[2..] are counter
 // hashes; ARGV[4] their expiry in ms, then for each hash the number of
-// its fields and the field/increment pairs.
+// its fields, whether to set its expiry ("1" or "0"), and the
+// field/increment pairs. Each redis.call costs: a step's counts are a
+// field or two (see analytics), and the expiry is set once per session.
 var swapCountScript = redis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
 if cur == false then cur = '' end
@@ -28,12 +30,15 @@ end
 local a = 5
 for k = 2, #KEYS do
   local n = tonumber(ARGV[a])
-  a = a + 1
+  local expire = ARGV[a + 1] == '1'
+  a = a + 2
   for _ = 1, n do
     redis.call('HINCRBY', KEYS[k], ARGV[a], ARGV[a + 1])
     a = a + 2
   end
-  redis.call('PEXPIRE', KEYS[k], ARGV[4])
+  if expire then
+    redis.call('PEXPIRE', KEYS[k], ARGV[4])
+  end
 end
 return 1
 `)
@@ -89,11 +94,17 @@ func (s *RedisStore) SwapCount(ctx context.Context, key string, old, val []byte,
 	hkeys, fields := groupCounts(counts)
 	keys := make([]string, 1, 1+len(hkeys))
 	keys[0] = s.prefix + key
-	args := make([]any, 0, 4+len(hkeys)+2*len(counts))
+	args := make([]any, 0, 4+2*len(hkeys)+2*len(counts))
 	args = append(args, old, val, ttlMillis(ttl), ttlMillis(keep))
 	for i, k := range hkeys {
 		keys = append(keys, s.prefix+k)
-		args = append(args, len(fields[i]))
+		expire := "0"
+		for _, c := range fields[i] {
+			if c.Expire {
+				expire = "1"
+			}
+		}
+		args = append(args, len(fields[i]), expire)
 		for _, c := range fields[i] {
 			args = append(args, c.Field, c.N)
 		}
@@ -112,10 +123,14 @@ func (s *RedisStore) addCounts(ctx context.Context, counts []Count, keep time.Du
 	hkeys, fields := groupCounts(counts)
 	_, _ = s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, k := range hkeys {
+			expire := false
 			for _, c := range fields[i] {
 				p.HIncrBy(ctx, s.prefix+k, c.Field, c.N)
+				expire = expire || c.Expire
 			}
-			p.PExpire(ctx, s.prefix+k, keep)
+			if expire {
+				p.PExpire(ctx, s.prefix+k, keep)
+			}
 		}
 		return nil
 	})
