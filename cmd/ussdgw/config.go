@@ -48,6 +48,7 @@ type settings struct {
 	guardSettings    // guard.go: callback protection, limits, outages
 	reminderSettings // reminders.go: health reminders
 	metricsSettings  // metrics.go: the Prometheus listener
+	reloadSettings   // reload.go: hot reload of the flows
 
 	// The outbox (push.go).
 	OutboxWorkers   int
@@ -98,6 +99,7 @@ func (s *settings) options() []option {
 	}
 	opts = append(opts, s.reminderOptions()...)
 	opts = append(opts, s.guardOptions()...)
+	opts = append(opts, s.reloadOptions()...)
 	return append(opts, s.metricsOptions()...)
 }
 
@@ -124,6 +126,7 @@ func defaults() *settings {
 		APIAuditRetention:  400 * 24 * time.Hour,
 		APIRecordRetention: 90 * 24 * time.Hour,
 		reminderSettings:   reminderDefaults(),
+		reloadSettings:     reloadDefaults(),
 		OutboxWorkers:      64,
 		OutboxClaimIdle:    30 * time.Second,
 		SMSHourlyCap:       5,
