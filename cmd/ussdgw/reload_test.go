@@ -377,7 +377,9 @@ func TestReloadSIGHUP(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var ready struct{ Flows struct{ Services map[string]string } }
+		var ready struct {
+			Flows struct{ Services map[string]string }
+		}
 		err = json.NewDecoder(resp.Body).Decode(&ready)
 		resp.Body.Close()
 		if err != nil {
