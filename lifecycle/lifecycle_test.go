@@ -258,8 +258,7 @@ func TestShutdownWatchdog(t *testing.T) {
 	}
 }
 
-// Parts may be started from several goroutines (the gateway starts its
-// HTTP side while a reload may add nothing; the race detector checks).
+// Start is safe from several goroutines (the race detector checks).
 func TestConcurrentStart(t *testing.T) {
 	g := New(Config{Phases: phases, Log: slog.New(slog.DiscardHandler)})
 	var wg sync.WaitGroup

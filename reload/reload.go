@@ -149,8 +149,13 @@ func (r *Reloader) Current() *flows.Set { return r.cur.Load() }
 // Status returns the state of the flows and of the last reload.
 func (r *Reloader) Status() Status {
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.snapshot()
+}
+
+// snapshot is a copy of the status with the kept versions; r.mu held.
+func (r *Reloader) snapshot() Status {
 	st := r.st.clone()
-	r.mu.Unlock()
 	st.Kept = r.kept()
 	return st
 }
@@ -214,7 +219,7 @@ func (r *Reloader) reload(ctx context.Context, cause string) (res Result, err er
 		r.next = make(chan struct{})
 	}()
 	if err := ctx.Err(); err != nil {
-		return Result{Status: r.st.clone()}, err
+		return Result{Status: r.snapshot()}, err
 	}
 	set, lerr := r.cfg.Load()
 	if lerr != nil {
@@ -228,23 +233,21 @@ func (r *Reloader) reload(ctx context.Context, cause string) (res Result, err er
 			n = 1
 		}
 		r.log.Warn("flows not reloaded: the services loaded before keep serving", "cause", cause, "problems", n, "err", lerr)
-		return Result{Status: r.st.clone()}, fmt.Errorf("%w (%d problem(s)); the services loaded before keep serving:\n%w", ErrRefused, n, lerr)
+		return Result{Status: r.snapshot()}, fmt.Errorf("%w (%d problem(s)); the services loaded before keep serving:\n%w", ErrRefused, n, lerr)
 	}
 	r.st.Refused = nil
 	old := r.cur.Load()
 	changed := diff(old, set)
 	if len(changed) == 0 {
 		r.log.Debug("flows reloaded: no change", "cause", cause)
-		return Result{Status: r.st.clone(), Changed: []string{}}, nil
+		return Result{Status: r.snapshot(), Changed: []string{}}, nil
 	}
 	r.cfg.Apply(set)
 	r.cur.Store(set)
 	r.st.Generation++
 	r.st.LoadedAt, r.st.Cause, r.st.Services = now, cause, versions(set)
 	r.log.Info("flows reloaded", "cause", cause, "generation", r.st.Generation, "changed", strings.Join(changed, " "))
-	st := r.st.clone()
-	st.Kept = r.kept()
-	return Result{Status: st, Changed: changed}, nil
+	return Result{Status: r.snapshot(), Changed: changed}, nil
 }
 
 // Refresh reloads unless a reload was tried less than RefreshEvery ago,

@@ -159,7 +159,7 @@ func TestReload(t *testing.T) {
 	g := newRig(t, nil)
 	ctx := context.Background()
 	res, err := g.r.Reload(ctx, CauseAPI)
-	if err != nil || len(res.Changed) != 0 || res.Generation != 0 || len(g.applied) != 0 {
+	if err != nil || len(res.Changed) != 0 || res.Generation != 0 || len(g.applied) != 0 || res.Kept == nil {
 		t.Fatalf("unchanged files: %+v %v, %d applied", res, err, len(g.applied))
 	}
 	write(t, g.dir, "quiz.yaml", flowFile("v2"))

@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -139,13 +140,13 @@ func (q *quizSession) send(input string) string {
 // firstLine is the screen's text without its options.
 func firstLine(s string) string { return strings.SplitN(s, "\n", 2)[0] }
 
-// The Must-show of hot reload, under the race detector: sessions begun on
+// The Must-show of hot reload, under the race detector: a broken edit is
+// refused while v1 keeps serving, and /readyz says why; sessions begun on
 // v1 finish on v1 after the file changes to v2 while new ones get v2, and
-// sessions begun during the swap run wholly on one version; a broken edit
-// is refused while v2 keeps serving, and /readyz says why.
+// sessions begun during the swap run wholly on one version.
 func TestHotReload(t *testing.T) {
 	a, dir := wireQuiz(t, true)
-	v2 := quizVersion(t, 2)
+	v1, v2 := quizVersion(t, 1), quizVersion(t, 2)
 
 	// Twenty users are on the question of v1 when the file changes.
 	const inFlight = 20
@@ -160,54 +161,14 @@ func TestHotReload(t *testing.T) {
 		}
 		users = append(users, u)
 	}
-	// Others dial while the swap happens: each runs on one version from
-	// its first screen to its last.
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := range 4 {
-		wg.Go(func() {
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				u := &quizSession{t: t, h: a.handler, id: fmt.Sprintf("during-%d-%d", w, i), phone: fmt.Sprintf("+2547002%02d%03d", w, i%1000)}
-				first := u.send("")
-				v := strings.TrimPrefix(first, "CON Quiz ")
-				u.send("1")
-				if last := u.send("1"); last != "END Done with "+v {
-					t.Errorf("%s began on %s and ended with %q", u.id, v, last)
-				}
-			}
-		})
-	}
-	writeFlow(t, dir, quizYAML(2))
-	waitReload(t, a.reloader, "v2 swapped in", func(s reload.Status) bool { return s.Services["quiz"] == v2 })
-	close(stop)
-	wg.Wait()
-
-	for _, u := range users {
-		if got := u.send("1"); got != "END Done with v1" {
-			t.Errorf("%s, begun on v1, ended with %q", u.id, got)
-		}
-	}
-	fresh := &quizSession{t: t, h: a.handler, id: "v2-1", phone: "+254700300001"}
-	if got := fresh.send(""); got != "CON Quiz v2" {
-		t.Errorf("a new session after the change: %q", got)
-	}
-	if st := a.reloader.Status(); st.Cause != reload.CauseFile || len(st.Kept) != 1 || st.Kept[0].Service != "quiz" {
-		t.Errorf("status after the change: %+v", st)
-	}
-
-	// A broken edit: refused, v2 serves on, /readyz says why and stays 200.
+	// A broken edit: refused, v1 serves on, /readyz says why and stays 200.
 	writeFlow(t, dir, brokenQuiz)
 	st := waitReload(t, a.reloader, "the broken edit refused", func(s reload.Status) bool { return s.Refused != nil })
-	if st.Services["quiz"] != v2 {
-		t.Errorf("serving %v after a broken edit", st.Services)
+	if st.Services["quiz"] != v1 || st.Generation != 0 {
+		t.Errorf("serving %v (generation %d) after a broken edit", st.Services, st.Generation)
 	}
-	during := &quizSession{t: t, h: a.handler, id: "v2-2", phone: "+254700300002"}
-	if got := during.send(""); got != "CON Quiz v2" {
+	during := &quizSession{t: t, h: a.handler, id: "v1-new", phone: "+254700300002"}
+	if got := during.send(""); got != "CON Quiz v1" {
 		t.Errorf("a new session after the broken edit: %q", got)
 	}
 	w := httptest.NewRecorder()
@@ -223,14 +184,68 @@ func TestHotReload(t *testing.T) {
 	if err := json.Unmarshal(w.Body.Bytes(), &ready); err != nil {
 		t.Fatal(err)
 	}
-	if w.Code != 200 || ready.Status != "ready" || ready.Flows.Status != "reload refused" || ready.Flows.Services["quiz"] != v2 ||
+	if w.Code != 200 || ready.Status != "ready" || ready.Flows.Status != "reload refused" || ready.Flows.Services["quiz"] != v1 ||
 		len(ready.Flows.Problems) != 1 || !strings.HasPrefix(ready.Flows.Problems[0], `quiz.yaml:9:36: nodes.main.options[1].next: unknown node "nowhere"`) {
 		t.Errorf("/readyz after a broken edit: %d %s", w.Code, w.Body.String())
 	}
 
-	// Fixed: served, and the refusal is gone.
-	writeFlow(t, dir, quizYAML(1))
-	waitReload(t, a.reloader, "v1 again", func(s reload.Status) bool { return s.Refused == nil && s.Services["quiz"] == quizVersion(t, 1) })
+	// Others dial while the swap happens: each runs on one version from
+	// its first screen to its last.
+	stop := make(chan struct{})
+	on := map[string]*atomic.Int64{"v1": {}, "v2": {}}
+	v2Done := make(chan struct{}, 1<<16)
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				u := &quizSession{t: t, h: a.handler, id: fmt.Sprintf("during-%d-%d", w, i), phone: fmt.Sprintf("+2547002%02d%03d", w, i%1000)}
+				first := u.send("")
+				v := strings.TrimPrefix(first, "CON Quiz ")
+				u.send("1")
+				if last := u.send("1"); last != "END Done with "+v {
+					t.Errorf("%s began on %s and ended with %q", u.id, v, last)
+				} else {
+					on[v].Add(1)
+					if v == "v2" {
+						v2Done <- struct{}{}
+					}
+				}
+			}
+		})
+	}
+	writeFlow(t, dir, quizYAML(2))
+	st = waitReload(t, a.reloader, "v2 swapped in", func(s reload.Status) bool { return s.Services["quiz"] == v2 })
+	for range 8 { // the dialling goes on over the swap, until some sessions ran on v2
+		select {
+		case <-v2Done:
+		case <-time.After(20 * time.Second):
+			t.Fatal("no session on v2 within 20s of the swap")
+		}
+	}
+	close(stop)
+	if st.Refused != nil {
+		t.Errorf("the refusal is still shown once the files are valid: %+v", st.Refused)
+	}
+	wg.Wait()
+
+	for _, u := range users {
+		if got := u.send("1"); got != "END Done with v1" {
+			t.Errorf("%s, begun on v1, ended with %q", u.id, got)
+		}
+	}
+	fresh := &quizSession{t: t, h: a.handler, id: "v2-1", phone: "+254700300001"}
+	if got := fresh.send(""); got != "CON Quiz v2" {
+		t.Errorf("a new session after the change: %q", got)
+	}
+	if st := a.reloader.Status(); st.Cause != reload.CauseFile || len(st.Kept) != 1 || st.Kept[0].Service != "quiz" {
+		t.Errorf("status after the change: %+v", st)
+	}
+	t.Logf("%d sessions ran during the swap: %d on v1, %d on v2", on["v1"].Load()+on["v2"].Load(), on["v1"].Load(), on["v2"].Load())
 }
 
 // POST /api/v1/flows/reload (admin) reloads; a broken set is refused with
