@@ -49,6 +49,10 @@ type Config struct {
 	// it authenticates its callers, answers JSON and bounds its own
 	// bodies (an upload of numbers is larger than MaxBody).
 	API http.Handler
+	// ReadyDetails, when set, adds its keys to the answer of a ready
+	// /readyz (the flows served and a refused reload): public words, no
+	// addresses. It never makes /readyz fail.
+	ReadyDetails func() map[string]any
 }
 
 // Server is the HTTP side of the gateway. It is an http.Handler.
@@ -204,6 +208,11 @@ func (s *Server) ready(c echo.Context) error {
 		}
 	}
 	body := map[string]any{"status": "ready"}
+	if s.cfg.ReadyDetails != nil {
+		for k, v := range s.cfg.ReadyDetails() {
+			body[k] = v
+		}
+	}
 	if s.cfg.BindGroups == nil {
 		return c.JSON(http.StatusOK, body)
 	}

@@ -50,6 +50,7 @@ type settings struct {
 	guardSettings    // guard.go: callback protection, limits, outages
 	reminderSettings // reminders.go: health reminders
 	metricsSettings  // metrics.go: the Prometheus listener
+	reloadSettings   // reload.go: hot reload of the flows
 
 	analyticsSettings // analytics.go: per-node analytics
 
@@ -107,6 +108,7 @@ func (s *settings) options() []option {
 	opts = append(opts, s.reminderOptions()...)
 	opts = append(opts, s.guardOptions()...)
 	opts = append(opts, s.analyticsOptions()...)
+	opts = append(opts, s.reloadOptions()...)
 	return append(opts, s.metricsOptions()...)
 }
 
@@ -134,6 +136,7 @@ func defaults() *settings {
 		APIRecordRetention: 90 * 24 * time.Hour,
 		reminderSettings:   reminderDefaults(),
 		analyticsSettings:  analyticsDefaults(),
+		reloadSettings:     reloadDefaults(),
 		OutboxWorkers:      64,
 		OutboxClaimIdle:    30 * time.Second,
 		SMSHourlyCap:       5,
