@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -215,9 +216,15 @@ func TestLintCatchesWrongOpInShippedFlow(t *testing.T) {
 	os.Mkdir(filepath.Join(dir, "data"), 0o755)
 	data, _ := os.ReadFile("../../flows-examples/data/prices.yaml")
 	os.WriteFile(filepath.Join(dir, "data", "prices.yaml"), data, 0o644)
+	const want = `market.yaml:102:9: nodes.load_compare.op: adapter prices has no op "compair"; did you mean "compare"? (unknown-op)`
 	out, bad := runLint(t, dir)
-	if !bad || !strings.Contains(out, `market.yaml:102:9: nodes.load_compare.op: adapter prices has no op "compair"; did you mean "compare"? (unknown-op)`) {
+	if !bad || !strings.Contains(out, want) {
 		t.Errorf("got\n%s", out)
+	}
+	// The gateway refuses it at start too.
+	err = run(context.Background(), []string{"-flows", dir, "-listen", "127.0.0.1:0"}, env(nil), io.Discard, io.Discard, nil)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("start: %v", err)
 	}
 }
 
