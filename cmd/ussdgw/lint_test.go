@@ -133,8 +133,9 @@ func TestLintBrokenConfigs(t *testing.T) {
 	}
 }
 
-// TestLintEverySectionInOneRun: a config with a bad setting, a bad smpp:
-// section and a flow with a misspelled op: every problem comes out of one
+// TestLintEverySectionInOneRun: a config with a bad setting, an adapter
+// that does not build, a bad smpp: section, and flows with a misspelled op
+// (of an adapter that builds) and a tab: every problem comes out of one
 // run, sorted, in the one format; --format json gives them as an array.
 func TestLintEverySectionInOneRun(t *testing.T) {
 	t.Setenv("USSDGW_LINT_TEST_PW", "secret")
@@ -144,6 +145,7 @@ func TestLintEverySectionInOneRun(t *testing.T) {
 	os.WriteFile(cfg, []byte(`log_levl: debug
 adapters:
   prices: {kind: prices, file: `+data+`}
+  jobs: {kind: jobz}
 smpp:
   connections:
     - {name: a, address: nohost, system_id: x, password_env: USSDGW_LINT_TEST_PW}
@@ -163,7 +165,7 @@ smpp:
 	for _, p := range ps {
 		got = append(got, filepath.Base(p.File)+":"+p.Rule)
 	}
-	want := []string{"price.yaml:unknown-op", "tab.yaml:yaml-tab", "gateway.yaml:unknown-setting", "gateway.yaml:bad-value"}
+	want := []string{"price.yaml:unknown-op", "tab.yaml:yaml-tab", "gateway.yaml:unknown-setting", "gateway.yaml:unknown-kind", "gateway.yaml:bad-value"}
 	slices.Sort(got)
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
@@ -176,7 +178,7 @@ smpp:
 	}
 	// The text format says the same, a line each, and the count.
 	text, _ := runLint(t, "-config", cfg, flowsDir)
-	if n := strings.Count(text, " ("); !strings.HasSuffix(text, "4 problem(s)\n") || n < 4 {
+	if n := strings.Count(text, " ("); !strings.HasSuffix(text, "5 problem(s)\n") || n < 5 {
 		t.Errorf("text:\n%s", text)
 	}
 }
