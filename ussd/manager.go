@@ -175,6 +175,11 @@ type Request struct {
 	// every input so far joined by "*". Set Cumulative to use it.
 	Text       string
 	Cumulative bool
+	// Seq numbers the messages of a dialogue when the transport does (1 for
+	// the first, then one more per message; Hubtel's Sequence): a message
+	// whose number was already applied is a retry and gets the screen the
+	// session is on instead of being applied twice. Zero: not numbered.
+	Seq int
 	// Limit is the screen size of this transport or operator when it is
 	// smaller than the flow's (zero: the flow's).
 	Limit gsm.Limit
@@ -251,8 +256,13 @@ func (m *Manager) Handle(ctx context.Context, req Request) (resp Response, err e
 	}
 	// A session that ended is only kept for retries of its last step, which
 	// only cumulative-text transports can tell apart from a new message.
-	ended := cur != nil && cur.Status == StatusEnded && !req.Cumulative
+	// (Numbered messages tell them apart too.)
+	ended := cur != nil && cur.Status == StatusEnded && !req.Cumulative && req.Seq == 0
 	continuing := cur != nil && cur.ID == req.SessionID && !req.New && !ended
+	// A numbered first message seen before, the dialogue not moved since:
+	// the aggregator retried the dial.
+	continuing = continuing || (req.New && req.Seq == 1 && cur != nil && cur.ID == req.SessionID && cur.Hops == 0 &&
+		(cur.Status == StatusActive || cur.Status == StatusOffered))
 	if resp, refused := m.admit(ctx, set, req, routed, cur, string(vals[1]), !continuing && routed != nil); refused {
 		return resp, nil
 	}
@@ -543,6 +553,9 @@ func (m *Manager) continueSession(ctx context.Context, set *flows.Set, req Reque
 	input, dup := req.Input, false
 	if req.Cumulative {
 		input, dup = deriveInput(cur, req.Text)
+	}
+	if req.Seq > 0 && req.Seq-1 <= cur.Hops {
+		dup = true // message Seq was applied: the session has taken Seq-1 inputs
 	}
 	if dup {
 		return m.show(ctx, f, req, cur, now)
