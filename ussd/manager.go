@@ -259,9 +259,9 @@ func (m *Manager) Handle(ctx context.Context, req Request) (resp Response, err e
 	// (Numbered messages tell them apart too.)
 	ended := cur != nil && cur.Status == StatusEnded && !req.Cumulative && req.Seq == 0
 	continuing := cur != nil && cur.ID == req.SessionID && !req.New && !ended
-	// A numbered first message seen before, the dialogue not moved since:
-	// the aggregator retried the dial.
-	continuing = continuing || (req.New && req.Seq == 1 && cur != nil && cur.ID == req.SessionID && cur.Hops == 0 &&
+	// A numbered first message already applied: the aggregator retried
+	// the dial, which is answered, not begun again.
+	continuing = continuing || (req.New && req.Seq > 0 && cur != nil && cur.ID == req.SessionID && req.Seq <= cur.Seq &&
 		(cur.Status == StatusActive || cur.Status == StatusOffered))
 	if resp, refused := m.admit(ctx, set, req, routed, cur, string(vals[1]), !continuing && routed != nil); refused {
 		return resp, nil
@@ -465,7 +465,7 @@ func (m *Manager) resumable(old *Session, f *flows.Flow, now time.Time) bool {
 func (m *Manager) begin(ctx context.Context, req Request, f *flows.Flow, shortcut []string, replay bool,
 	cur *Session, curRaw []byte, profileLang string, resumeRaw []byte) (Response, error) {
 	now := m.cfg.Now()
-	s := &Session{ID: req.SessionID, Service: f.ID, Version: f.Version, Started: now.Unix(), Updated: now.UnixMilli()}
+	s := &Session{ID: req.SessionID, Service: f.ID, Version: f.Version, Started: now.Unix(), Updated: now.UnixMilli(), Seq: req.Seq}
 	s.Lang = profileLang
 	if s.Lang == "" {
 		s.Lang = f.DefaultLang
@@ -554,8 +554,8 @@ func (m *Manager) continueSession(ctx context.Context, set *flows.Set, req Reque
 	if req.Cumulative {
 		input, dup = deriveInput(cur, req.Text)
 	}
-	if req.Seq > 0 && req.Seq-1 <= cur.Hops {
-		dup = true // message Seq was applied: the session has taken Seq-1 inputs
+	if req.Seq > 0 && req.Seq <= cur.Seq {
+		dup = true // a message numbered no later than the last one applied
 	}
 	if dup {
 		return m.show(ctx, f, req, cur, now)
@@ -563,6 +563,9 @@ func (m *Manager) continueSession(ctx context.Context, set *flows.Set, req Reque
 	s := cur.clone()
 	s.Hops++
 	s.Updated = now.UnixMilli()
+	if req.Seq > 0 {
+		s.Seq = req.Seq
+	}
 	if req.Cumulative {
 		s.TextLen, s.TextSum = len(req.Text), textSum(req.Text)
 	}

@@ -39,6 +39,12 @@ func TestNumberedRetries(t *testing.T) {
 			{0, "1", "Pick a fruit", false},
 			{0, "1", "How many apples?", false},
 		}},
+		{"numbered from 0: the dial is unnumbered", []step{
+			{0, "", "Welcome to the shop", false},
+			{1, "1", "Pick a fruit", false},
+			{1, "1", "Pick a fruit", false},
+			{2, "2", "How many bananas?", false},
+		}},
 		{"a number from the past is a retry", []step{
 			{1, "", "Welcome to the shop", false},
 			{2, "1", "Pick a fruit", false},

@@ -58,6 +58,7 @@ type settings struct {
 	// Sections of the config file that other packages decode.
 	adapters *yaml.Node
 	smpp     *yaml.Node
+	http     *yaml.Node // dialects.go: the aggregators' routes
 	file     string
 }
 
@@ -247,6 +248,10 @@ func (s *settings) readFile(opts []option, given func(string) bool) error {
 		}
 		if k.Value == "smpp" {
 			s.smpp = v
+			continue
+		}
+		if k.Value == "http" {
+			s.http = v
 			continue
 		}
 		var opt *option

@@ -177,6 +177,11 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 		return a, err
 	}
 	logGuards(log, guards)
+	routes, err := s.httpRoutes(guards[gateway.AfricasTalking])
+	if err != nil {
+		return a, err
+	}
+	logRoutes(log, routes)
 	var smppCfg *bridge.Config
 	if s.smpp != nil {
 		c, err := decodeSMPP(s.file, s.smpp)
@@ -313,7 +318,7 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 			return out
 		}
 	}
-	a.gw = gateway.New(gateway.Config{Manager: a.manager, Log: log, Ready: readyFn, Details: health, Guards: guards, BindGroups: groups,
+	a.gw = gateway.New(gateway.Config{Manager: a.manager, Log: log, Ready: readyFn, Details: health, Guards: guards, Routes: routes, BindGroups: groups,
 		API: wireAPI(ctx, a, s, log, o.now)})
 	a.handler = a.metrics.HTTP(a.gw)
 	return a, nil

@@ -67,9 +67,6 @@ func (h Hubtel) Parse(r *http.Request, _ Route) (Step, error) {
 		} else {
 			st.Dialled = CodeString(q.ServiceCode)
 		}
-		if st.Seq == 0 {
-			st.Seq = 1
-		}
 	case "response":
 		st.Input = q.Message
 	case "release", "timeout":
