@@ -175,10 +175,10 @@ type Request struct {
 	// every input so far joined by "*". Set Cumulative to use it.
 	Text       string
 	Cumulative bool
-	// Seq numbers the messages of a dialogue when the transport does (1 for
-	// the first, then one more per message; Hubtel's Sequence): a message
-	// whose number was already applied is a retry and gets the screen the
-	// session is on instead of being applied twice. Zero: not numbered.
+	// Seq numbers the messages of a dialogue when the transport does (one
+	// more per message; Hubtel's Sequence): a message numbered no later
+	// than the last one applied is a retry and gets the screen the session
+	// is on instead of being applied twice. Zero: not numbered.
 	Seq int
 	// Limit is the screen size of this transport or operator when it is
 	// smaller than the flow's (zero: the flow's).

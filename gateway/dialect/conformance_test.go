@@ -61,12 +61,14 @@ func boolean(m map[string]any, k string) (bool, error) {
 	return b, nil
 }
 
-func TestAfricasTalking(t *testing.T) {
+func TestAfricasTalking(t *testing.T) { dialecttest.Run(t, atKit()) }
+
+func atKit() dialecttest.Kit {
 	at := func(id, phone, code, text string) url.Values {
 		return url.Values{"sessionId": {id}, "phoneNumber": {"+" + strings.TrimPrefix(phone, "+")}, "serviceCode": {code},
 			"networkCode": {"63902"}, "text": {text}}
 	}
-	dialecttest.Run(t, dialecttest.Kit{
+	return dialecttest.Kit{
 		Dialect: dialect.AfricasTalking{},
 		Dial:    func(id, phone, code string) dialecttest.Request { return form(at(id, phone, code, "")) },
 		Reply: func(id, phone string, _ int, inputs []string) dialecttest.Request {
@@ -100,7 +102,7 @@ func TestAfricasTalking(t *testing.T) {
 			{Suffix: "/events", ContentType: "application/x-www-form-urlencoded", Body: "status=Incomplete&phoneNumber=%2B254700000001"},
 		},
 		Retries: true,
-	})
+	}
 }
 
 // hubtelKit is Hubtel's and Emergent's: the same request; their answers
@@ -155,21 +157,25 @@ func hubtelKit(d dialect.Dialect, lower bool) dialecttest.Kit {
 	}
 }
 
-func TestHubtel(t *testing.T) {
-	d, _ := dialect.Lookup("hubtel")
-	dialecttest.Run(t, hubtelKit(d, true))
+func TestHubtel(t *testing.T) { dialecttest.Run(t, hubtelKit(mustLookup("hubtel"), true)) }
+
+func TestEmergent(t *testing.T) { dialecttest.Run(t, hubtelKit(mustLookup("emergent"), false)) }
+
+func mustLookup(name string) dialect.Dialect {
+	d, ok := dialect.Lookup(name)
+	if !ok {
+		panic("no dialect " + name)
+	}
+	return d
 }
 
-func TestEmergent(t *testing.T) {
-	d, _ := dialect.Lookup("emergent")
-	dialecttest.Run(t, hubtelKit(d, false))
-}
+func TestNalo(t *testing.T) { dialecttest.Run(t, naloKit()) }
 
-func TestNalo(t *testing.T) {
+func naloKit() dialecttest.Kit {
 	req := func(id, phone, data string, first bool) map[string]any {
 		return map[string]any{"USERID": "NALOTest", "MSISDN": phone, "USERDATA": data, "MSGTYPE": first, "NETWORK": "MTN", "SESSIONID": id}
 	}
-	dialecttest.Run(t, dialecttest.Kit{
+	return dialecttest.Kit{
 		Dialect: dialect.Nalo{},
 		Dial:    func(id, phone, code string) dialecttest.Request { return js(req(id, phone, code, true)) },
 		Reply: func(id, phone string, _ int, inputs []string) dialecttest.Request {
@@ -195,14 +201,16 @@ func TestNalo(t *testing.T) {
 			js(map[string]any{"MSISDN": "233200000001", "USERDATA": "*500#", "MSGTYPE": true, "SESSIONID": "m1"}),
 			js(map[string]any{"USERID": "NALOTest", "MSISDN": "233200000001", "USERDATA": "", "MSGTYPE": true, "SESSIONID": "m1"}),
 		},
-	})
+	}
 }
 
-func TestArkesel(t *testing.T) {
+func TestArkesel(t *testing.T) { dialecttest.Run(t, arkeselKit()) }
+
+func arkeselKit() dialecttest.Kit {
 	req := func(id, phone, data string, first bool) map[string]any {
 		return map[string]any{"sessionID": id, "userID": "acct1", "newSession": first, "msisdn": phone, "userData": data, "network": "MTN"}
 	}
-	dialecttest.Run(t, dialecttest.Kit{
+	return dialecttest.Kit{
 		Dialect: dialect.Arkesel{},
 		Dial:    func(id, phone, code string) dialecttest.Request { return js(req(id, phone, code, true)) },
 		Reply: func(id, phone string, _ int, inputs []string) dialecttest.Request {
@@ -228,7 +236,7 @@ func TestArkesel(t *testing.T) {
 			js(map[string]any{"sessionID": "m1", "userID": "acct1", "newSession": true, "userData": "*500#"}),
 			js(map[string]any{"sessionID": "m1", "userID": "acct1", "newSession": true, "msisdn": "233200000001"}),
 		},
-	})
+	}
 }
 
 func TestGeneric(t *testing.T) {
