@@ -127,11 +127,17 @@ func (s *settings) httpRoutes(def gateway.Guard) ([]gateway.Route, error) {
 	return routes, nil
 }
 
-// logRoutes says at start which aggregators are served where and how
-// each is guarded (never the secret).
-func logRoutes(log *slog.Logger, routes []gateway.Route) {
+// logCallbacks says at start which aggregators are served where and how
+// each is guarded (never the secret): the routes of the http: section, or
+// the default route's guard.
+func logCallbacks(log *slog.Logger, guards map[string]gateway.Guard, routes []gateway.Route) {
+	if routes == nil {
+		logGuards(log, guards)
+		return
+	}
 	for _, rt := range routes {
-		log.Info("ussd route", "path", rt.Path, "dialect", rt.Dialect.Name(), "secret", rt.Guard.Secret != "", "allow", len(rt.Guard.Allow))
+		log.Info("ussd route", "path", rt.Path, "dialect", rt.Dialect.Name(), "secret", rt.Guard.Secret != "",
+			"allow", len(rt.Guard.Allow), "trusted_proxies", len(rt.Guard.TrustedProxies))
 	}
 }
 

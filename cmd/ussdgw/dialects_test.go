@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -165,4 +166,65 @@ func TestHTTPRoutesConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRouteSecrets: one gateway, two aggregators, each with its own
+// secret: a route's secret replaces callback_secret for that route only.
+func TestRouteSecrets(t *testing.T) {
+	const global, hubtel = "global-secret-0123456789", "hubtel-secret-0123456789"
+	file := filepath.Join(t.TempDir(), "c.yaml")
+	cfg := "callback_secret: " + global + "\nhttp:\n  routes:\n    - {path: /ussd/at, dialect: africastalking}\n" +
+		"    - {path: /ussd/hubtel, dialect: hubtel, secret: " + hubtel + "}\n"
+	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-listen", "127.0.0.1:0", "-flows", "../loadtest/flows", "-config", file}, env(nil), io.Discard, io.Discard, ready)
+	}()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatal(err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("gateway not ready")
+	}
+	at := "sessionId=s1&phoneNumber=%2B254700000001&serviceCode=%2A777%23&text="
+	hub := `{"Type":"Initiation","Mobile":"233200000001","SessionId":"h1","ServiceCode":"777","Message":"*777#","Sequence":1}`
+	for i, tc := range []struct {
+		path, secret, ctype, body string
+		want                      int
+	}{
+		{"/ussd/at", global, "application/x-www-form-urlencoded", at, 200},
+		{"/ussd/at", hubtel, "application/x-www-form-urlencoded", at, 403},
+		{"/ussd/at/" + global, "", "application/x-www-form-urlencoded", at, 200},
+		{"/ussd/hubtel", hubtel, "application/json", hub, 200},
+		{"/ussd/hubtel", global, "application/json", hub, 403},
+		{"/ussd/hubtel", "", "application/json", hub, 403},
+		{"/ussd/hubtel/" + hubtel, "", "application/json", hub, 200},
+		{"/ussd/africastalking", global, "application/x-www-form-urlencoded", at, 404}, // not listed: not served
+	} {
+		req, err := http.NewRequest(http.MethodPost, "http://"+addr+tc.path, strings.NewReader(tc.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", tc.ctype)
+		if tc.secret != "" {
+			req.Header.Set("X-Gateway-Secret", tc.secret)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("case %d: POST to %s: %d, want %d", i, tc.path[:strings.LastIndexByte(tc.path, '/')+1], resp.StatusCode, tc.want)
+		}
+	}
+	cancel()
+	<-done
 }

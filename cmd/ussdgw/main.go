@@ -176,12 +176,11 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 	if err != nil {
 		return a, err
 	}
-	logGuards(log, guards)
 	routes, err := s.httpRoutes(guards[gateway.AfricasTalking])
 	if err != nil {
 		return a, err
 	}
-	logRoutes(log, routes)
+	logCallbacks(log, guards, routes)
 	var smppCfg *bridge.Config
 	if s.smpp != nil {
 		c, err := decodeSMPP(s.file, s.smpp)
