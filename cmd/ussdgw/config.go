@@ -73,7 +73,7 @@ type option struct {
 
 func (s *settings) options() []option {
 	opts := []option{
-		{name: "config", usage: "gateway config file (YAML) with adapters, SMPP connections (smpp:) and the settings below", str: &s.Config},
+		{name: "config", usage: "gateway config file (YAML) with adapters, SMPP connections (smpp:), the aggregators' routes (http:, docs/aggregators.md) and the settings below", str: &s.Config},
 		{name: "listen", usage: "HTTP listen address", str: &s.Listen},
 		{name: "flows", usage: "directory of flow files (*.yaml; subfolders such as data/ are not flows), relative to the working directory", str: &s.Flows},
 		{name: "redis-url", usage: "Redis URL for sessions, consent, limits and queues (forms below); empty keeps them in memory (one instance only, lost on restart)", str: &s.RedisURL},
