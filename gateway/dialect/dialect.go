@@ -10,8 +10,9 @@
 // sources, are in docs/aggregators.md.
 //
 // It imports the standard library and msisdn only; it must not import
-// gateway, ussd, flows or echo, so that a dialect can be tested by the
-// conformance kit (gateway/dialect/dialecttest) without a server.
+// gateway, ussd, flows or echo: a dialect reads and writes HTTP and nothing
+// more, and package gateway imports it, not the reverse. Every dialect's
+// tests run the conformance kit, gateway/dialect/dialecttest.
 package dialect
 
 import (
