@@ -200,6 +200,11 @@ type Request struct {
 	// every input so far joined by "*". Set Cumulative to use it.
 	Text       string
 	Cumulative bool
+	// Seq numbers the messages of a dialogue when the transport does (one
+	// more per message; Hubtel's Sequence): a message numbered no later
+	// than the last one applied is a retry and gets the screen the session
+	// is on instead of being applied twice. Zero: not numbered.
+	Seq int
 	// Limit is the screen size of this transport or operator when it is
 	// smaller than the flow's (zero: the flow's).
 	Limit gsm.Limit
@@ -279,8 +284,13 @@ func (m *Manager) Handle(ctx context.Context, req Request) (resp Response, err e
 	}
 	// A session that ended is only kept for retries of its last step, which
 	// only cumulative-text transports can tell apart from a new message.
-	ended := cur != nil && cur.Status == StatusEnded && !req.Cumulative
+	// (Numbered messages tell them apart too.)
+	ended := cur != nil && cur.Status == StatusEnded && !req.Cumulative && req.Seq == 0
 	continuing := cur != nil && cur.ID == req.SessionID && !req.New && !ended
+	// A numbered first message already applied: the aggregator retried
+	// the dial, which is answered, not begun again.
+	continuing = continuing || (req.New && req.Seq > 0 && cur != nil && cur.ID == req.SessionID && req.Seq <= cur.Seq &&
+		(cur.Status == StatusActive || cur.Status == StatusOffered))
 	if resp, refused := m.admit(ctx, set, req, routed, cur, string(vals[1]), !continuing && routed != nil); refused {
 		return resp, nil
 	}
@@ -487,7 +497,7 @@ func (m *Manager) resumable(ctx context.Context, old *Session, f *flows.Flow, no
 func (m *Manager) begin(ctx context.Context, req Request, f *flows.Flow, shortcut []string, replay bool,
 	cur *Session, curRaw []byte, profileLang string, resumeRaw []byte) (Response, error) {
 	now := m.cfg.Now()
-	s := &Session{ID: req.SessionID, Service: f.ID, Version: f.Version, Started: now.Unix(), Updated: now.UnixMilli()}
+	s := &Session{ID: req.SessionID, Service: f.ID, Version: f.Version, Started: now.Unix(), Updated: now.UnixMilli(), Seq: req.Seq}
 	s.Lang = profileLang
 	if s.Lang == "" {
 		s.Lang = f.DefaultLang
@@ -594,12 +604,18 @@ func (m *Manager) continueSession(ctx context.Context, set *flows.Set, req Reque
 	if req.Cumulative {
 		input, dup = deriveInput(cur, req.Text)
 	}
+	if req.Seq > 0 && req.Seq <= cur.Seq {
+		dup = true // a message numbered no later than the last one applied
+	}
 	if dup {
 		return m.show(ctx, f, req, cur, now)
 	}
 	s := cur.clone()
 	s.Hops++
 	s.Updated = now.UnixMilli()
+	if req.Seq > 0 {
+		s.Seq = req.Seq
+	}
 	if req.Cumulative {
 		s.TextLen, s.TextSum = len(req.Text), textSum(req.Text)
 	}

@@ -178,7 +178,11 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 	if err != nil {
 		return a, err
 	}
-	logGuards(log, guards)
+	routes, err := s.httpRoutes(guards[gateway.AfricasTalking])
+	if err != nil {
+		return a, err
+	}
+	logCallbacks(log, guards, routes)
 	var smppCfg *bridge.Config
 	if s.smpp != nil {
 		c, err := decodeSMPP(s.file, s.smpp)
@@ -333,7 +337,7 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 	if err := a.life.Start(ctx, a.reloadParts(s, log)...); err != nil {
 		return a, err
 	}
-	a.gw = gateway.New(gateway.Config{Manager: a.manager, Log: log, Ready: readyFn, Details: health, Guards: guards, BindGroups: groups,
+	a.gw = gateway.New(gateway.Config{Manager: a.manager, Log: log, Ready: readyFn, Details: health, Guards: guards, Routes: routes, BindGroups: groups,
 		API: apiHandler, ReadyDetails: a.flowsReady})
 	a.handler = a.metrics.HTTP(a.gw)
 	return a, nil
