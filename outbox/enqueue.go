@@ -123,10 +123,7 @@ func (q *Queue) Receipt(ctx context.Context, ref string, delivered bool, reason 
 	if delivered {
 		to, reason = StateDelivered, ""
 	}
-	err := q.pipe.do(ctx, func(ctx context.Context, p redis.Pipeliner) *redis.Cmd {
-		return q.finish(ctx, p, result{id: ref, to: to, reason: reason, receipt: true})
-	}).Err()
-	if err != nil {
+	if _, err := q.receipts.do(ctx, result{id: ref, to: to, reason: reason, receipt: true}); err != nil {
 		return fmt.Errorf("recording receipt of %s: %w", ref, err)
 	}
 	return nil

@@ -182,11 +182,12 @@ type Stats struct {
 // Queue is the outbox on one Redis. Its methods are safe for concurrent
 // use; Run may run in many processes at once over the same Redis.
 type Queue struct {
-	c    redis.UniversalClient
-	o    Options
-	log  *slog.Logger
-	k    keys
-	pipe *pipe // receipts and daily-cap checks, batched
+	c        redis.UniversalClient
+	o        Options
+	log      *slog.Logger
+	k        keys
+	receipts *pipe[result] // receipts, batched
+	caps     *pipe[capReq] // daily-cap checks the take did not make, batched
 }
 
 // keys are the queue's keys, all under one hash tag.
@@ -236,10 +237,13 @@ func New(c redis.UniversalClient, prefix string, o Options) *Queue {
 		o.Log = slog.Default()
 	}
 	b := prefix + "{outbox}:"
-	return &Queue{c: c, o: o, log: o.Log.With("comp", "outbox"), pipe: &pipe{c: c, scripts: []*redis.Script{finishScript, capScript}}, k: keys{
+	q := &Queue{c: c, o: o, log: o.Log.With("comp", "outbox"), k: keys{
 		base: b, high: b + "s:high", bulk: b + "s:bulk", delayed: b + "delayed", dead: b + "dead",
 		stats: b + "stats", msg: b + "m:", text: b + "t:", group: b + "g:", hour: b + "cap:h:", day: b + "cap:d:",
 	}}
+	q.receipts = &pipe[result]{run: q.finishAll}
+	q.caps = &pipe[capReq]{run: q.capAll}
+	return q
 }
 
 func defaultBackoff(attempt int) time.Duration {
