@@ -185,12 +185,15 @@ func (q *Queue) Dead(ctx context.Context, max int) ([]Status, error) {
 
 // Stats describes the queue now.
 func (q *Queue) Stats(ctx context.Context) (Stats, error) {
-	var hl, bl, dl, dd *redis.IntCmd
-	var ho, bo *redis.XMessageSliceCmd
+	streams := q.k.streams()
+	lens := make([]*redis.IntCmd, len(streams))
+	firsts := make([]*redis.XMessageSliceCmd, len(streams))
+	var dl, dd *redis.IntCmd
 	var rs *redis.StringCmd
 	_, err := q.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		hl, bl = p.XLen(ctx, q.k.high), p.XLen(ctx, q.k.bulk)
-		ho, bo = p.XRangeN(ctx, q.k.high, "-", "+", 1), p.XRangeN(ctx, q.k.bulk, "-", "+", 1)
+		for i, st := range streams {
+			lens[i], firsts[i] = p.XLen(ctx, st), p.XRangeN(ctx, st, "-", "+", 1)
+		}
 		dl, dd = p.ZCard(ctx, q.k.delayed), p.ZCard(ctx, q.k.dead)
 		rs = p.HGet(ctx, q.k.stats, "resent")
 		return nil
@@ -198,10 +201,10 @@ func (q *Queue) Stats(ctx context.Context) (Stats, error) {
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return Stats{}, fmt.Errorf("reading queue stats: %w", err)
 	}
-	s := Stats{High: hl.Val(), Bulk: bl.Val(), Delayed: dl.Val(), Dead: dd.Val()}
+	s := Stats{High: lens[0].Val() + lens[1].Val(), Bulk: lens[2].Val() + lens[3].Val(), Delayed: dl.Val(), Dead: dd.Val()}
 	s.Resent, _ = strconv.ParseInt(rs.Val(), 10, 64)
 	now := q.o.Now()
-	for _, c := range []*redis.XMessageSliceCmd{ho, bo} {
+	for _, c := range firsts {
 		if v := c.Val(); len(v) > 0 {
 			if t, ok := entryTime(v[0].ID); ok {
 				s.Oldest = max(s.Oldest, now.Sub(t))

@@ -57,7 +57,7 @@ type runner struct {
 // sent stay pending for another instance (or the next Run) to take over.
 // It returns ctx's error, or an error when Redis refuses to set up.
 func (q *Queue) Run(ctx context.Context, s Sender) error {
-	for _, st := range []string{q.k.high, q.k.bulk} {
+	for _, st := range q.k.streams() {
 		err := q.c.XGroupCreateMkStream(ctx, st, consumerGroup, "0").Err()
 		if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
 			return fmt.Errorf("creating consumer group on %s: %w", st, err)
@@ -96,6 +96,10 @@ func (q *Queue) Run(ctx context.Context, s Sender) error {
 	return ctx.Err()
 }
 
+// streams are the streams read, High first: this layout's and the one's
+// before (scripts.go).
+func (k keys) streams() []string { return []string{k.high, k.oldHigh, k.bulk, k.oldBulk} }
+
 // pause waits d or until ctx ends.
 func pause(ctx context.Context, d time.Duration) {
 	t := time.NewTimer(d)
@@ -111,12 +115,12 @@ func pause(ctx context.Context, d time.Duration) {
 func (r *runner) read(ctx context.Context) {
 	q := r.q
 	for ctx.Err() == nil {
-		got, err := r.readOnce(ctx, []string{q.k.high, ">"}, -1)
+		got, err := r.readOnce(ctx, []string{q.k.high, q.k.oldHigh, ">", ">"}, -1)
 		if err == nil && len(got) == 0 {
-			got, err = r.readOnce(ctx, []string{q.k.bulk, ">"}, -1)
+			got, err = r.readOnce(ctx, []string{q.k.bulk, q.k.oldBulk, ">", ">"}, -1)
 		}
 		if err == nil && len(got) == 0 {
-			got, err = r.readOnce(ctx, []string{q.k.high, q.k.bulk, ">", ">"}, 200*time.Millisecond)
+			got, err = r.readOnce(ctx, []string{q.k.high, q.k.oldHigh, q.k.bulk, q.k.oldBulk, ">", ">", ">", ">"}, 200*time.Millisecond)
 		}
 		if err != nil {
 			if ctx.Err() == nil {
@@ -338,7 +342,7 @@ func (r *runner) reclaim(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		for _, st := range []string{q.k.high, q.k.bulk} {
+		for _, st := range q.k.streams() {
 			start := "0-0"
 			for ctx.Err() == nil {
 				msgs, next, err := q.c.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: st, Group: consumerGroup,
@@ -583,8 +587,8 @@ func (q *Queue) finishAll(ctx context.Context, results []result) ([]int64, error
 	now := q.o.Now().UnixMilli()
 	for from := 0; from < len(results); from += q.o.Batch {
 		chunk := results[from:min(from+q.o.Batch, len(results))]
-		keys := make([]string, 4, 4+2*len(chunk))
-		keys[0], keys[1], keys[2], keys[3] = q.k.high, q.k.bulk, q.k.delayed, q.k.dead
+		keys := make([]string, 6, 6+2*len(chunk))
+		keys[0], keys[1], keys[2], keys[3], keys[4], keys[5] = q.k.delayed, q.k.dead, q.k.high, q.k.bulk, q.k.oldHigh, q.k.oldBulk
 		args := make([]any, 6, 6+11*len(chunk))
 		args[0], args[1], args[2], args[3], args[4], args[5] = consumerGroup, q.k.group, now, q.o.TTL.Milliseconds(), int64(q.o.TTL/time.Second), len(chunk)
 		for _, res := range chunk {
@@ -595,6 +599,10 @@ func (q *Queue) finishAll(ctx context.Context, results []result) ([]int64, error
 				stream = 1
 			case q.k.bulk:
 				stream = 2
+			case q.k.oldHigh:
+				stream = 3
+			case q.k.oldBulk:
+				stream = 4
 			}
 			if res.ackOnly {
 				args = append(args, stream, res.entry, "", "", 0, "", 0, 0, 0, "", 0)

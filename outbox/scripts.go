@@ -38,6 +38,14 @@ import "github.com/redis/go-redis/v9"
 // the take, which then counts the daily cap (entries without them, left
 // by an older version, are checked by capScript).
 //
+// The streams of this layout are q:high and q:bulk. Those of the layout
+// before it (s:high and s:bulk, where the text was only in t:<id>) are
+// still read and their entries taken the old way, so that in a rolling
+// upgrade nothing an older instance queued is stranded, and nothing queued
+// here reaches an older instance, which would send it without its text.
+// An older instance's moveScript writes due messages to the old streams
+// with their text still in t:<id>: read the same way.
+//
 // The daily caps count in one hash per day (cap:d:<day>), a field per
 // number and one per number and service, so that a day's first message
 // to a number costs an HINCRBY, not a counter key with a TTL of its own.
@@ -191,23 +199,25 @@ return out
 // recorded the send) or a sent one. A later, stale result changes
 // nothing. It answers, per result, 1 when it was applied, else 0.
 //
-// KEYS: high, bulk, delayed, dead, then per result: status, text.
+// KEYS: delayed, dead, the streams (high, bulk, legacy high, legacy
+// bulk), then per result: status, text.
 // ARGV: consumer group, group key prefix, now ms, dead-letter ttl ms,
-// text ttl s, n, then per result: stream (1 high, 2 bulk, 0 none), entry
+// text ttl s, n, then per result: stream (1-4 in the order of KEYS, 0
+// none), entry
 // id, new state ("": acknowledge only), reason, due ms (queued/deferred),
 // delayed member, attempts to add, dead-letter (1/0), receipt (1/0), text
 // to keep (for a retry or a dead letter; "": none), text key to drop
 // (1/0).
 var finishScript = redis.NewScript(`
 local grp, gp, now, dttl, ttl, n = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
-local acks, counts, out, died = {{}, {}}, {}, {}, false
+local acks, counts, out, died = {{}, {}, {}, {}}, {}, {}, false
 local function count(gk, f, d)
   local c = counts[gk]
   if c == nil then c = {}; counts[gk] = c end
   c[f] = (c[f] or 0) + d
 end
 for i = 1, n do
-  local k, a = 4 + (i-1)*2, 6 + (i-1)*11
+  local k, a = 6 + (i-1)*2, 6 + (i-1)*11
   local s = tonumber(ARGV[a+1])
   if s > 0 then local l = acks[s]; l[#l+1] = ARGV[a+2] end
   local to, r = ARGV[a+3], 0
@@ -221,11 +231,11 @@ for i = 1, n do
         redis.call('HSET', KEYS[k+1], 'st', to, 'rs', ARGV[a+4], 'up', now, 'at', tonumber(f[3] or '0') + tonumber(ARGV[a+7]))
         if not final then
           redis.call('HDEL', KEYS[k+1], 'sd')
-          redis.call('ZADD', KEYS[3], ARGV[a+5], ARGV[a+6])
+          redis.call('ZADD', KEYS[1], ARGV[a+5], ARGV[a+6])
           if ARGV[a+10] ~= '' then redis.call('SET', KEYS[k+2], ARGV[a+10], 'EX', ttl) end
         else
           if ARGV[a+8] == '1' then
-            redis.call('ZADD', KEYS[4], now, string.sub(ARGV[a+6], 2))
+            redis.call('ZADD', KEYS[2], now, string.sub(ARGV[a+6], 2))
             died = true
             if ARGV[a+10] ~= '' then redis.call('SET', KEYS[k+2], ARGV[a+10], 'EX', ttl) end
           elseif ARGV[a+11] == '1' then
@@ -248,14 +258,14 @@ for i = 1, n do
   end
   out[i] = r
 end
-for s = 1, 2 do
+for s = 1, 4 do
   local l = acks[s]
   if #l > 0 then
-    redis.call('XACK', KEYS[s], grp, unpack(l))
-    redis.call('XDEL', KEYS[s], unpack(l))
+    redis.call('XACK', KEYS[2+s], grp, unpack(l))
+    redis.call('XDEL', KEYS[2+s], unpack(l))
   end
 end
-if died then redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', tonumber(now) - dttl) end
+if died then redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tonumber(now) - dttl) end
 for gk, c in pairs(counts) do
   for f, d in pairs(c) do
     if d ~= 0 then redis.call('HINCRBY', gk, f, d) end
