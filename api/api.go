@@ -142,6 +142,8 @@ func New(cfg Config) *Server {
 	g.GET("/consent/:msisdn", s.getConsent, s.auth(apikeys.Admin))
 	g.GET("/health", s.health, s.auth(apikeys.Read))
 	g.GET("/audit", s.getAudit, s.auth(apikeys.Admin))
+	g.GET("/dead", s.listDead, s.auth(apikeys.Admin))
+	g.POST("/dead/:id/resend", s.resendDead, s.auth(apikeys.Admin))
 	return s
 }
 

@@ -183,6 +183,28 @@ func (q *Queue) Dead(ctx context.Context, max int) ([]Status, error) {
 	return out, nil
 }
 
+// ErrNotDead is returned by Resend for an id that is not a dead letter.
+var ErrNotDead = errors.New("outbox: no such dead letter")
+
+// Resend queues dead letter id again, as if new: no sends tried, its
+// group counting it queued instead of failed. It goes through the same
+// checks as any message (consent, quiet hours and the daily cap for a
+// Bulk one; a NotAfter that has passed fails it again). ErrNotDead: id
+// is unknown, expired, or not dead-lettered.
+func (q *Queue) Resend(ctx context.Context, id string) error {
+	n, err := resendScript.Run(ctx, q.c, []string{q.k.msg + id, q.k.dead, q.k.text + id, q.k.high, q.k.bulk},
+		id, q.o.Now().UnixMilli(), q.k.group).Int()
+	switch {
+	case err != nil:
+		return fmt.Errorf("resending %s: %w", id, err)
+	case n == 0:
+		return ErrNotDead
+	case n < 0:
+		return fmt.Errorf("resending %s: its text is gone", id)
+	}
+	return nil
+}
+
 // Stats describes the queue now.
 func (q *Queue) Stats(ctx context.Context) (Stats, error) {
 	streams := q.k.streams()

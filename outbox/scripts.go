@@ -323,3 +323,31 @@ redis.call('EXPIRE', KEYS[2], ARGV[4])
 redis.call('HSET', KEYS[1], 'cd', ARGV[1])
 return 1
 `)
+
+// resendScript puts a dead letter back in its stream, as a new message
+// with no sends tried: off the dead-letter set, its text back in the
+// entry, its group counting it queued instead of failed. It answers 1, or
+// 0 when id is no dead letter (unknown, expired or not dead), or -1 when
+// its text is gone.
+// KEYS: status, dead, text, high, bulk. ARGV: id, now ms, group key
+// prefix.
+var resendScript = redis.NewScript(`
+local f = redis.call('HMGET', KEYS[1], 'st', 'pr', 'gr', 'to', 'sv')
+if not f[1] or not redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 0 end
+local tx = redis.call('GET', KEYS[3])
+if not tx then return -1 end
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[1], 'st', 'queued', 'rs', '', 'at', 0, 'up', ARGV[2])
+redis.call('HDEL', KEYS[1], 'sd')
+redis.call('DEL', KEYS[3])
+if f[2] == 'b' then
+  redis.call('XADD', KEYS[5], '*', 'i', ARGV[1], 't', f[4] or '', 's', f[5] or '', 'x', tx)
+else
+  redis.call('XADD', KEYS[4], '*', 'i', ARGV[1], 'x', tx)
+end
+if f[3] and f[3] ~= '' then
+  redis.call('HINCRBY', ARGV[3] .. f[3], f[1], -1)
+  redis.call('HINCRBY', ARGV[3] .. f[3], 'queued', 1)
+end
+return 1
+`)
