@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -127,7 +128,7 @@ func newBroadcastRig(t *testing.T, n int, g, logLevel string, binds int) *broadc
       window: 20
 `, 'a'+i, r.smsc.Addr())
 	}
-	r.cfg = writeConfig(t, examplesConfig(t)+fmt.Sprintf(`redis_prefix: %q
+	r.cfg = writeConfig(t, withoutQuietHours(t, examplesConfig(t))+fmt.Sprintf(`redis_prefix: %q
 outbox_claim_idle: 2s
 log_level: %s
 smpp:
@@ -147,6 +148,38 @@ smpp:
 		}
 	}
 	return r
+}
+
+// withoutQuietHours points cfg (examplesConfig's) at a copy of the
+// examples whose services have no quiet hours: the market service's
+// (21:00-07:00 in Nairobi) would defer every alert of a run made then,
+// and the rig would wait for sends that come in the morning.
+func withoutQuietHours(t *testing.T, cfg string) string {
+	t.Helper()
+	src, err := filepath.Abs("../../flows-examples")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(t.TempDir(), "flows")
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dst, "*.yaml"))
+	quiet := regexp.MustCompile(`quiet_hours: *"[^"]*", *`)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, quiet.ReplaceAll(b, nil), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := strings.Replace(cfg, "flows: "+src+"\n", "flows: "+dst+"\n", 1)
+	if out == cfg {
+		t.Fatal("examplesConfig has no flows: line to replace")
+	}
+	return out
 }
 
 // start runs the gateway binary on the rig's config.
