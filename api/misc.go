@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/ussdgw/ussdgw/alerts"
+	"github.com/ussdgw/ussdgw/msisdn"
 )
 
 func randomID() string {
@@ -46,7 +47,7 @@ func (s *Server) getMessage(c echo.Context) error {
 	if !ok {
 		return apiErr(http.StatusNotFound, "no message %q", id)
 	}
-	out := MessageStatus{ID: st.ID, MSISDN: mask(st.MSISDN), Service: st.Service, Kind: st.Kind, Group: st.Group,
+	out := MessageStatus{ID: st.ID, MSISDN: msisdn.Mask(st.MSISDN), Service: st.Service, Kind: st.Kind, Group: st.Group,
 		State: st.State, Reason: st.Reason, Attempts: st.Attempts}
 	if !st.Updated.IsZero() {
 		out.Updated = st.Updated.UTC().Format(time.RFC3339)

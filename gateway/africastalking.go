@@ -52,7 +52,7 @@ func (s *Server) africasTalking(c echo.Context) error {
 	code := trimmed(c, "serviceCode")
 	req := ussd.Request{
 		SessionID:  sessionID,
-		MSISDN:     ussd.MSISDN(phone),
+		MSISDN:     msisdn.MSISDN(phone),
 		Dialled:    dialled(code, text),
 		Text:       text,
 		Cumulative: true,
@@ -86,9 +86,9 @@ func (s *Server) africasTalkingEvent(c echo.Context) error {
 	}
 	switch strings.ToLower(trimmed(c, "status")) {
 	case "incomplete", "failed":
-		if err := s.m.Abort(c.Request().Context(), ussd.MSISDN(phone), sessionID); err != nil {
+		if err := s.m.Abort(c.Request().Context(), msisdn.MSISDN(phone), sessionID); err != nil {
 			if !errors.Is(err, ussd.ErrUnavailable) {
-				s.log.Error("recording an aborted session", "msisdn", ussd.MSISDN(phone), "err", err)
+				s.log.Error("recording an aborted session", "msisdn", msisdn.MSISDN(phone), "err", err)
 			}
 			return plainText(c, http.StatusServiceUnavailable, "try again\n")
 		}

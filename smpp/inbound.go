@@ -12,6 +12,7 @@ import (
 	"github.com/fiorix/go-smpp/smpp/pdu"
 	"github.com/fiorix/go-smpp/smpp/pdu/pdufield"
 	"github.com/fiorix/go-smpp/smpp/pdu/pdutlv"
+	"github.com/ussdgw/ussdgw/msisdn"
 )
 
 // Handler receives the deliver_sm and data_sm PDUs of a Client: MO SMS,
@@ -43,7 +44,7 @@ type Addr struct {
 }
 
 // LogValue masks the address (see MSISDN).
-func (a Addr) LogValue() slog.Value { return MSISDN(a.Addr).LogValue() }
+func (a Addr) LogValue() slog.Value { return msisdn.MSISDN(a.Addr).LogValue() }
 
 // Inbound is a deliver_sm or data_sm from the SMSC, decoded. The Handler
 // owns it; nothing else refers to it after the call.

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/ussdgw/ussdgw/kv"
 )
 
 // MOParts reassembles concatenated MO SMS in a KV store (Redis in
@@ -20,14 +22,14 @@ import (
 // starting a new message that never completes. It is safe for concurrent
 // use.
 type MOParts struct {
-	kv     KV
+	kv     kv.Store
 	prefix string
 	ttl    time.Duration
 }
 
 // NewMOParts returns an MOParts whose keys start with prefix and whose
 // incomplete messages live ttl.
-func NewMOParts(kv KV, prefix string, ttl time.Duration) *MOParts {
+func NewMOParts(kv kv.Store, prefix string, ttl time.Duration) *MOParts {
 	return &MOParts{kv: kv, prefix: prefix, ttl: ttl}
 }
 
