@@ -33,8 +33,8 @@
 // UCS-2) and segmentation (UDH 8/16-bit, SAR, message_payload), a
 // segment-weighted TPS limit, retry of temporary failures (the command
 // status table is in status.go), delivery receipt parsing and matching
-// (receipt.go, msgid.go), a status store (store.go, kvstore.go) and MO
-// reassembly in memory (reassemble.go) or in the team store (moparts.go).
+// (receipt.go, msgid.go) and a status store (store.go, kvstore.go). MO
+// reassembly, in memory or in the team store, is package smpp/reassembly.
 //
 // # USSD
 //

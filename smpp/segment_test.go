@@ -74,7 +74,7 @@ func checkPlan(t *testing.T, text string, m ConcatMethod) {
 			}
 			ud = rest
 		case len(pdus) > 1 && m == ConcatSAR:
-			_, total, seq, ok := sarInfo(sm.TLVs)
+			_, total, seq, ok := sm.TLVs.SAR()
 			if !ok || int(total) != len(pdus) || int(seq) != i+1 {
 				t.Fatalf("part %d: sar tlvs %v", i, sm.TLVs)
 			}

@@ -37,6 +37,7 @@ import (
 	"github.com/ussdgw/ussdgw/kv"
 	"github.com/ussdgw/ussdgw/msisdn"
 	"github.com/ussdgw/ussdgw/smpp"
+	"github.com/ussdgw/ussdgw/smpp/reassembly"
 	"github.com/ussdgw/ussdgw/ussd"
 )
 
@@ -107,7 +108,7 @@ type Hub struct {
 	pools    map[string]*smpp.Pool
 	sms      *smpp.Pool
 	status   *statusStore
-	parts    *smpp.MOParts
+	parts    *reassembly.MOParts
 	receipts smpp.Handler
 
 	routes atomic.Pointer[Routes]
@@ -157,7 +158,7 @@ func New(cfg Config, deps Deps) (*Hub, error) {
 		logs:    map[*smpp.Client]*slog.Logger{},
 		pools:   map[string]*smpp.Pool{},
 		status:  &statusStore{KVStore: smpp.NewKVStore(cmp.Or(deps.StatusKV, deps.KV), deps.Prefix+"dlr:", cfg.SMS.ReceiptTTL)},
-		parts:   smpp.NewMOParts(deps.KV, deps.Prefix, cfg.MO.Reassembly),
+		parts:   reassembly.NewMOParts(deps.KV, deps.Prefix, cfg.MO.Reassembly),
 		steps:   make(chan struct{}, cfg.USSD.MaxSteps),
 	}
 	h.receipts = smpp.Receipts(h.status, func(ctx context.Context, _ smpp.Receipt, st smpp.MessageStatus) {
@@ -465,7 +466,7 @@ func (h *Hub) mo(ctx context.Context, in *smpp.Inbound, r Router) smpp.CommandSt
 	h.stats.moIn.Add(1)
 	m, err := h.parts.Add(ctx, in)
 	switch {
-	case errors.Is(err, smpp.ErrBadUDH):
+	case errors.Is(err, reassembly.ErrBadUDH):
 		log.Warn("mo with a malformed header refused", "from", msisdn.MSISDN(in.Source.Addr), "err", err)
 		return smpp.StatusXPAppn
 	case errors.Is(err, ussd.ErrUnavailable): // the store logs its outage once

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ussdgw/ussdgw/smpp"
+	"github.com/ussdgw/ussdgw/smpp/reassembly"
 )
 
 // Account is a system_id and password that may bind.
@@ -132,7 +133,7 @@ type Server struct {
 	cfg     Config
 	ln      net.Listener
 	log     *slog.Logger
-	re      *smpp.Reassembler
+	re      *reassembly.Reassembler
 	ids     atomic.Uint64
 	keys    atomic.Uint32
 	rr      atomic.Uint32
@@ -193,7 +194,7 @@ func Start(cfg Config) (*Server, error) {
 		cfg:      cfg,
 		ln:       ln,
 		log:      log.With("comp", "smsc"),
-		re:       smpp.NewReassembler(cfg.ReassemblyTimeout, 100000),
+		re:       reassembly.NewReassembler(cfg.ReassemblyTimeout, 100000),
 		conns:    map[*conn]struct{}{},
 		changed:  make(chan struct{}),
 		sessions: map[sessionKey]*Session{},

@@ -10,6 +10,7 @@ import (
 
 	"github.com/fiorix/go-smpp/smpp/pdu"
 	"github.com/ussdgw/ussdgw/smpp"
+	"github.com/ussdgw/ussdgw/smpp/reassembly"
 )
 
 func TestBind(t *testing.T) {
@@ -176,8 +177,8 @@ func TestReassembly(t *testing.T) {
 // TestMO: MO SMS, short and long, reach the ESME and reassemble there.
 func TestMO(t *testing.T) {
 	s := startServer(t, Config{})
-	mo := smpp.NewReassembler(time.Minute, 100)
-	got := make(chan *smpp.MO, 10)
+	mo := reassembly.NewReassembler(time.Minute, 100)
+	got := make(chan *reassembly.MO, 10)
 	startESME(t, clientConfig("a", s.Addr()), smpp.HandlerFunc(func(_ context.Context, in *smpp.Inbound) smpp.CommandStatus {
 		m, err := mo.Add(in)
 		if err != nil {

@@ -209,7 +209,7 @@ func (c *conn) handleSubmit(f frame, b Bind) bool {
 		sub.Text, sub.Decoded = smpp.DecodeText(m.DataCoding, ud)
 		if ref, total, seq, ok := udh.Concat(); ok {
 			sub.Ref, sub.Parts, sub.Part = ref, int(total), int(seq)
-		} else if ref, total, seq, ok := sarInfo(m.TLVs); ok {
+		} else if ref, total, seq, ok := m.TLVs.SAR(); ok {
 			sub.Ref, sub.Parts, sub.Part = ref, int(total), int(seq)
 		}
 	}
@@ -269,14 +269,6 @@ func (s *Server) accepted(sub *Submit, in *smpp.Inbound, id uint64) {
 	if s.cfg.DLR && (rd == 1 || (rd == 2 && failed)) {
 		time.AfterFunc(s.cfg.DLRDelay, func() { s.sendReceipt(sub, id) })
 	}
-}
-
-// sarInfo reads the SAR TLVs.
-func sarInfo(t smpp.TLVs) (ref uint16, total, seq uint8, ok bool) {
-	ref, ok1 := t.Uint16(smpp.TagSarMsgRefNum)
-	total, ok2 := t.Uint8(smpp.TagSarTotalSegments)
-	seq, ok3 := t.Uint8(smpp.TagSarSegmentSeqnum)
-	return ref, total, seq, ok1 && ok2 && ok3 && total > 0 && seq > 0 && seq <= total
 }
 
 // statNames are the text receipt's stat: values (SMPP 3.4 Appendix B).
