@@ -200,8 +200,11 @@ func TestMO(t *testing.T) {
 	}
 }
 
-// benchMenu is the four-screen flow of cmd/loadtest/flows/bench.yaml.
-func benchMenu(code string, inputs []string) (string, bool) {
+// fourScreens is a four-screen menu for the built-in ESME: dial, two
+// choices, an end that shows the code dialled. It is not the load test's
+// flow (cmd/smsc-sim takes that from cmd/loadtest/flows/bench.yaml); the
+// profile tests only need screens they can tell apart.
+func fourScreens(code string, inputs []string) (string, bool) {
 	switch len(inputs) {
 	case 0:
 		return "Welcome\n1. Check prices\n2. Compare markets", false
@@ -221,7 +224,7 @@ func TestUSSDProfiles(t *testing.T) {
 			var subs []*Submit
 			var mu sync.Mutex
 			s := startServer(t, Config{Profile: p, OnSubmit: func(s *Submit) { mu.Lock(); subs = append(subs, s); mu.Unlock() }})
-			startESME(t, clientConfig("a", s.Addr()), ESMEHandler(p, benchMenu))
+			startESME(t, clientConfig("a", s.Addr()), ESMEHandler(p, fourScreens))
 			ctx := ctxT(t, 10*time.Second)
 			ss, err := s.Dial(ctx, "254700000003", "*777#")
 			if err != nil {
@@ -276,7 +279,7 @@ func TestUSSDAbort(t *testing.T) {
 		t.Run(p.Name, func(t *testing.T) {
 			s := startServer(t, Config{Profile: p})
 			ops := make(chan uint8, 10)
-			inner := ESMEHandler(p, benchMenu)
+			inner := ESMEHandler(p, fourScreens)
 			startESME(t, clientConfig("a", s.Addr()), smpp.HandlerFunc(func(ctx context.Context, in *smpp.Inbound) smpp.CommandStatus {
 				op, _ := in.TLVs.Uint8(smpp.TagUssdServiceOp)
 				ops <- op
@@ -310,7 +313,7 @@ func TestUSSDTwoBinds(t *testing.T) {
 	binds := map[int]int{}
 	var mu sync.Mutex
 	s := startServer(t, Config{OnSubmit: func(s *Submit) { mu.Lock(); binds[s.Bind.ID]++; mu.Unlock() }})
-	h := ESMEHandler(Spec, benchMenu)
+	h := ESMEHandler(Spec, fourScreens)
 	startESME(t, clientConfig("a", s.Addr()), h)
 	startESME(t, clientConfig("b", s.Addr()), h) // one handler: shared sessions, like Redis
 	ctx := ctxT(t, 5*time.Second)
