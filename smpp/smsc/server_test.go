@@ -3,6 +3,7 @@ package smsc
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -404,12 +405,23 @@ func TestWithholdRelease(t *testing.T) {
 	cfg.Timeouts.Response = 100 * time.Millisecond
 	c := startESME(t, cfg, nil)
 	s.Withhold(1)
+	// The response is released once the client has given up waiting for
+	// it (its response timeout fired), not after a guessed delay.
+	released := make(chan struct{})
 	go func() {
-		time.Sleep(300 * time.Millisecond)
+		defer close(released)
+		deadline := time.Now().Add(5 * time.Second)
+		for c.Status().Counters.Timeouts == 0 && time.Now().Before(deadline) {
+			runtime.Gosched()
+		}
 		s.Release()
 	}()
 	if _, err := c.Send(ctxT(t, 5*time.Second), smpp.Message{Dst: "254700000008", Text: "late"}); err != nil {
 		t.Fatal(err)
+	}
+	<-released
+	if n := c.Status().Counters.Timeouts; n == 0 {
+		t.Error("the client never timed out: the test did not test a late response")
 	}
 	if st := s.Stats(); st.Accepted != 1 || st.Withheld != 1 {
 		t.Errorf("stats %+v", st)
