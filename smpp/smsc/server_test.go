@@ -3,7 +3,6 @@ package smsc
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -410,9 +409,14 @@ func TestWithholdRelease(t *testing.T) {
 	released := make(chan struct{})
 	go func() {
 		defer close(released)
-		deadline := time.Now().Add(5 * time.Second)
-		for c.Status().Counters.Timeouts == 0 && time.Now().Before(deadline) {
-			runtime.Gosched()
+		deadline := time.After(5 * time.Second)
+		for c.Status().Counters.Timeouts == 0 {
+			select {
+			case <-deadline:
+			case <-time.After(time.Millisecond):
+				continue
+			}
+			break
 		}
 		s.Release()
 	}()
