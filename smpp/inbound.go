@@ -13,6 +13,7 @@ import (
 	"github.com/fiorix/go-smpp/smpp/pdu/pdufield"
 	"github.com/fiorix/go-smpp/smpp/pdu/pdutlv"
 	"github.com/ussdgw/ussdgw/msisdn"
+	"github.com/ussdgw/ussdgw/smpp/userdata"
 )
 
 // Handler receives the deliver_sm and data_sm PDUs of a Client: MO SMS,
@@ -119,12 +120,12 @@ func (in *Inbound) Payload() []byte {
 }
 
 // UserData splits Payload into its UDH (nil without UDHI) and the text.
-func (in *Inbound) UserData() (UDH, []byte, error) {
+func (in *Inbound) UserData() (userdata.UDH, []byte, error) {
 	p := in.Payload()
 	if !in.UDHI() {
 		return nil, p, nil
 	}
-	return ParseUDH(p)
+	return userdata.ParseUDH(p)
 }
 
 // Text decodes the user data (without UDH) by DataCoding. ok is false
@@ -134,7 +135,7 @@ func (in *Inbound) Text() (text string, ok bool) {
 	if err != nil {
 		return "", false
 	}
-	return DecodeText(in.DataCoding, ud)
+	return userdata.DecodeText(in.DataCoding, ud)
 }
 
 // The mandatory fields of deliver_sm (the same as submit_sm, §4.6.1). We

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ussdgw/ussdgw/smpp"
+	"github.com/ussdgw/ussdgw/smpp/userdata"
 )
 
 // MO is a mobile-originated SMS, reassembled from its parts.
@@ -143,6 +144,6 @@ func (r *Reassembler) complete(first *smpp.Inbound, parts [][]byte) *MO {
 		raw = append(raw, p...)
 	}
 	m := &MO{Source: first.Source, Dest: first.Dest, DataCoding: first.DataCoding, Raw: raw, Parts: len(parts), First: first}
-	m.Text, m.Decoded = smpp.DecodeText(first.DataCoding, raw)
+	m.Text, m.Decoded = userdata.DecodeText(first.DataCoding, raw)
 	return m
 }

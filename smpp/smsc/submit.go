@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ussdgw/ussdgw/smpp"
+	"github.com/ussdgw/ussdgw/smpp/userdata"
 )
 
 // Submit is one submit_sm as the server received and answered it.
@@ -29,9 +30,9 @@ type Submit struct {
 	ShortMessage       []byte    // raw, a UDH included
 	TLVs               smpp.TLVs // every optional parameter, as raw bytes
 
-	UDH     smpp.UDH // the user data header, when esm_class has UDHI
-	Text    string   // the user data (message_payload, else short_message) without UDH, decoded by data_coding
-	Decoded bool     // false when data_coding is binary or unknown: see ShortMessage
+	UDH     userdata.UDH // the user data header, when esm_class has UDHI
+	Text    string       // the user data (message_payload, else short_message) without UDH, decoded by data_coding
+	Decoded bool         // false when data_coding is binary or unknown: see ShortMessage
 	// Ref, Part and Parts describe a part of a concatenated message (UDH
 	// or SAR); Parts is 0 for a message of its own.
 	Ref         uint16
@@ -206,7 +207,7 @@ func (c *conn) handleSubmit(f frame, b Bind) bool {
 	udh, ud, err := in.UserData()
 	if err == nil {
 		sub.UDH = udh
-		sub.Text, sub.Decoded = smpp.DecodeText(m.DataCoding, ud)
+		sub.Text, sub.Decoded = userdata.DecodeText(m.DataCoding, ud)
 		if ref, total, seq, ok := udh.Concat(); ok {
 			sub.Ref, sub.Parts, sub.Part = ref, int(total), int(seq)
 		} else if ref, total, seq, ok := m.TLVs.SAR(); ok {
