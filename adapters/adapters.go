@@ -18,7 +18,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
+
+	"github.com/ussdgw/ussdgw/kv"
 )
 
 // Adapter is a back-end a flow can call.
@@ -158,16 +159,9 @@ type OpSpec struct {
 }
 
 // KV is the per-user storage some adapters keep (health registrations,
-// quiz progress). The gateway's session store satisfies it. Keys put the
-// user's part in braces ("quiz:{254700000001}:farming") so that one user's
-// keys share a Redis Cluster slot. Implementations are safe for concurrent
-// use.
-type KV interface {
-	// Get returns the values of keys, in order; a missing key gives a nil entry.
-	Get(ctx context.Context, keys ...string) ([][]byte, error)
-	// Set stores val under key for ttl (0: no expiry); a nil val deletes key.
-	Set(ctx context.Context, key string, val []byte, ttl time.Duration) error
-	// Swap stores val under key if its current value is old (nil old: key
-	// must be absent) and reports whether it did.
-	Swap(ctx context.Context, key string, old, val []byte, ttl time.Duration) (bool, error)
-}
+// quiz progress): the module's one key-value interface, kv.Store (see
+// there for the contract), under the name adapters have always used. The
+// gateway's session store satisfies it. Keys put the user's part in braces
+// ("quiz:{254700000001}:farming") so that one user's keys share a Redis
+// Cluster slot.
+type KV = kv.Store

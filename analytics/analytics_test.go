@@ -3,6 +3,7 @@ package analytics_test
 import (
 	"context"
 	"errors"
+	phone "github.com/ussdgw/ussdgw/msisdn"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -160,9 +161,9 @@ func (r *rig) play(msisdn, sid, want string, inputs ...string) {
 	var resp ussd.Response
 	var err error
 	for _, in := range inputs {
-		req := ussd.Request{SessionID: sid, MSISDN: ussd.MSISDN(msisdn), Input: in}
+		req := ussd.Request{SessionID: sid, MSISDN: phone.MSISDN(msisdn), Input: in}
 		if in == "" {
-			req = ussd.Request{SessionID: sid, MSISDN: ussd.MSISDN(msisdn), Dialled: "*600#", New: true}
+			req = ussd.Request{SessionID: sid, MSISDN: phone.MSISDN(msisdn), Dialled: "*600#", New: true}
 		}
 		resp, err = r.m.Handle(context.Background(), req)
 		if err != nil {
@@ -328,7 +329,7 @@ func TestNoExtraRoundTrip(t *testing.T) {
 		m := ussd.NewManager(cfg)
 		// Warm the scripts' cache so that both runs use EVALSHA only.
 		for _, in := range []string{"", "1", "30"} {
-			req := ussd.Request{SessionID: "w" + msisdn, MSISDN: ussd.MSISDN(msisdn + "0"), Input: in}
+			req := ussd.Request{SessionID: "w" + msisdn, MSISDN: phone.MSISDN(msisdn + "0"), Input: in}
 			if in == "" {
 				req.Dialled, req.New = "*600#", true
 			}
@@ -338,7 +339,7 @@ func TestNoExtraRoundTrip(t *testing.T) {
 		}
 		h.take()
 		for _, in := range []string{"", "1", "30"} {
-			req := ussd.Request{SessionID: "s", MSISDN: ussd.MSISDN(msisdn), Input: in}
+			req := ussd.Request{SessionID: "s", MSISDN: phone.MSISDN(msisdn), Input: in}
 			if in == "" {
 				req.Dialled, req.New = "*600#", true
 			}

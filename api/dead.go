@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"github.com/ussdgw/ussdgw/msisdn"
 	"net/http"
 	"strconv"
 	"time"
@@ -63,7 +64,7 @@ func (s *Server) resendDead(c echo.Context) error {
 
 // messageStatus is what the API shows of a message: its number masked.
 func messageStatus(st Status) MessageStatus {
-	out := MessageStatus{ID: st.ID, MSISDN: mask(st.MSISDN), Service: st.Service, Kind: st.Kind, Group: st.Group,
+	out := MessageStatus{ID: st.ID, MSISDN: msisdn.Mask(st.MSISDN), Service: st.Service, Kind: st.Kind, Group: st.Group,
 		State: st.State, Reason: st.Reason, Attempts: st.Attempts}
 	if !st.Updated.IsZero() {
 		out.Updated = st.Updated.UTC().Format(time.RFC3339)

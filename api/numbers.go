@@ -161,11 +161,3 @@ func numbersFromText(r io.Reader, country string) (numberList, []Problem, error)
 	}
 	return l, ps, nil
 }
-
-// mask hides all but the last three digits of a number.
-func mask(msisdn string) string {
-	if len(msisdn) <= 3 {
-		return strings.Repeat("*", len(msisdn))
-	}
-	return strings.Repeat("*", len(msisdn)-3) + msisdn[len(msisdn)-3:]
-}

@@ -77,7 +77,7 @@ func (s *Server) serve(d dialect.Dialect, dr dialect.Route) echo.HandlerFunc {
 		case !ok:
 			return d.Refuse(w, http.StatusBadRequest, "the phone number is not a phone number")
 		}
-		phone := ussd.MSISDN(m)
+		phone := msisdn.MSISDN(m)
 		if st.Kind == dialect.Ended {
 			// A dialogue cut by the network or the user: the next dial
 			// offers to resume it.

@@ -57,7 +57,7 @@ type Rates struct {
 var Defaults = Rates{DialsPerMinute: 10, StepsPerMinute: 60}
 
 // Redis is a limiter whose counters and deny-list live in Redis. Numbers
-// are digits only (ussd.MSISDN).
+// are digits only (msisdn.MSISDN).
 type Redis struct {
 	c       redis.UniversalClient
 	lim     *redis_rate.Limiter

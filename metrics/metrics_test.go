@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ussdgw/ussdgw/adapters"
+	"github.com/ussdgw/ussdgw/msisdn"
 	"github.com/ussdgw/ussdgw/smpp"
 	"github.com/ussdgw/ussdgw/ussd"
 )
@@ -179,7 +180,7 @@ func (f sessionsFunc) Handle(ctx context.Context, _ ussd.Request) (ussd.Response
 	return ussd.Response{}, nil
 }
 
-func (f sessionsFunc) Abort(ctx context.Context, _ ussd.MSISDN, _ string) error {
+func (f sessionsFunc) Abort(ctx context.Context, _ msisdn.MSISDN, _ string) error {
 	f(ctx)
 	return nil
 }

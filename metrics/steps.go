@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ussdgw/ussdgw/msisdn"
 	"github.com/ussdgw/ussdgw/ussd"
 )
 
@@ -64,7 +65,7 @@ func (m *Metrics) HTTP(h http.Handler) http.Handler {
 // *ussd.Manager is one.
 type Sessions interface {
 	Handle(ctx context.Context, req ussd.Request) (ussd.Response, error)
-	Abort(ctx context.Context, msisdn ussd.MSISDN, sessionID string) error
+	Abort(ctx context.Context, msisdn msisdn.MSISDN, sessionID string) error
 }
 
 // Transport wraps s so that its steps are labelled with the transport
@@ -80,7 +81,7 @@ func (t transported) Handle(ctx context.Context, req ussd.Request) (ussd.Respons
 	return t.Sessions.Handle(WithTransport(ctx, t.name), req)
 }
 
-func (t transported) Abort(ctx context.Context, msisdn ussd.MSISDN, sessionID string) error {
+func (t transported) Abort(ctx context.Context, msisdn msisdn.MSISDN, sessionID string) error {
 	return t.Sessions.Abort(WithTransport(ctx, t.name), msisdn, sessionID)
 }
 

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ussdgw/ussdgw/msisdn"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -116,7 +117,7 @@ func TestSecretNeverPrints(t *testing.T) {
 
 func TestMSISDNMasked(t *testing.T) {
 	for in, want := range map[string]string{"254700000123": "***123", "12": "***", "": "***"} {
-		if got := MSISDN(in).LogValue().String(); got != want {
+		if got := msisdn.MSISDN(in).LogValue().String(); got != want {
 			t.Errorf("MSISDN(%q) logs %q, want %q", in, got, want)
 		}
 	}

@@ -30,11 +30,23 @@
 //     health checks and metrics.
 //
 // On top of the session layer: text coding (GSM 03.38 via package gsm, else
-// UCS-2) and segmentation (UDH 8/16-bit, SAR, message_payload), a
+// UCS-2; decoding and the UDH are package smpp/userdata) and segmentation
+// (UDH 8/16-bit, SAR, message_payload), a
 // segment-weighted TPS limit, retry of temporary failures (the command
 // status table is in status.go), delivery receipt parsing and matching
-// (receipt.go, msgid.go), a status store (store.go, kvstore.go) and MO
-// reassembly in memory (reassemble.go) or in the team store (moparts.go).
+// (receipt.go, msgid.go) and a status store (store.go, kvstore.go). MO
+// reassembly, in memory or in the team store, is package smpp/reassembly.
+//
+// # The packages around this one
+//
+// From the bottom up: smpp/userdata reads and writes an SMS's user data
+// (text by data_coding, the UDH) and imports nothing of the SMPP tree;
+// this package, the session layer with segmentation, receipts and USSD
+// profiles; smpp/reassembly puts concatenated MO back together, in memory
+// or in the team store; smpp/bridge joins all of it to the gateway
+// (sessions, SMS routing, the outbox); smpp/smsc is an SMSC/USSDC in Go
+// for the simulator and tests, and smpp/nodetest runs node-smpp's for
+// tests. Nothing here imports smpp/bridge but cmd/.
 //
 // # USSD
 //

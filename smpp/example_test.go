@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ussdgw/ussdgw/smpp"
+	"github.com/ussdgw/ussdgw/smpp/reassembly"
 )
 
 // A Handler built from the pieces of this package: receipts go to the
@@ -13,7 +14,7 @@ import (
 // it came on and is never retried.
 func Example() {
 	store := smpp.NewMemoryStore(24 * time.Hour)
-	mo := smpp.NewReassembler(2*time.Minute, 10000)
+	mo := reassembly.NewReassembler(2*time.Minute, 10000)
 	var pool *smpp.Pool // every bind of the operator, built after the Clients
 
 	profile := smpp.USSDPresets["tata"]

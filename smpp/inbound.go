@@ -12,6 +12,8 @@ import (
 	"github.com/fiorix/go-smpp/smpp/pdu"
 	"github.com/fiorix/go-smpp/smpp/pdu/pdufield"
 	"github.com/fiorix/go-smpp/smpp/pdu/pdutlv"
+	"github.com/ussdgw/ussdgw/msisdn"
+	"github.com/ussdgw/ussdgw/smpp/userdata"
 )
 
 // Handler receives the deliver_sm and data_sm PDUs of a Client: MO SMS,
@@ -43,7 +45,7 @@ type Addr struct {
 }
 
 // LogValue masks the address (see MSISDN).
-func (a Addr) LogValue() slog.Value { return MSISDN(a.Addr).LogValue() }
+func (a Addr) LogValue() slog.Value { return msisdn.MSISDN(a.Addr).LogValue() }
 
 // Inbound is a deliver_sm or data_sm from the SMSC, decoded. The Handler
 // owns it; nothing else refers to it after the call.
@@ -118,12 +120,12 @@ func (in *Inbound) Payload() []byte {
 }
 
 // UserData splits Payload into its UDH (nil without UDHI) and the text.
-func (in *Inbound) UserData() (UDH, []byte, error) {
+func (in *Inbound) UserData() (userdata.UDH, []byte, error) {
 	p := in.Payload()
 	if !in.UDHI() {
 		return nil, p, nil
 	}
-	return ParseUDH(p)
+	return userdata.ParseUDH(p)
 }
 
 // Text decodes the user data (without UDH) by DataCoding. ok is false
@@ -133,7 +135,7 @@ func (in *Inbound) Text() (text string, ok bool) {
 	if err != nil {
 		return "", false
 	}
-	return DecodeText(in.DataCoding, ud)
+	return userdata.DecodeText(in.DataCoding, ud)
 }
 
 // The mandatory fields of deliver_sm (the same as submit_sm, §4.6.1). We

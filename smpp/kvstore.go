@@ -5,17 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
-)
 
-// KV is the narrow key-value store a KVStore needs; the team's Redis store
-// has these methods. Get returns one value per key, nil for a missing key.
-// Swap sets key to val only if its current value is old (old nil: only if
-// the key is missing) and reports whether it did.
-type KV interface {
-	Get(ctx context.Context, keys ...string) ([][]byte, error)
-	Set(ctx context.Context, key string, val []byte, ttl time.Duration) error
-	Swap(ctx context.Context, key string, old, val []byte, ttl time.Duration) (bool, error)
-}
+	"github.com/ussdgw/ussdgw/kv"
+)
 
 // KVStore is a StatusStore on a KV (Redis in production), so that any
 // gateway instance can match a receipt that arrives on any bind. Keys:
@@ -23,7 +15,7 @@ type KV interface {
 // message and part an SMSC id belongs to; <prefix>orphan:<id> a receipt
 // that came before its message was recorded, until it is applied.
 type KVStore struct {
-	kv     KV
+	kv     kv.Store
 	prefix string
 	ttl    time.Duration
 	now    func() time.Time
@@ -32,7 +24,7 @@ type KVStore struct {
 var _ StatusStore = (*KVStore)(nil)
 
 // NewKVStore returns a KVStore whose keys start with prefix and live ttl.
-func NewKVStore(kv KV, prefix string, ttl time.Duration) *KVStore {
+func NewKVStore(kv kv.Store, prefix string, ttl time.Duration) *KVStore {
 	return &KVStore{kv: kv, prefix: prefix, ttl: ttl, now: time.Now}
 }
 
@@ -120,7 +112,7 @@ func refStatus(ref string, r Receipt, now time.Time) MessageStatus {
 // case.
 func (s *KVStore) dropOrphan(ctx context.Context, id string) {
 	for _, f := range idForms(id) {
-		_ = s.kv.Set(ctx, s.prefix+"orphan:"+f, nil, 0) // a nil value deletes (KV)
+		_ = s.kv.Set(ctx, s.prefix+"orphan:"+f, nil, 0) // a nil value deletes (kv.Store)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/ussdgw/ussdgw/gsm"
+	"github.com/ussdgw/ussdgw/smpp/userdata"
 )
 
 // Octets of user data per SMS, without and with a concatenation UDH. GSM
@@ -139,7 +140,7 @@ func (c *Client) plan(text string, base ShortMessage) ([]*ShortMessage, int, err
 			}
 		default:
 			sm.ESMClass |= esmUDHI
-			sm.Body = append(appendConcatUDH(make([]byte, 0, 7+len(p)), c.cfg.Concat == ConcatUDH16, ref, total, seq), p...)
+			sm.Body = append(userdata.AppendConcatUDH(make([]byte, 0, 7+len(p)), c.cfg.Concat == ConcatUDH16, ref, total, seq), p...)
 		}
 		out[i] = &sm
 	}

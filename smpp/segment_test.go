@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ussdgw/ussdgw/gsm"
+	"github.com/ussdgw/ussdgw/smpp/userdata"
 )
 
 func TestSegments(t *testing.T) {
@@ -67,14 +68,14 @@ func checkPlan(t *testing.T, text string, m ConcatMethod) {
 		case len(pdus) == 1 && m == ConcatPayload && segs > 1:
 			ud = sm.TLVs[TagMessagePayload]
 		case len(pdus) > 1 && (m == ConcatUDH8 || m == ConcatUDH16):
-			udh, rest, err := ParseUDH(sm.Body)
+			udh, rest, err := userdata.ParseUDH(sm.Body)
 			_, total, seq, ok := udh.Concat()
 			if err != nil || !ok || int(total) != len(pdus) || int(seq) != i+1 || sm.ESMClass&esmUDHI == 0 {
 				t.Fatalf("part %d: udh % x", i, sm.Body[:min(8, len(sm.Body))])
 			}
 			ud = rest
 		case len(pdus) > 1 && m == ConcatSAR:
-			_, total, seq, ok := sarInfo(sm.TLVs)
+			_, total, seq, ok := sm.TLVs.SAR()
 			if !ok || int(total) != len(pdus) || int(seq) != i+1 {
 				t.Fatalf("part %d: sar tlvs %v", i, sm.TLVs)
 			}

@@ -66,3 +66,14 @@ func (t TLVs) SetUint8(tag Tag, v uint8) { t[tag] = []byte{v} }
 
 // SetUint16 sets a two-octet big-endian value.
 func (t TLVs) SetUint16(tag Tag, v uint16) { t[tag] = binary.BigEndian.AppendUint16(nil, v) }
+
+// SAR reads the sar_msg_ref_num, sar_total_segments and
+// sar_segment_seqnum TLVs of one part of a concatenated message; ok is
+// false when one is missing or they do not make sense (seq 0 or beyond
+// total).
+func (t TLVs) SAR() (ref uint16, total, seq uint8, ok bool) {
+	ref, ok1 := t.Uint16(TagSarMsgRefNum)
+	total, ok2 := t.Uint8(TagSarTotalSegments)
+	seq, ok3 := t.Uint8(TagSarSegmentSeqnum)
+	return ref, total, seq, ok1 && ok2 && ok3 && total > 0 && seq > 0 && seq <= total
+}

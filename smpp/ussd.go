@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/ussdgw/ussdgw/smpp/userdata"
 )
 
 // The ussd_service_op values of SMPP 3.4 §5.3.2.44 that the presets use
@@ -364,9 +366,9 @@ func ussdText(in *Inbound) string {
 	if len(ud) > maxUSSDInput {
 		ud = ud[:maxUSSDInput]
 	}
-	text, ok := DecodeText(in.DataCoding, ud)
+	text, ok := userdata.DecodeText(in.DataCoding, ud)
 	if !ok {
-		text, _ = DecodeText(0x00, ud)
+		text, _ = userdata.DecodeText(0x00, ud)
 	}
 	return strings.ToValidUTF8(text, "\uFFFD")
 }

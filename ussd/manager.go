@@ -28,6 +28,7 @@ import (
 	"github.com/ussdgw/ussdgw/flows"
 	"github.com/ussdgw/ussdgw/gsm"
 	"github.com/ussdgw/ussdgw/limits"
+	"github.com/ussdgw/ussdgw/msisdn"
 )
 
 // Config configures a Manager. Zero durations take the defaults.
@@ -182,7 +183,7 @@ func (m *Manager) SetFlows(s *flows.Set) {
 // Request is one message of a USSD dialogue from a transport.
 type Request struct {
 	SessionID string // the transport's id of the dialogue
-	MSISDN    MSISDN
+	MSISDN    msisdn.MSISDN
 	// Dialled is the string the user dialled (*384*1*2#): required on the
 	// first message; HTTP aggregators send it on every message.
 	Dialled string
@@ -224,7 +225,7 @@ type Response struct {
 	Refused limits.Verdict
 }
 
-func (m *Manager) sessionKey(msisdn MSISDN) string {
+func (m *Manager) sessionKey(msisdn msisdn.MSISDN) string {
 	if m.cfg.Channel != "" {
 		return "s:{" + string(msisdn) + "}:" + m.cfg.Channel
 	}
@@ -233,14 +234,14 @@ func (m *Manager) sessionKey(msisdn MSISDN) string {
 
 // profileKey is shared by every channel: a language chosen over USSD is
 // the user's language over SMS too.
-func profileKey(msisdn MSISDN) string { return "p:{" + string(msisdn) + "}" }
+func profileKey(msisdn msisdn.MSISDN) string { return "p:{" + string(msisdn) + "}" }
 
-func (m *Manager) resumeKey(msisdn MSISDN, service string) string {
+func (m *Manager) resumeKey(msisdn msisdn.MSISDN, service string) string {
 	return "r:{" + string(msisdn) + "}:" + m.cfg.Channel + ":" + service
 }
 
 // Language returns the language remembered for msisdn, or "".
-func (m *Manager) Language(ctx context.Context, msisdn MSISDN) (string, error) {
+func (m *Manager) Language(ctx context.Context, msisdn msisdn.MSISDN) (string, error) {
 	vals, err := m.cfg.Store.Get(ctx, profileKey(msisdn))
 	if err != nil {
 		return "", fmt.Errorf("loading profile: %w", err)
@@ -408,7 +409,7 @@ func (m *Manager) admit(ctx context.Context, set *flows.Set, req Request, f *flo
 
 // Denied reports whether msisdn is on the deny-list (false without a
 // limiter): the SMS router answers a denied number nothing at all.
-func (m *Manager) Denied(ctx context.Context, msisdn MSISDN) (bool, error) {
+func (m *Manager) Denied(ctx context.Context, msisdn msisdn.MSISDN) (bool, error) {
 	if m.cfg.Limiter == nil {
 		return false, nil
 	}
@@ -755,7 +756,7 @@ func deriveInput(s *Session, text string) (input string, dup bool) {
 
 // Abort marks a dialogue as cut by the network, so that the next dial
 // offers to resume it. An unknown or already finished dialogue is ignored.
-func (m *Manager) Abort(ctx context.Context, msisdn MSISDN, sessionID string) error {
+func (m *Manager) Abort(ctx context.Context, msisdn msisdn.MSISDN, sessionID string) error {
 	key := m.sessionKey(msisdn)
 	vals, err := m.cfg.Store.Get(ctx, key)
 	if err != nil {

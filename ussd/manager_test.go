@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ussdgw/ussdgw/flows"
+	"github.com/ussdgw/ussdgw/msisdn"
 	"github.com/ussdgw/ussdgw/ussd"
 	"github.com/ussdgw/ussdgw/ussd/storetest"
 	"github.com/ussdgw/ussdgw/ussd/transcript"
@@ -92,7 +93,7 @@ func TestTwoInstancesAlternate(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			msisdn := ussd.MSISDN(fmt.Sprintf("2547000%05d", u))
+			msisdn := msisdn.MSISDN(fmt.Sprintf("2547000%05d", u))
 			sid := fmt.Sprintf("alt-%d", u)
 			texts := []string{"", "1", "1*2", "1*2*3", "1*2*3*1"}
 			var last ussd.Response
@@ -127,7 +128,7 @@ func TestConcurrentDuplicateAppliedOnce(t *testing.T) {
 			m1 := ussd.NewManager(ussd.Config{Store: store, Flows: set})
 			m2 := ussd.NewManager(ussd.Config{Store: store, Flows: set})
 			for round := range 30 {
-				msisdn := ussd.MSISDN(fmt.Sprintf("25471%07d", round))
+				msisdn := msisdn.MSISDN(fmt.Sprintf("25471%07d", round))
 				sid := fmt.Sprintf("dup-%d", round)
 				req := func(text string) ussd.Request {
 					return ussd.Request{SessionID: sid, MSISDN: msisdn, Dialled: "*500#", Text: text, Cumulative: true}
@@ -319,7 +320,7 @@ func (failing) Swap(context.Context, string, []byte, []byte, time.Duration) (boo
 func TestMSISDNLogsMasked(t *testing.T) {
 	var b bytes.Buffer
 	logger := newTextLogger(t, &b)
-	logger.Info("x", "msisdn", ussd.MSISDN("254700123456"))
+	logger.Info("x", "msisdn", msisdn.MSISDN("254700123456"))
 	if strings.Contains(b.String(), "254700123456") || !strings.Contains(b.String(), "***456") {
 		t.Fatalf("log line %q", b.String())
 	}

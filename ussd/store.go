@@ -1,27 +1,9 @@
 package ussd
 
-import (
-	"context"
-	"time"
-)
+import "github.com/ussdgw/ussdgw/kv"
 
-// Store keeps small values by key with an expiry: the encoded sessions and
-// per-MSISDN profiles of this package, and other per-user records of the
-// gateway. It is the seam between the session logic and where the state
-// lives, so that any gateway instance can serve the next step of any
-// session.
-//
-// Keys passed together to Get, and the key of a Swap, must share a Redis
-// Cluster hash slot; callers ensure it with a hash tag ("s:{254700000001}").
-// Implementations are safe for concurrent use.
-type Store interface {
-	// Get returns the values of keys in order, nil for a missing key.
-	Get(ctx context.Context, keys ...string) ([][]byte, error)
-	// Set stores val under key for ttl (0 means no expiry). A nil val
-	// deletes the key.
-	Set(ctx context.Context, key string, val []byte, ttl time.Duration) error
-	// Swap atomically replaces the value of key by val (nil deletes it) if
-	// it currently holds old (nil: if it does not exist), and reports
-	// whether it did. ttl applies to the new value.
-	Swap(ctx context.Context, key string, old, val []byte, ttl time.Duration) (bool, error)
-}
+// Store is where sessions live: the module's one key-value interface,
+// kv.Store (see there for the contract). An alias, so that callers that
+// name ussd.Store keep compiling and every store passes where any of the
+// packages asks for one.
+type Store = kv.Store

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	benchflow "github.com/ussdgw/ussdgw/cmd/loadtest/flows"
 	"github.com/ussdgw/ussdgw/flows"
 	"github.com/ussdgw/ussdgw/smpp"
 	"github.com/ussdgw/ussdgw/smpp/bridge"
@@ -65,9 +66,13 @@ func TestLoadAgainstGateway(t *testing.T) {
 			}
 			defer srv.Close()
 			startRealGateway(t, srv, 2)
+			inputs := []string{"1", "2", "3"}
+			expect, err := benchflow.Expect(inputs)
+			if err != nil {
+				t.Fatal(err)
+			}
 			res, err := load(t.Context(), srv, loadConfig{
-				code: "*777#", inputs: []string{"1", "2", "3"},
-				expect:      []string{"Welcome", "Choose a crop", "Beans: choose a market", "Beans at Kisumu"},
+				code: benchflow.Code, inputs: inputs, expect: expect,
 				concurrency: 10, sessions: 100, timeout: 5 * time.Second,
 				msisdnBase: 254720000000, binds: 2, bindWait: 10 * time.Second,
 			})
@@ -101,8 +106,8 @@ func TestShellAgainstGateway(t *testing.T) {
 	for _, line := range []string{"*777#", "2", "1", "3"} {
 		sh.do(ctx, line)
 	}
-	waitFor(t, out, "Welcome\n1. Check prices")
-	waitFor(t, out, "Maize at Kisumu: KES 4,500 per 90kg bag (20 Nov). Dial *777# again for more.\n-- session ended --")
+	waitFor(t, out, benchScreen(t))
+	waitFor(t, out, benchScreen(t, "2", "1", "3")+"\n-- session ended --")
 	if sh.sess != nil {
 		t.Error("session still open")
 	}

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	benchflow "github.com/ussdgw/ussdgw/cmd/loadtest/flows"
 	"github.com/ussdgw/ussdgw/smpp"
 	"github.com/ussdgw/ussdgw/smpp/smsc"
 )
@@ -56,8 +57,8 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	sf.register(fs)
 	var lc loadConfig
 	inputs := fs.String("inputs", "1,2,3", "the answers after the dial, comma-separated")
-	expect := fs.String("expect", "Welcome|Choose a crop|Beans: choose a market|Beans at Kisumu", "a substring of each screen, |-separated; the last screen must be an END")
-	fs.StringVar(&lc.code, "code", "*777#", "the USSD code dialled (cmd/loadtest/flows/bench.yaml)")
+	expect := fs.String("expect", "", "a substring of each screen, |-separated; the last screen must be an END (default: the first line of each screen cmd/loadtest/flows/bench.yaml shows for -inputs)")
+	fs.StringVar(&lc.code, "code", benchflow.Code, "the USSD code dialled (cmd/loadtest/flows/bench.yaml)")
 	fs.IntVar(&lc.concurrency, "concurrency", 100, "sessions in progress at once")
 	fs.IntVar(&lc.sessions, "sessions", 0, "stop after this many sessions (0: run for -duration)")
 	fs.DurationVar(&lc.duration, "duration", 10*time.Second, "stop after this long (0: run for -sessions)")
@@ -88,7 +89,14 @@ sent to submit_sm received). Every screen is checked against -expect.
 		runtime.GOMAXPROCS(*procs)
 	}
 	lc.inputs = strings.Split(*inputs, ",")
-	lc.expect = strings.Split(*expect, "|")
+	if *expect == "" {
+		var err error
+		if lc.expect, err = benchflow.Expect(lc.inputs); err != nil {
+			return fmt.Errorf("the screens of the bench flow: %w", err)
+		}
+	} else {
+		lc.expect = strings.Split(*expect, "|")
+	}
 	if len(lc.expect) != len(lc.inputs)+1 {
 		return fmt.Errorf("-expect has %d screens for %d steps", len(lc.expect), len(lc.inputs)+1)
 	}
@@ -157,19 +165,9 @@ func startSelfESME(srv *smsc.Server, p smsc.Profile, workers int) (*smpp.Client,
 	return c, nil
 }
 
-// benchMenu is what the gateway serves for cmd/loadtest/flows/bench.yaml,
-// near enough for the -expect checks.
-func benchMenu(code string, inputs []string) (string, bool) {
-	switch len(inputs) {
-	case 0:
-		return "Welcome\n1. Check prices\n2. Compare markets\n3. Price alerts\n4. Language", false
-	case 1:
-		return "Choose a crop\n1. Maize\n2. Beans\n3. Rice", false
-	case 2:
-		return "Beans: choose a market\n1. Nairobi\n2. Eldoret\n3. Kisumu", false
-	}
-	return "Beans at Kisumu: KES 4,500 per 90kg bag (20 Nov). Dial *777# again for more.", true
-}
+// benchMenu is what the gateway serves for cmd/loadtest/flows/bench.yaml:
+// the flow's own screens, run through the flow engine.
+func benchMenu(code string, inputs []string) (string, bool) { return benchflow.Menu(code, inputs) }
 
 // load runs the sessions and measures them.
 func load(ctx context.Context, srv *smsc.Server, lc loadConfig) (*loadResult, error) {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	benchflow "github.com/ussdgw/ussdgw/cmd/loadtest/flows"
 	"github.com/ussdgw/ussdgw/smpp"
 	"github.com/ussdgw/ussdgw/smpp/smsc"
 
@@ -109,14 +110,14 @@ func TestShell(t *testing.T) {
 	go func() { done <- sh.run(t.Context(), in) }()
 	say := func(line string) { io.WriteString(w, line+"\n") }
 
-	say("*777#")
-	waitFor(t, out, "Welcome\n1. Check prices")
+	say(benchflow.Code)
+	waitFor(t, out, benchScreen(t))
 	say("1")
-	waitFor(t, out, "Choose a crop")
+	waitFor(t, out, benchScreen(t, "1"))
 	say("2")
-	waitFor(t, out, "Beans: choose a market")
+	waitFor(t, out, benchScreen(t, "1", "2"))
 	say("3")
-	waitFor(t, out, "Beans at Kisumu: KES 4,500 per 90kg bag (20 Nov). Dial *777# again for more.\n-- session ended --\n> ")
+	waitFor(t, out, benchScreen(t, "1", "2", "3")+"\n-- session ended --\n> ")
 	say("sms PRICE MAIZE")
 	waitFor(t, out, "[sms 254700000001 -> 384] delivered to the gateway")
 	waitFor(t, out, "[SMS 384 -> 254700000001] (2 parts) Re PRICE MAIZE: Maize KES 2,900 {90kg} xxx")
@@ -194,4 +195,15 @@ func TestMT(t *testing.T) {
 	if code != 0 || !strings.Contains(out.String(), "whole at the sink 2000") || !strings.Contains(out.String(), "of 2 segment(s)") {
 		t.Errorf("exit %d:\n%s", code, out.String())
 	}
+}
+
+// benchScreen is the screen cmd/loadtest/flows/bench.yaml shows after
+// inputs: what the built-in ESME and the gateway answer.
+func benchScreen(t *testing.T, inputs ...string) string {
+	t.Helper()
+	s, err := benchflow.Screen(inputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.Text
 }

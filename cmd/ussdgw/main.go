@@ -44,11 +44,11 @@ import (
 	"github.com/ussdgw/ussdgw/consent"
 	"github.com/ussdgw/ussdgw/flows"
 	"github.com/ussdgw/ussdgw/gateway"
+	"github.com/ussdgw/ussdgw/kv"
 	"github.com/ussdgw/ussdgw/lifecycle"
 	"github.com/ussdgw/ussdgw/metrics"
 	"github.com/ussdgw/ussdgw/msisdn"
 	"github.com/ussdgw/ussdgw/reload"
-	"github.com/ussdgw/ussdgw/smpp"
 	"github.com/ussdgw/ussdgw/smpp/bridge"
 	"github.com/ussdgw/ussdgw/ussd"
 	"github.com/ussdgw/ussdgw/ussd/sms"
@@ -237,7 +237,7 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 		q := a.push.queue
 		// The delivery status of MT SMS: the same Redis and keys, without
 		// the USSD guard (see bridge.Deps.StatusKV).
-		var statusKV smpp.KV
+		var statusKV kv.Store
 		if rs, ok := store.(*ussd.RedisStore); ok {
 			plain := ussd.NewRedisStore(rs.Client(), s.RedisPrefix)
 			if s.RedisPipeline == "on" {

@@ -34,21 +34,23 @@ import (
 
 	"github.com/ussdgw/ussdgw/flows"
 	"github.com/ussdgw/ussdgw/gsm"
+	"github.com/ussdgw/ussdgw/kv"
 	"github.com/ussdgw/ussdgw/msisdn"
 	"github.com/ussdgw/ussdgw/smpp"
+	"github.com/ussdgw/ussdgw/smpp/reassembly"
 	"github.com/ussdgw/ussdgw/ussd"
 )
 
 // Sessions runs USSD steps; *ussd.Manager is one.
 type Sessions interface {
 	Handle(ctx context.Context, req ussd.Request) (ussd.Response, error)
-	Abort(ctx context.Context, msisdn ussd.MSISDN, sessionID string) error
+	Abort(ctx context.Context, msisdn msisdn.MSISDN, sessionID string) error
 }
 
 // Router answers MO SMS; *sms.Router is one. An error means the message
 // was not handled and the SMSC should deliver it again.
 type Router interface {
-	Handle(ctx context.Context, msisdn ussd.MSISDN, text string) error
+	Handle(ctx context.Context, msisdn msisdn.MSISDN, text string) error
 }
 
 // Routes are where inbound traffic goes. A nil field refuses that traffic
@@ -62,7 +64,7 @@ type Routes struct {
 type Deps struct {
 	// KV is the team store (ussd.RedisStore or ussd.MemoryStore): delivery
 	// status and the parts of concatenated MO live there. Required.
-	KV smpp.KV
+	KV kv.Store
 	// StatusKV, if set, keeps the delivery status of MT SMS instead of KV.
 	// The gateway gives it the same Redis without the session store's
 	// USSD guard (a 300 ms deadline per command and a circuit breaker):
@@ -70,7 +72,7 @@ type Deps struct {
 	// receipt never matched, and it must not open the circuit that gives
 	// USSD users the "unavailable" screen. The inbound handler's deadline
 	// bounds it instead.
-	StatusKV smpp.KV
+	StatusKV kv.Store
 	// Prefix starts every key the Hub writes ("smpp:").
 	Prefix string
 	// StepTimeout bounds one USSD step from the acknowledgement to the
@@ -106,7 +108,7 @@ type Hub struct {
 	pools    map[string]*smpp.Pool
 	sms      *smpp.Pool
 	status   *statusStore
-	parts    *smpp.MOParts
+	parts    *reassembly.MOParts
 	receipts smpp.Handler
 
 	routes atomic.Pointer[Routes]
@@ -124,8 +126,8 @@ var (
 	_ flows.Messenger = (*Hub)(nil)
 	_ smpp.Handler    = (*Hub)(nil)
 	// The team's stores are what Deps.KV takes.
-	_ smpp.KV = (*ussd.RedisStore)(nil)
-	_ smpp.KV = (*ussd.MemoryStore)(nil)
+	_ kv.Store = (*ussd.RedisStore)(nil)
+	_ kv.Store = (*ussd.MemoryStore)(nil)
 )
 
 type counters struct {
@@ -156,7 +158,7 @@ func New(cfg Config, deps Deps) (*Hub, error) {
 		logs:    map[*smpp.Client]*slog.Logger{},
 		pools:   map[string]*smpp.Pool{},
 		status:  &statusStore{KVStore: smpp.NewKVStore(cmp.Or(deps.StatusKV, deps.KV), deps.Prefix+"dlr:", cfg.SMS.ReceiptTTL)},
-		parts:   smpp.NewMOParts(deps.KV, deps.Prefix, cfg.MO.Reassembly),
+		parts:   reassembly.NewMOParts(deps.KV, deps.Prefix, cfg.MO.Reassembly),
 		steps:   make(chan struct{}, cfg.USSD.MaxSteps),
 	}
 	h.receipts = smpp.Receipts(h.status, func(ctx context.Context, _ smpp.Receipt, st smpp.MessageStatus) {
@@ -335,7 +337,7 @@ func (h *Hub) HandleInbound(ctx context.Context, in *smpp.Inbound) smpp.CommandS
 		return smpp.StatusXTAppn // MO: the SMSC delivers it again, to another instance
 	}
 	if _, ok := in.TLVs[smpp.TagUssdServiceOp]; ok {
-		h.clientLog(in).Warn("ussd message on a bind without a ussd profile refused", "from", smpp.MSISDN(in.Source.Addr))
+		h.clientLog(in).Warn("ussd message on a bind without a ussd profile refused", "from", msisdn.MSISDN(in.Source.Addr))
 		return smpp.StatusXRAppn
 	}
 	return h.mo(ctx, in, r.SMS)
@@ -355,15 +357,15 @@ func (h *Hub) ussd(ctx context.Context, in *smpp.Inbound, p *smpp.USSDProfile, s
 		if errors.As(err, &ue) {
 			status = ue.Status
 		}
-		log.Warn("malformed ussd message", "from", smpp.MSISDN(in.Source.Addr), "status", status, "err", err)
+		log.Warn("malformed ussd message", "from", msisdn.MSISDN(in.Source.Addr), "status", status, "err", err)
 		return status
 	}
 	sid := m.SessionID(h.group[in.Client])
 	switch m.Kind {
 	case smpp.USSDAbort:
 		h.stats.ussdAborts.Add(1)
-		if err := s.Abort(ctx, ussd.MSISDN(m.MSISDN), sid); err != nil {
-			log.Warn("ussd abort not recorded", "from", smpp.MSISDN(m.MSISDN), "err", err)
+		if err := s.Abort(ctx, msisdn.MSISDN(m.MSISDN), sid); err != nil {
+			log.Warn("ussd abort not recorded", "from", msisdn.MSISDN(m.MSISDN), "err", err)
 			return smpp.StatusXTAppn
 		}
 		return smpp.StatusOK
@@ -405,7 +407,7 @@ func (h *Hub) step(in *smpp.Inbound, p *smpp.USSDProfile, m smpp.USSDMessage, si
 	log := h.clientLog(in)
 	ctx, cancel := context.WithTimeout(context.Background(), h.deps.StepTimeout)
 	defer cancel()
-	req := ussd.Request{SessionID: sid, MSISDN: ussd.MSISDN(m.MSISDN), New: m.Kind == smpp.USSDOpen,
+	req := ussd.Request{SessionID: sid, MSISDN: msisdn.MSISDN(m.MSISDN), New: m.Kind == smpp.USSDOpen,
 		Dialled: m.Dialled, Input: m.Input}
 	if p.MaxOctets > 0 && p.MaxOctets < 160 {
 		req.Limit = gsm.Limit{Octets: p.MaxOctets}
@@ -414,9 +416,9 @@ func (h *Hub) step(in *smpp.Inbound, p *smpp.USSDProfile, m smpp.USSDMessage, si
 	if err != nil {
 		h.stats.ussdFailed.Add(1)
 		if errors.Is(err, ussd.ErrUnavailable) { // the store logs its outage once, not per step
-			log.Debug("ussd step refused: session store unavailable", "from", smpp.MSISDN(m.MSISDN))
+			log.Debug("ussd step refused: session store unavailable", "from", msisdn.MSISDN(m.MSISDN))
 		} else {
-			log.Warn("ussd step failed; answering with its apology", "from", smpp.MSISDN(m.MSISDN), "err", err)
+			log.Warn("ussd step failed; answering with its apology", "from", msisdn.MSISDN(m.MSISDN), "err", err)
 		}
 	}
 	if resp.Text == "" {
@@ -432,7 +434,7 @@ func (h *Hub) step(in *smpp.Inbound, p *smpp.USSDProfile, m smpp.USSDMessage, si
 		// (the user hung up, its timer ran out). Its end, not ours: the
 		// next dial offers to resume.
 		h.stats.ussdDead.Add(1)
-		log.Debug("ussd answer refused: dialogue ended by the network", "from", smpp.MSISDN(m.MSISDN), "status", st)
+		log.Debug("ussd answer refused: dialogue ended by the network", "from", msisdn.MSISDN(m.MSISDN), "status", st)
 		if !resp.End {
 			if err := s.Abort(ctx, req.MSISDN, sid); err != nil {
 				log.Debug("ussd abort not recorded", "err", err)
@@ -441,7 +443,7 @@ func (h *Hub) step(in *smpp.Inbound, p *smpp.USSDProfile, m smpp.USSDMessage, si
 		return
 	}
 	h.stats.ussdFailed.Add(1)
-	log.Warn("ussd answer not sent", "from", smpp.MSISDN(m.MSISDN), "err", err)
+	log.Warn("ussd answer not sent", "from", msisdn.MSISDN(m.MSISDN), "err", err)
 }
 
 // run calls the session manager, turning a panic into an error.
@@ -464,29 +466,29 @@ func (h *Hub) mo(ctx context.Context, in *smpp.Inbound, r Router) smpp.CommandSt
 	h.stats.moIn.Add(1)
 	m, err := h.parts.Add(ctx, in)
 	switch {
-	case errors.Is(err, smpp.ErrBadUDH):
-		log.Warn("mo with a malformed header refused", "from", smpp.MSISDN(in.Source.Addr), "err", err)
+	case errors.Is(err, reassembly.ErrBadUDH):
+		log.Warn("mo with a malformed header refused", "from", msisdn.MSISDN(in.Source.Addr), "err", err)
 		return smpp.StatusXPAppn
 	case errors.Is(err, ussd.ErrUnavailable): // the store logs its outage once
 		return smpp.StatusXTAppn
 	case err != nil:
-		log.Warn("mo part not stored", "from", smpp.MSISDN(in.Source.Addr), "err", err)
+		log.Warn("mo part not stored", "from", msisdn.MSISDN(in.Source.Addr), "err", err)
 		return smpp.StatusXTAppn
 	case m == nil:
 		return smpp.StatusOK // a part; the message completes with the last one
 	}
 	switch {
 	case !m.Decoded:
-		log.Debug("binary mo dropped", "from", smpp.MSISDN(m.Source.Addr), "dc", m.DataCoding)
+		log.Debug("binary mo dropped", "from", msisdn.MSISDN(m.Source.Addr), "dc", m.DataCoding)
 	case m.Source.Addr == "":
 		log.Warn("mo without a source address dropped")
 	default:
-		if err := r.Handle(ctx, ussd.MSISDN(m.Source.Addr), m.Text); err != nil {
+		if err := r.Handle(ctx, msisdn.MSISDN(m.Source.Addr), m.Text); err != nil {
 			h.stats.moFailed.Add(1)
 			if errors.Is(err, ussd.ErrUnavailable) {
-				log.Debug("mo not handled while the session store is unavailable; the smsc will deliver it again", "from", smpp.MSISDN(m.Source.Addr))
+				log.Debug("mo not handled while the session store is unavailable; the smsc will deliver it again", "from", msisdn.MSISDN(m.Source.Addr))
 			} else {
-				log.Warn("mo not handled; the smsc will deliver it again", "from", smpp.MSISDN(m.Source.Addr), "err", err)
+				log.Warn("mo not handled; the smsc will deliver it again", "from", msisdn.MSISDN(m.Source.Addr), "err", err)
 			}
 			return smpp.StatusXTAppn
 		}

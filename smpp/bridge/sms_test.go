@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ussdgw/ussdgw/msisdn"
 	"github.com/ussdgw/ussdgw/smpp"
 	"github.com/ussdgw/ussdgw/smpp/nodetest"
 	"github.com/ussdgw/ussdgw/ussd"
@@ -26,7 +27,7 @@ func (brokenSessions) Handle(_ context.Context, req ussd.Request) (ussd.Response
 	return ussd.Response{}, errors.New("broken")
 }
 
-func (brokenSessions) Abort(context.Context, ussd.MSISDN, string) error { return nil }
+func (brokenSessions) Abort(context.Context, msisdn.MSISDN, string) error { return nil }
 
 // TestMOKeywords: a keyword without an SMS dialogue gets the service's
 // help, HELP the list, a keyword with a dialogue opens it, a reply

@@ -221,7 +221,16 @@ func TestUSSDRefusedScreen(t *testing.T) {
 	r.smsc.Do(map[string]any{"cmd": "set", "fail": []map[string]any{{"count": 1, "status": 0x45}}})
 	from, _ := r.ussdFrom(msisdn, dm{op: 0x12, text: "1", its: "5100"})
 	r.smsc.WaitFor(from, 5*time.Second, "refused screen", func(e nodetest.Event) bool { return e.Str("ev") == "answered" && e.Num("status") == 0x45 })
-	time.Sleep(50 * time.Millisecond) // the abort is recorded after the refusal
+	// The step records the abort after the refusal and only then counts
+	// as done: wait for that, not for a guessed delay.
+	deadline := time.After(5 * time.Second)
+	for r.hub.Steps() != 0 {
+		select {
+		case <-deadline:
+			t.Fatalf("%d ussd steps still in flight", r.hub.Steps())
+		case <-time.After(time.Millisecond):
+		}
+	}
 	r.smsc.Sync()
 	if n := len(r.smsc.Filter(from, func(e nodetest.Event) bool { return e.Str("ev") == "submit_sm" && e.Str("dst") == msisdn })); n != 1 {
 		t.Errorf("%d submits of the refused screen, want 1 (no retry)", n)

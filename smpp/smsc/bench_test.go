@@ -48,7 +48,7 @@ func BenchmarkUSSDStep(b *testing.B) {
 	cfg := clientConfig("bench", s.Addr())
 	cfg.Window = 500
 	cfg.Inbound.Workers, cfg.Inbound.Queue = 16, 4096
-	startESME(b, cfg, ESMEHandler(Spec, benchMenu))
+	startESME(b, cfg, ESMEHandler(Spec, fourScreens))
 	var steps, n atomic.Int64
 	b.SetParallelism(100 / runtime.GOMAXPROCS(0))
 	b.ResetTimer()

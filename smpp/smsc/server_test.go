@@ -10,6 +10,7 @@ import (
 
 	"github.com/fiorix/go-smpp/smpp/pdu"
 	"github.com/ussdgw/ussdgw/smpp"
+	"github.com/ussdgw/ussdgw/smpp/reassembly"
 )
 
 func TestBind(t *testing.T) {
@@ -176,8 +177,8 @@ func TestReassembly(t *testing.T) {
 // TestMO: MO SMS, short and long, reach the ESME and reassemble there.
 func TestMO(t *testing.T) {
 	s := startServer(t, Config{})
-	mo := smpp.NewReassembler(time.Minute, 100)
-	got := make(chan *smpp.MO, 10)
+	mo := reassembly.NewReassembler(time.Minute, 100)
+	got := make(chan *reassembly.MO, 10)
 	startESME(t, clientConfig("a", s.Addr()), smpp.HandlerFunc(func(_ context.Context, in *smpp.Inbound) smpp.CommandStatus {
 		m, err := mo.Add(in)
 		if err != nil {
@@ -199,8 +200,11 @@ func TestMO(t *testing.T) {
 	}
 }
 
-// benchMenu is the four-screen flow of cmd/loadtest/flows/bench.yaml.
-func benchMenu(code string, inputs []string) (string, bool) {
+// fourScreens is a four-screen menu for the built-in ESME: dial, two
+// choices, an end that shows the code dialled. It is not the load test's
+// flow (cmd/smsc-sim takes that from cmd/loadtest/flows/bench.yaml); the
+// profile tests only need screens they can tell apart.
+func fourScreens(code string, inputs []string) (string, bool) {
 	switch len(inputs) {
 	case 0:
 		return "Welcome\n1. Check prices\n2. Compare markets", false
@@ -220,7 +224,7 @@ func TestUSSDProfiles(t *testing.T) {
 			var subs []*Submit
 			var mu sync.Mutex
 			s := startServer(t, Config{Profile: p, OnSubmit: func(s *Submit) { mu.Lock(); subs = append(subs, s); mu.Unlock() }})
-			startESME(t, clientConfig("a", s.Addr()), ESMEHandler(p, benchMenu))
+			startESME(t, clientConfig("a", s.Addr()), ESMEHandler(p, fourScreens))
 			ctx := ctxT(t, 10*time.Second)
 			ss, err := s.Dial(ctx, "254700000003", "*777#")
 			if err != nil {
@@ -275,7 +279,7 @@ func TestUSSDAbort(t *testing.T) {
 		t.Run(p.Name, func(t *testing.T) {
 			s := startServer(t, Config{Profile: p})
 			ops := make(chan uint8, 10)
-			inner := ESMEHandler(p, benchMenu)
+			inner := ESMEHandler(p, fourScreens)
 			startESME(t, clientConfig("a", s.Addr()), smpp.HandlerFunc(func(ctx context.Context, in *smpp.Inbound) smpp.CommandStatus {
 				op, _ := in.TLVs.Uint8(smpp.TagUssdServiceOp)
 				ops <- op
@@ -309,7 +313,7 @@ func TestUSSDTwoBinds(t *testing.T) {
 	binds := map[int]int{}
 	var mu sync.Mutex
 	s := startServer(t, Config{OnSubmit: func(s *Submit) { mu.Lock(); binds[s.Bind.ID]++; mu.Unlock() }})
-	h := ESMEHandler(Spec, benchMenu)
+	h := ESMEHandler(Spec, fourScreens)
 	startESME(t, clientConfig("a", s.Addr()), h)
 	startESME(t, clientConfig("b", s.Addr()), h) // one handler: shared sessions, like Redis
 	ctx := ctxT(t, 5*time.Second)
@@ -400,12 +404,28 @@ func TestWithholdRelease(t *testing.T) {
 	cfg.Timeouts.Response = 100 * time.Millisecond
 	c := startESME(t, cfg, nil)
 	s.Withhold(1)
+	// The response is released once the client has given up waiting for
+	// it (its response timeout fired), not after a guessed delay.
+	released := make(chan struct{})
 	go func() {
-		time.Sleep(300 * time.Millisecond)
+		defer close(released)
+		deadline := time.After(5 * time.Second)
+		for c.Status().Counters.Timeouts == 0 {
+			select {
+			case <-deadline:
+			case <-time.After(time.Millisecond):
+				continue
+			}
+			break
+		}
 		s.Release()
 	}()
 	if _, err := c.Send(ctxT(t, 5*time.Second), smpp.Message{Dst: "254700000008", Text: "late"}); err != nil {
 		t.Fatal(err)
+	}
+	<-released
+	if n := c.Status().Counters.Timeouts; n == 0 {
+		t.Error("the client never timed out: the test did not test a late response")
 	}
 	if st := s.Stats(); st.Accepted != 1 || st.Withheld != 1 {
 		t.Errorf("stats %+v", st)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ussdgw/ussdgw/smpp"
+	"github.com/ussdgw/ussdgw/smpp/userdata"
 )
 
 // Submit is one submit_sm as the server received and answered it.
@@ -29,9 +30,9 @@ type Submit struct {
 	ShortMessage       []byte    // raw, a UDH included
 	TLVs               smpp.TLVs // every optional parameter, as raw bytes
 
-	UDH     smpp.UDH // the user data header, when esm_class has UDHI
-	Text    string   // the user data (message_payload, else short_message) without UDH, decoded by data_coding
-	Decoded bool     // false when data_coding is binary or unknown: see ShortMessage
+	UDH     userdata.UDH // the user data header, when esm_class has UDHI
+	Text    string       // the user data (message_payload, else short_message) without UDH, decoded by data_coding
+	Decoded bool         // false when data_coding is binary or unknown: see ShortMessage
 	// Ref, Part and Parts describe a part of a concatenated message (UDH
 	// or SAR); Parts is 0 for a message of its own.
 	Ref         uint16
@@ -206,10 +207,10 @@ func (c *conn) handleSubmit(f frame, b Bind) bool {
 	udh, ud, err := in.UserData()
 	if err == nil {
 		sub.UDH = udh
-		sub.Text, sub.Decoded = smpp.DecodeText(m.DataCoding, ud)
+		sub.Text, sub.Decoded = userdata.DecodeText(m.DataCoding, ud)
 		if ref, total, seq, ok := udh.Concat(); ok {
 			sub.Ref, sub.Parts, sub.Part = ref, int(total), int(seq)
-		} else if ref, total, seq, ok := sarInfo(m.TLVs); ok {
+		} else if ref, total, seq, ok := m.TLVs.SAR(); ok {
 			sub.Ref, sub.Parts, sub.Part = ref, int(total), int(seq)
 		}
 	}
@@ -269,14 +270,6 @@ func (s *Server) accepted(sub *Submit, in *smpp.Inbound, id uint64) {
 	if s.cfg.DLR && (rd == 1 || (rd == 2 && failed)) {
 		time.AfterFunc(s.cfg.DLRDelay, func() { s.sendReceipt(sub, id) })
 	}
-}
-
-// sarInfo reads the SAR TLVs.
-func sarInfo(t smpp.TLVs) (ref uint16, total, seq uint8, ok bool) {
-	ref, ok1 := t.Uint16(smpp.TagSarMsgRefNum)
-	total, ok2 := t.Uint8(smpp.TagSarTotalSegments)
-	seq, ok3 := t.Uint8(smpp.TagSarSegmentSeqnum)
-	return ref, total, seq, ok1 && ok2 && ok3 && total > 0 && seq > 0 && seq <= total
 }
 
 // statNames are the text receipt's stat: values (SMPP 3.4 Appendix B).

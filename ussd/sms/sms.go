@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/ussdgw/ussdgw/flows"
+	"github.com/ussdgw/ussdgw/msisdn"
 	"github.com/ussdgw/ussdgw/ussd"
 )
 
@@ -53,7 +54,7 @@ type Router struct {
 // Handle answers one MO message from msisdn. An error means the message
 // was not handled (the store or the reply route failed) and the transport
 // should refuse it so that the SMSC delivers it again.
-func (r *Router) Handle(ctx context.Context, msisdn ussd.MSISDN, text string) error {
+func (r *Router) Handle(ctx context.Context, msisdn msisdn.MSISDN, text string) error {
 	// A number on the deny-list gets no answer at all: an SMS costs.
 	if denied, err := r.Manager.Denied(ctx, msisdn); err != nil {
 		return fmt.Errorf("checking the deny-list: %w", err)
@@ -101,7 +102,7 @@ func (r *Router) Handle(ctx context.Context, msisdn ussd.MSISDN, text string) er
 
 // help lists every service's first keyword and title in the user's
 // language.
-func (r *Router) help(ctx context.Context, msisdn ussd.MSISDN, set *flows.Set) error {
+func (r *Router) help(ctx context.Context, msisdn msisdn.MSISDN, set *flows.Set) error {
 	lang, err := r.Manager.Language(ctx, msisdn)
 	if err != nil {
 		return err
@@ -131,7 +132,7 @@ func Help(set *flows.Set, lang string) string {
 	return in + "\n" + strings.Join(lines, "\n")
 }
 
-func (r *Router) send(ctx context.Context, msisdn ussd.MSISDN, text string) error {
+func (r *Router) send(ctx context.Context, msisdn msisdn.MSISDN, text string) error {
 	if err := r.Reply.Send(ctx, string(msisdn), text); err != nil {
 		return fmt.Errorf("replying by SMS: %w", err)
 	}

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/ussdgw/ussdgw/flows"
-	"github.com/ussdgw/ussdgw/ussd"
+	"github.com/ussdgw/ussdgw/msisdn"
 )
 
 // Consent is the part of the consent registry that STOP and START change.
@@ -100,7 +100,7 @@ var stopTexts = map[string]struct{ stopAll, stopOne, startAll, startOne string }
 // narrows it to that service. Anything after that is ignored: "STOP
 // please" stops everything, since when in doubt a STOP must stop more, not
 // less. handled is false for any other message.
-func (r *Router) stopStart(ctx context.Context, msisdn ussd.MSISDN, set *flows.Set, words []string) (handled bool, err error) {
+func (r *Router) stopStart(ctx context.Context, msisdn msisdn.MSISDN, set *flows.Set, words []string) (handled bool, err error) {
 	if len(words) == 0 {
 		return false, nil
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/ussdgw/ussdgw/consent"
 	"github.com/ussdgw/ussdgw/flows"
 	"github.com/ussdgw/ussdgw/gsm"
+	"github.com/ussdgw/ussdgw/msisdn"
 	"github.com/ussdgw/ussdgw/ussd"
 	"github.com/ussdgw/ussdgw/ussd/sms"
 )
@@ -73,7 +74,7 @@ func TestStopStart(t *testing.T) {
 		{"254700000006", "CANCEL", "You will receive no more alerts or reminders. Send START to receive them again.", allowed{false, false}},
 	}
 	for _, st := range steps {
-		if err := r.Handle(ctx, ussd.MSISDN(st.who), st.in); err != nil {
+		if err := r.Handle(ctx, msisdn.MSISDN(st.who), st.in); err != nil {
 			t.Fatalf("%q: %v", st.in, err)
 		}
 		if got := box.last(); got != st.want {

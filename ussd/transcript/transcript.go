@@ -33,6 +33,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ussdgw/ussdgw/msisdn"
 	"github.com/ussdgw/ussdgw/ussd"
 )
 
@@ -177,7 +178,7 @@ func (p *Player) Play(ctx context.Context, steps []Step) ([]Result, error) {
 			p.MSISDN = st.Arg
 			continue
 		case "abort":
-			if err := p.M.Abort(ctx, ussd.MSISDN(p.MSISDN), p.sid); err != nil {
+			if err := p.M.Abort(ctx, msisdn.MSISDN(p.MSISDN), p.sid); err != nil {
 				return out, fmt.Errorf("line %d: abort: %w", st.Line, err)
 			}
 			continue
@@ -205,7 +206,7 @@ func (p *Player) Play(ctx context.Context, steps []Step) ([]Result, error) {
 			p.sessions++
 			p.sid = p.Prefix + "-" + strconv.Itoa(p.sessions)
 			p.text, p.inputs = shortcutText(st.Arg), 0
-			req = ussd.Request{SessionID: p.sid, MSISDN: ussd.MSISDN(p.MSISDN), Dialled: st.Arg, Text: p.text, Cumulative: true}
+			req = ussd.Request{SessionID: p.sid, MSISDN: msisdn.MSISDN(p.MSISDN), Dialled: st.Arg, Text: p.text, Cumulative: true}
 		case "input":
 			if p.sid == "" {
 				return out, fmt.Errorf("line %d: an input before any dial", st.Line)
@@ -216,7 +217,7 @@ func (p *Player) Play(ctx context.Context, steps []Step) ([]Result, error) {
 				p.text += "*" + st.Arg
 			}
 			p.inputs++
-			req = ussd.Request{SessionID: p.sid, MSISDN: ussd.MSISDN(p.MSISDN), Dialled: p.last.Dialled, Text: p.text, Cumulative: true}
+			req = ussd.Request{SessionID: p.sid, MSISDN: msisdn.MSISDN(p.MSISDN), Dialled: p.last.Dialled, Text: p.text, Cumulative: true}
 		case "retry":
 			req = p.last
 		}

@@ -1,4 +1,4 @@
-package smpp
+package reassembly
 
 import (
 	"context"
@@ -6,6 +6,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ussdgw/ussdgw/smpp"
+	"github.com/ussdgw/ussdgw/ussd"
 )
 
 // TestMOParts: the parts of one message, given to two instances over one
@@ -13,9 +16,10 @@ import (
 // failed completes again when its last part comes again.
 func TestMOParts(t *testing.T) {
 	ctx := context.Background()
-	kv := &memKV{m: map[string][]byte{}}
+	kv := ussd.NewMemoryStore()
+	t.Cleanup(func() { kv.Close() })
 	a, b := NewMOParts(kv, "t:", time.Minute), NewMOParts(kv, "t:", time.Minute)
-	add := func(p *MOParts, in *Inbound) *MO {
+	add := func(p *MOParts, in *smpp.Inbound) *MO {
 		t.Helper()
 		m, err := p.Add(ctx, in)
 		if err != nil {
@@ -72,10 +76,10 @@ func TestMOParts(t *testing.T) {
 		t.Fatalf("concurrent parts: %d whole messages %+v", len(whole), whole)
 	}
 	// One part: at once, nothing to forget.
-	if m := add(a, &Inbound{Source: Addr{Addr: "a"}, ShortMessage: []byte("HELP")}); m == nil || m.Text != "HELP" || a.Done(ctx, m) != nil {
+	if m := add(a, &smpp.Inbound{Source: smpp.Addr{Addr: "a"}, ShortMessage: []byte("HELP")}); m == nil || m.Text != "HELP" || a.Done(ctx, m) != nil {
 		t.Fatalf("single: %+v", m)
 	}
-	if _, err := a.Add(ctx, &Inbound{ESMClass: esmUDHI, ShortMessage: []byte{9, 0}}); !errors.Is(err, ErrBadUDH) {
+	if _, err := a.Add(ctx, &smpp.Inbound{ESMClass: esmUDHI, ShortMessage: []byte{9, 0}}); !errors.Is(err, ErrBadUDH) {
 		t.Errorf("bad UDH: %v", err)
 	}
 }

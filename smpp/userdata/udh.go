@@ -1,4 +1,4 @@
-package smpp
+package userdata
 
 import (
 	"encoding/binary"
@@ -67,8 +67,8 @@ func (u UDH) Concat() (ref uint16, total, seq uint8, ok bool) {
 	return 0, 0, 0, false
 }
 
-// appendConcatUDH appends a UDH with one concatenation element.
-func appendConcatUDH(dst []byte, wide bool, ref uint16, total, seq uint8) []byte {
+// AppendConcatUDH appends a UDH with one concatenation element.
+func AppendConcatUDH(dst []byte, wide bool, ref uint16, total, seq uint8) []byte {
 	if wide {
 		return append(dst, 6, ieiConcat16, 4, byte(ref>>8), byte(ref), total, seq)
 	}

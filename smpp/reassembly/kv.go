@@ -1,4 +1,4 @@
-package smpp
+package reassembly
 
 import (
 	"context"
@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/ussdgw/ussdgw/kv"
+	"github.com/ussdgw/ussdgw/smpp"
 )
 
 // MOParts reassembles concatenated MO SMS in a KV store (Redis in
@@ -20,14 +23,14 @@ import (
 // starting a new message that never completes. It is safe for concurrent
 // use.
 type MOParts struct {
-	kv     KV
+	kv     kv.Store
 	prefix string
 	ttl    time.Duration
 }
 
 // NewMOParts returns an MOParts whose keys start with prefix and whose
 // incomplete messages live ttl.
-func NewMOParts(kv KV, prefix string, ttl time.Duration) *MOParts {
+func NewMOParts(kv kv.Store, prefix string, ttl time.Duration) *MOParts {
 	return &MOParts{kv: kv, prefix: prefix, ttl: ttl}
 }
 
@@ -38,28 +41,28 @@ var ErrBadUDH = errors.New("malformed user data header")
 
 // storedMO is an incomplete message in the KV.
 type storedMO struct {
-	Parts   [][]byte `json:"p"`  // by part number - 1; nil while missing
-	Source  Addr     `json:"s"`  // of the first part
-	Dest    Addr     `json:"d"`  //
-	DC      uint8    `json:"dc"` //
-	ESM     uint8    `json:"e"`  //
-	Service string   `json:"st"` //
-	DataSM  bool     `json:"ds"` //
-	HasSeq1 bool     `json:"f"`  // the metadata is part 1's
+	Parts   [][]byte  `json:"p"`  // by part number - 1; nil while missing
+	Source  smpp.Addr `json:"s"`  // of the first part
+	Dest    smpp.Addr `json:"d"`  //
+	DC      uint8     `json:"dc"` //
+	ESM     uint8     `json:"e"`  //
+	Service string    `json:"st"` //
+	DataSM  bool      `json:"ds"` //
+	HasSeq1 bool      `json:"f"`  // the metadata is part 1's
 }
 
 // Add records one deliver_sm or data_sm. It returns the whole message once
 // its last part is in (at once for a message of one part), else nil. A
 // repeated part replaces the earlier copy. Errors wrap ErrBadUDH for a
 // malformed header, else they are the store's (try again later).
-func (p *MOParts) Add(ctx context.Context, in *Inbound) (*MO, error) {
+func (p *MOParts) Add(ctx context.Context, in *smpp.Inbound) (*MO, error) {
 	udh, ud, err := in.UserData()
 	if err != nil {
 		return nil, fmt.Errorf("reassembling mo: %w: %w", ErrBadUDH, err)
 	}
 	ref, total, seq, ok := udh.Concat()
 	if !ok {
-		ref, total, seq, ok = sarInfo(in.TLVs)
+		ref, total, seq, ok = in.TLVs.SAR()
 	}
 	if !ok || total == 1 {
 		return (&Reassembler{}).complete(in, [][]byte{ud}), nil
@@ -104,8 +107,8 @@ func (p *MOParts) Add(ctx context.Context, in *Inbound) (*MO, error) {
 				return nil, nil
 			}
 		}
-		first := &Inbound{DataSM: st.DataSM, ServiceType: st.Service, Source: st.Source, Dest: st.Dest,
-			ESMClass: st.ESM, DataCoding: st.DC, TLVs: TLVs{}}
+		first := &smpp.Inbound{DataSM: st.DataSM, ServiceType: st.Service, Source: st.Source, Dest: st.Dest,
+			ESMClass: st.ESM, DataCoding: st.DC, TLVs: smpp.TLVs{}}
 		if seq == 1 {
 			first = in
 		}
@@ -126,3 +129,7 @@ func (p *MOParts) Done(ctx context.Context, m *MO) error {
 	}
 	return nil
 }
+
+// casAttempts bounds the compare-and-swap loop of an Add (as for the
+// receipt store's updates).
+const casAttempts = 16

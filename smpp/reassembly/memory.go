@@ -1,21 +1,33 @@
-package smpp
+// Package reassembly puts concatenated MO SMS back together: the parts of
+// one message, split by the sender's phone with a UDH (8- or 16-bit
+// reference) or SAR TLVs, become one MO with its text decoded. Reassembler
+// keeps the parts in memory (one process: the simulator, tests); MOParts
+// keeps them in the team store (kv.Store), so that parts that arrive on
+// different binds of different gateway instances still meet. It builds on
+// the SMPP session layer's types (package smpp) and must not import the
+// gateway's side (smpp/bridge, ussd, flows); package smpp must not import
+// it.
+package reassembly
 
 import (
 	"container/list"
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/ussdgw/ussdgw/smpp"
+	"github.com/ussdgw/ussdgw/smpp/userdata"
 )
 
 // MO is a mobile-originated SMS, reassembled from its parts.
 type MO struct {
-	Source, Dest Addr
+	Source, Dest smpp.Addr
 	DataCoding   uint8
 	Raw          []byte // the user data of all parts, UDH removed, in order
 	Text         string // Raw decoded; empty when Decoded is false
 	Decoded      bool   // false for binary or unknown codings: use Raw
 	Parts        int
-	First        *Inbound // the first part, for service_type and TLVs
+	First        *smpp.Inbound // the first part, for service_type and TLVs
 
 	key string // where MOParts keeps it until Done
 }
@@ -47,7 +59,7 @@ type partial struct {
 	key     moKey
 	started time.Time
 	parts   [][]byte
-	first   *Inbound
+	first   *smpp.Inbound
 	have    int
 }
 
@@ -68,14 +80,14 @@ func (r *Reassembler) Dropped() int {
 // Add takes one deliver_sm or data_sm. It returns the whole message once
 // its last part is in (at once for a message of one part), or nil. A
 // repeated part replaces the earlier copy. It fails on a malformed UDH.
-func (r *Reassembler) Add(in *Inbound) (*MO, error) {
+func (r *Reassembler) Add(in *smpp.Inbound) (*MO, error) {
 	udh, ud, err := in.UserData()
 	if err != nil {
 		return nil, fmt.Errorf("reassembling mo: %w", err)
 	}
 	ref, total, seq, ok := udh.Concat()
 	if !ok {
-		ref, total, seq, ok = sarInfo(in.TLVs)
+		ref, total, seq, ok = in.TLVs.SAR()
 	}
 	if !ok || total == 1 {
 		return r.complete(in, [][]byte{ud}), nil
@@ -126,20 +138,12 @@ func (r *Reassembler) drop(e *list.Element) {
 	r.dropped++
 }
 
-func (r *Reassembler) complete(first *Inbound, parts [][]byte) *MO {
+func (r *Reassembler) complete(first *smpp.Inbound, parts [][]byte) *MO {
 	var raw []byte
 	for _, p := range parts {
 		raw = append(raw, p...)
 	}
 	m := &MO{Source: first.Source, Dest: first.Dest, DataCoding: first.DataCoding, Raw: raw, Parts: len(parts), First: first}
-	m.Text, m.Decoded = DecodeText(first.DataCoding, raw)
+	m.Text, m.Decoded = userdata.DecodeText(first.DataCoding, raw)
 	return m
-}
-
-// sarInfo reads the SAR TLVs.
-func sarInfo(t TLVs) (ref uint16, total, seq uint8, ok bool) {
-	ref, ok1 := t.Uint16(TagSarMsgRefNum)
-	total, ok2 := t.Uint8(TagSarTotalSegments)
-	seq, ok3 := t.Uint8(TagSarSegmentSeqnum)
-	return ref, total, seq, ok1 && ok2 && ok3 && total > 0 && seq > 0 && seq <= total
 }

@@ -1,24 +1,38 @@
-package smpp
+package reassembly
 
 import (
 	"encoding/binary"
 	"testing"
 	"time"
+
+	"github.com/ussdgw/ussdgw/smpp"
 )
 
-func udhPart(src string, wide bool, ref uint16, total, seq uint8, dc uint8, data []byte) *Inbound {
-	return &Inbound{Source: Addr{Addr: src}, Dest: Addr{Addr: "384"}, ESMClass: esmUDHI, DataCoding: dc,
-		ShortMessage: append(appendConcatUDH(nil, wide, ref, total, seq), data...)}
+// esmUDHI is the esm_class bit that says short_message starts with a UDH.
+const esmUDHI = 0x40
+
+// concatUDH is the user data header of part seq of total of message ref:
+// IE 0x00 (8-bit reference) or 0x08 (16-bit), as a handset writes it.
+func concatUDH(wide bool, ref uint16, total, seq uint8) []byte {
+	if wide {
+		return []byte{6, 0x08, 4, byte(ref >> 8), byte(ref), total, seq}
+	}
+	return []byte{5, 0x00, 3, byte(ref), total, seq}
 }
 
-func sarPart(src string, ref uint16, total, seq uint8, data []byte) *Inbound {
-	return &Inbound{Source: Addr{Addr: src}, Dest: Addr{Addr: "384"}, ShortMessage: data,
-		TLVs: TLVs{TagSarMsgRefNum: binary.BigEndian.AppendUint16(nil, ref), TagSarTotalSegments: {total}, TagSarSegmentSeqnum: {seq}}}
+func udhPart(src string, wide bool, ref uint16, total, seq uint8, dc uint8, data []byte) *smpp.Inbound {
+	return &smpp.Inbound{Source: smpp.Addr{Addr: src}, Dest: smpp.Addr{Addr: "384"}, ESMClass: esmUDHI, DataCoding: dc,
+		ShortMessage: append(concatUDH(wide, ref, total, seq), data...)}
+}
+
+func sarPart(src string, ref uint16, total, seq uint8, data []byte) *smpp.Inbound {
+	return &smpp.Inbound{Source: smpp.Addr{Addr: src}, Dest: smpp.Addr{Addr: "384"}, ShortMessage: data,
+		TLVs: smpp.TLVs{smpp.TagSarMsgRefNum: binary.BigEndian.AppendUint16(nil, ref), smpp.TagSarTotalSegments: {total}, smpp.TagSarSegmentSeqnum: {seq}}}
 }
 
 func TestReassembler(t *testing.T) {
 	r := NewReassembler(time.Minute, 10)
-	add := func(in *Inbound) *MO {
+	add := func(in *smpp.Inbound) *MO {
 		t.Helper()
 		m, err := r.Add(in)
 		if err != nil {
@@ -53,11 +67,11 @@ func TestReassembler(t *testing.T) {
 		t.Fatalf("sar: %+v", m)
 	}
 	// Single part, binary coding.
-	if m := add(&Inbound{Source: Addr{Addr: "a"}, DataCoding: 0x04, ShortMessage: []byte{1, 2}}); m == nil || m.Decoded || len(m.Raw) != 2 {
+	if m := add(&smpp.Inbound{Source: smpp.Addr{Addr: "a"}, DataCoding: 0x04, ShortMessage: []byte{1, 2}}); m == nil || m.Decoded || len(m.Raw) != 2 {
 		t.Fatalf("binary: %+v", m)
 	}
 	// A bad UDH is an error, not a panic.
-	if _, err := r.Add(&Inbound{ESMClass: esmUDHI, ShortMessage: []byte{9, 0}}); err == nil {
+	if _, err := r.Add(&smpp.Inbound{ESMClass: esmUDHI, ShortMessage: []byte{9, 0}}); err == nil {
 		t.Error("bad UDH accepted")
 	}
 }

@@ -1,4 +1,4 @@
-package smpp
+package userdata
 
 import (
 	"bytes"
@@ -72,7 +72,7 @@ func FuzzParseUDH(f *testing.F) {
 			if !wide && ref > 0xFF {
 				continue
 			}
-			back := appendConcatUDH(nil, wide, ref, total, seq)
+			back := AppendConcatUDH(nil, wide, ref, total, seq)
 			u2, rest2, err := ParseUDH(append(back, rest...))
 			if err != nil || !bytes.Equal(rest2, rest) {
 				t.Fatalf("built UDH % x does not parse: %v", back, err)

@@ -1,4 +1,10 @@
-package smpp
+// Package userdata reads and writes the user data of an SMS PDU: its text
+// by data_coding (DecodeText: GSM 7-bit unpacked, UCS-2, Latin-1) and its
+// user data header (UDH: parsing, the concatenation element). It imports
+// only the text codec (package gsm) and must not import package smpp or
+// anything above it: the session layer, the reassemblers and the
+// simulator all build on it.
+package userdata
 
 import (
 	"unicode/utf8"
