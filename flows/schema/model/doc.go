@@ -70,6 +70,7 @@ type Labels struct {
 	Late           string `json:"late,omitempty"`
 	Name           string `json:"name,omitempty"`
 	Later          string `json:"later,omitempty"`
+	Updated        string `json:"updated,omitempty"`
 }
 
 // Navigation is how users move back and home.
