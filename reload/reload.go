@@ -96,7 +96,8 @@ type Refusal struct {
 	At    time.Time `json:"at"`
 	Cause string    `json:"cause"`
 	// Error is the whole error; Problems are its positioned problems,
-	// one "file:line:col: path: message" each, file relative to Dir.
+	// one "file:line:col: path: message (rule)" each, file relative to
+	// Dir.
 	Error    string   `json:"error"`
 	Problems []string `json:"problems,omitempty"`
 }
