@@ -2,16 +2,14 @@
 // named parts start in order, a part that fails to start undoes the ones
 // started before it, and a shutdown stops them in reverse order, phase by
 // phase, under one deadline and a watchdog that returns even when a part
-// ignores its context. It imports nothing of this
-// module, so that any command can use it.
+// ignores its context. It imports nothing of the module: it knows parts
+// only by name.
 //
 // A process declares its shutdown phases (for the gateway: stop taking new
 // work, answer what was acknowledged, hand queue entries back, close) and
 // each part says what it does in the phases it takes part in. Within a
 // phase, parts stop in the reverse of their start order, so a part stops
 // before the parts it was built on.
-//
-// It imports nothing of the module: it knows parts only by name.
 package lifecycle
 
 import (

@@ -1,15 +1,12 @@
 // Package reload keeps the flows a gateway serves current without a
-// restart. On a change in the flows directory (watched with fsnotify and
-// debounced), on SIGHUP or on an API call, it loads and checks the whole
-// set again, with the same loading and checks the gateway starts with and
-// `ussdgw lint` runs, and swaps the new set in only when it is valid. An
-// invalid edit is refused: the set loaded before keeps serving, and the
-// reason is logged and kept (Status) for /readyz, the API and the
-// workbench. See docs/reload.md. It imports only flows
-// (never ussd or a transport: the caller swaps the set in).
-//
-// It knows flows only: it must not import the session layer or the
-// transports; Config.Apply is how the gateway swaps a set in.
+// restart; it imports flows only, never the session layer or a transport
+// (Config.Apply is how the gateway swaps a set in). On a change in the
+// flows directory (watched with fsnotify and debounced), on SIGHUP or on
+// an API call, it loads and checks the whole set again, with the same
+// loading and checks the gateway starts with and `ussdgw lint` runs, and
+// swaps the new set in only when it is valid. An invalid edit is refused:
+// the set loaded before keeps serving, and the reason is logged and kept
+// (Status) for /readyz, the API and the workbench. See docs/reload.md.
 package reload
 
 import (
