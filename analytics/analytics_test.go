@@ -136,6 +136,7 @@ var nairobi, _ = time.LoadLocation("Africa/Nairobi")
 
 // rig is a manager with analytics over a store, and a user to play.
 type rig struct {
+	st  store
 	t   *testing.T
 	m   *ussd.Manager
 	a   *analytics.Store
@@ -151,7 +152,7 @@ func newRig(t *testing.T, st store, set *flows.Set) *rig {
 		return nil
 	}})
 	m := ussd.NewManager(ussd.Config{Store: st, Flows: set, Adapters: svc{}, Now: clk.Now, Analytics: a})
-	return &rig{t: t, m: m, a: a, clk: clk}
+	return &rig{st: st, t: t, m: m, a: a, clk: clk}
 }
 
 // play sends the dial (input "") or the inputs of one dialogue and checks
@@ -219,6 +220,9 @@ func TestScriptedSessions(t *testing.T) {
 			r.clk.Set(time.Date(2026, 12, 1, 1, 30, 0, 0, nairobi))
 			r.play("254700000011", "j", "Help", "", "3")
 
+			if rs, ok := r.st.(*ussd.RedisStore); ok {
+				rs.WaitCounts() // a Cluster writes them in the background
+			}
 			got, err := r.a.Report(ctx, "survey", day, day)
 			if err != nil {
 				t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -71,9 +72,11 @@ func ttlMillis(d time.Duration) int64 {
 // SwapCount implements Counter. On a single Redis (or Sentinel) the swap
 // and the counters are one script: one round trip, atomic. On a Redis
 // Cluster the counter keys live on other masters than the session's, so
-// they are added in a pipeline after a successful swap (one more round
-// trip, not atomic with the swap: counts of a step whose counters fail to
-// be written are lost, and the step still succeeds).
+// they are added by a pipeline sent after a successful swap, in the
+// background with a short deadline: the user's answer never waits for
+// another master (one that is failing over would hold it up). Counts
+// whose write fails, or finds countsInFlight writes already waiting, are
+// lost; the step is not.
 func (s *RedisStore) SwapCount(ctx context.Context, key string, old, val []byte, ttl time.Duration, counts []Count, keep time.Duration) (bool, error) {
 	if len(counts) == 0 {
 		return s.Swap(ctx, key, old, val, ttl)
@@ -81,7 +84,7 @@ func (s *RedisStore) SwapCount(ctx context.Context, key string, old, val []byte,
 	if _, cluster := s.c.(*redis.ClusterClient); cluster {
 		ok, err := s.Swap(ctx, key, old, val, ttl)
 		if ok && err == nil {
-			s.addCounts(ctx, counts, keep)
+			s.addCountsLater(ctx, counts, keep)
 		}
 		return ok, err
 	}
@@ -117,6 +120,34 @@ func (s *RedisStore) SwapCount(ctx context.Context, key string, old, val []byte,
 	}
 	return n == 1, nil
 }
+
+// countsInFlight bounds the background counter writes of a Cluster.
+const countsInFlight = 256
+
+// addCountsLater runs addCounts in the background (Cluster only).
+func (s *RedisStore) addCountsLater(ctx context.Context, counts []Count, keep time.Duration) {
+	s.countsOnce.Do(func() { s.countSlots = make(chan struct{}, countsInFlight) })
+	select {
+	case s.countSlots <- struct{}{}:
+	default:
+		return // a master is not answering: drop rather than pile up
+	}
+	timeout := DefaultRedisTimeout
+	if s.br != nil {
+		timeout = s.br.timeout
+	}
+	s.counting.Add(1)
+	go func() {
+		defer func() { <-s.countSlots; s.counting.Done() }()
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+		defer cancel()
+		s.addCounts(ctx, counts, keep)
+	}()
+}
+
+// WaitCounts waits for the counter writes in flight (on a Cluster; at
+// once elsewhere): for tests, and before closing the client.
+func (s *RedisStore) WaitCounts() { s.counting.Wait() }
 
 // addCounts adds counts in one pipeline, best effort (Cluster only).
 func (s *RedisStore) addCounts(ctx context.Context, counts []Count, keep time.Duration) {
@@ -160,6 +191,13 @@ func (s *RedisStore) ReadCounts(ctx context.Context, keys ...string) ([]map[stri
 		}
 	}
 	return out, nil
+}
+
+// countWriters are the RedisStore's background counter writes (Cluster).
+type countWriters struct {
+	countsOnce sync.Once
+	countSlots chan struct{}
+	counting   sync.WaitGroup
 }
 
 // memCounts is a counter hash of the MemoryStore.

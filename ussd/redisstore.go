@@ -14,11 +14,12 @@ import (
 // RedisStore is a Store in Redis: a single node, a Sentinel-managed
 // master, or a Cluster, through go-redis's UniversalClient.
 type RedisStore struct {
-	c      redis.UniversalClient
-	cmd    redis.Cmdable // c, or an autopipeliner over it
-	prefix string
-	br     *breaker       // nil: commands run unbounded, errors as they come
-	shards *shardBreakers // on a Cluster: a breaker per master instead of br
+	c            redis.UniversalClient
+	cmd          redis.Cmdable // c, or an autopipeliner over it
+	prefix       string
+	br           *breaker       // nil: commands run unbounded, errors as they come
+	shards       *shardBreakers // on a Cluster: a breaker per master instead of br
+	countWriters                // analytics' counters on a Cluster (counters.go)
 }
 
 var _ Store = (*RedisStore)(nil)
@@ -115,8 +116,8 @@ func exec[T any](s *RedisStore, ctx context.Context, key, what string, fn func(c
 // (the rate limiter).
 func (s *RedisStore) Client() redis.UniversalClient { return s.c }
 
-// Close closes the client.
-func (s *RedisStore) Close() error { return s.c.Close() }
+// Close closes the client, once the counter writes in flight are done.
+func (s *RedisStore) Close() error { s.WaitCounts(); return s.c.Close() }
 
 // Get implements Store.
 func (s *RedisStore) Get(ctx context.Context, keys ...string) ([][]byte, error) {
