@@ -62,7 +62,7 @@ func TestPeekLanguageAndReacher(t *testing.T) {
 	cases := []struct {
 		msisdn, lang, first, end string
 	}{
-		{"99900001", "fr", "Nom ?", "Envoyé"},   // reached: the SMS goes
+		{"99900001", "fr", "Nom ?", "Envoyé"},  // reached: the SMS goes
 		{"25470000001", "", "Name?", "No SMS"}, // not reached: the flow sees no SMS route
 	}
 	for _, c := range cases {
