@@ -83,7 +83,7 @@ func edgeLabel(n *node, event string, li int) string {
 	case kind == "option" && i >= 1 && i <= len(n.options):
 		return source(n.options[i-1].label, li)
 	case kind == "item" && n.items != nil:
-		return "each of " + n.items.from + ": " + source(n.items.label, li)
+		return "an item of " + n.items.from
 	case kind == "route":
 		return "route " + num
 	}

@@ -97,8 +97,8 @@ func Diagram(g flows.Graph, r Report) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" class="flow" viewBox="0 0 %.0f %.0f" width="%.0f" height="%.0f" data-service="%s">`,
 		width, height, width, height, esc(r.Service))
-	b.WriteString(`<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#667"/></marker>` +
-		`<marker id="arrow-used" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#1f6feb"/></marker></defs>`)
+	b.WriteString(`<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="9" markerHeight="9" markerUnits="userSpaceOnUse" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#98a2b3"/></marker>` +
+		`<marker id="arrow-used" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="12" markerHeight="12" markerUnits="userSpaceOnUse" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#1f6feb"/></marker></defs>`)
 	summary(&b, r, worst)
 	edges(&b, nodes, byName)
 	for _, d := range nodes {
@@ -208,7 +208,7 @@ func nodeLines(d *drawnNode, r Report) []line {
 	}
 	entered := fmt.Sprintf("entered %d", st.Entered)
 	if st.LatencyMs.Count > 0 {
-		entered += fmt.Sprintf(" · answered in %.1f s", float64(st.LatencyMs.Sum)/float64(st.LatencyMs.Count)/1000)
+		entered += " · answered in " + (time.Duration(st.LatencyMs.Sum/st.LatencyMs.Count) * time.Millisecond).String()
 	}
 	ls = append(ls, line{text: entered, class: "entered"})
 	if d.Kind == "menu" {

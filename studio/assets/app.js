@@ -5,6 +5,7 @@
 
 const $ = (id) => document.getElementById(id);
 let services = [];
+let steps = 0; // answers shown so far, in body's data-step (tests wait on it)
 
 async function call(method, path, body) {
   const opts = { method, headers: {}, credentials: "same-origin" };
@@ -32,6 +33,7 @@ function fillLangs(sel, svc) {
 function svcById(id) { return services.find((s) => s.id === id); }
 
 function show(v) {
+  document.body.dataset.step = String(++steps);
   $("number").textContent = v.number;
   const screen = $("screen");
   screen.textContent = v.text || (v.active ? "" : "Dial a code to start.");
@@ -91,6 +93,7 @@ async function drawDiagram() {
     const svg = await call("GET", "diagram/" + encodeURIComponent(svc) + "?" + q);
     // The SVG is drawn by the gateway with every text escaped.
     $("diagram").innerHTML = svg;
+    document.body.dataset.diagram = svc;
   } catch (e) {
     $("diagram").textContent = e.message;
   }
@@ -101,7 +104,14 @@ function tab(name) {
   $("diagram-panel").classList.toggle("hidden", name !== "diagram");
   $("tab-sim").classList.toggle("active", name === "sim");
   $("tab-diagram").classList.toggle("active", name === "diagram");
-  if (name === "diagram") drawDiagram();
+  if (name === "diagram") {
+    // The service being tried in the simulator, unless another was chosen.
+    if (!$("d-service").dataset.chosen && $("d-service").value !== $("service").value) {
+      $("d-service").value = $("service").value;
+      fillLangs($("d-lang"), svcById($("d-service").value));
+    }
+    drawDiagram();
+  }
 }
 
 async function init() {
@@ -116,7 +126,10 @@ async function init() {
   };
   $("service").addEventListener("change", pick);
   pick();
-  $("d-service").addEventListener("change", () => fillLangs($("d-lang"), svcById($("d-service").value)));
+  $("d-service").addEventListener("change", () => {
+    $("d-service").dataset.chosen = "1";
+    fillLangs($("d-lang"), svcById($("d-service").value));
+  });
   fillLangs($("d-lang"), svcById($("d-service").value));
   $("d-from").value = today(-6);
   $("d-to").value = today(0);
