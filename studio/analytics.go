@@ -16,11 +16,11 @@ type Analytics interface {
 // Report is what happened in a service over whole days (UTC), by node.
 // It has the shape of the analytics store's report.
 type Report struct {
-	Service          string
-	From, To         string // YYYY-MM-DD
-	Sessions         int64
-	Completed        int64
-	Nodes            map[string]*NodeStats
+	Service   string
+	From, To  string // YYYY-MM-DD
+	Sessions  int64
+	Completed int64
+	Nodes     map[string]*NodeStats
 }
 
 // NodeStats is what happened at one node.

@@ -151,7 +151,7 @@ func TestBrowser(t *testing.T) {
 	if entered.Value != "3" || left.Value != "1" {
 		t.Errorf("diagram: main entered %q (want 3), the node that loses most left %q (want 1)", entered.Value, left.Value)
 	}
-	if note, _ := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS("#diagram .worst-note")));  !strings.Contains(note, "Most people leave at pick_crop") {
+	if note, _ := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS("#diagram .worst-note"))); !strings.Contains(note, "Most people leave at pick_crop") {
 		t.Errorf("diagram note %q", note)
 	}
 	diagramPNG, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS("#diagram svg")))
