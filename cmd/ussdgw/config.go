@@ -48,6 +48,7 @@ type settings struct {
 	guardSettings    // guard.go: callback protection, limits, outages
 	reminderSettings // reminders.go: health reminders
 	metricsSettings  // metrics.go: the Prometheus listener
+	studioSettings   // studio.go: the service owners' workbench
 
 	// The outbox (push.go).
 	OutboxWorkers   int
@@ -98,12 +99,14 @@ func (s *settings) options() []option {
 	}
 	opts = append(opts, s.reminderOptions()...)
 	opts = append(opts, s.guardOptions()...)
+	opts = append(opts, s.studioOptions()...)
 	return append(opts, s.metricsOptions()...)
 }
 
 func defaults() *settings {
 	return &settings{
 		guardSettings:  guardDefaults(),
+		studioSettings: studioSettings{Studio: "off"},
 		Listen:         "127.0.0.1:8080",
 		Flows:          "./flows-examples",
 		RedisPrefix:    "ussdgw:",

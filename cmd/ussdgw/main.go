@@ -147,6 +147,7 @@ type app struct {
 	metrics  *metrics.Metrics
 	handler  http.Handler
 	gw       *gateway.Server // handler's gateway part: Details for the authenticated health
+	studio   *studioPart     // studio.go: the workbench; nil when off
 	storeStr string
 
 	// What a shutdown runs, phase by phase (see shutdown): each list in
@@ -272,6 +273,9 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 		})
 		smsRoute, replyRoute = q.Messenger("flow"), q.Messenger("reply")
 	}
+	if smsRoute, err = a.studioSMS(s, smsRoute, o.now); err != nil {
+		return a, err
+	}
 	base := ussd.Config{
 		Store: store, Flows: a.set, Adapters: caller, SMS: smsRoute,
 		SessionTimeout: s.SessionTimeout, ResumeWindow: resume, StepBudget: s.StepBudget,
@@ -289,7 +293,7 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 		if err := a.hub.Start(bridge.Routes{USSD: metrics.Transport(a.manager, "smpp"), SMS: &sms.Router{Manager: smsManager, Reply: replyRoute, Consent: a.consent}}); err != nil {
 			return a, err
 		}
-		stopQueue = a.push.run(a.hub, log)
+		stopQueue = a.push.run(a.guardSimulated(a.hub), log)
 		if err := a.startReminders(s, log); err != nil {
 			return a, err
 		}
@@ -316,6 +320,9 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 	a.gw = gateway.New(gateway.Config{Manager: a.manager, Log: log, Ready: readyFn, Details: health, Guards: guards, BindGroups: groups,
 		API: wireAPI(ctx, a, s, log, o.now)})
 	a.handler = a.metrics.HTTP(a.gw)
+	if a.handler, err = a.mountStudio(ctx, s, log, o.now, a.handler); err != nil {
+		return a, err
+	}
 	return a, nil
 }
 
