@@ -306,6 +306,9 @@ func drawNode(b *strings.Builder, d *drawnNode, worst bool) {
 	if worst {
 		class += " worst"
 	}
+	if d.stats.Entered == 0 {
+		class += " unused" // drawn faint: the eye goes to where people went
+	}
 	// The fill reddens with the share of those who entered and left here.
 	rate := 0.0
 	if d.stats.Entered > 0 {
