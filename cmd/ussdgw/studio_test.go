@@ -135,3 +135,37 @@ func TestStudioOffAndBadSetting(t *testing.T) {
 		t.Errorf("-studio yes: %v", err)
 	}
 }
+
+// docs/studio.md with Redis: a key made with "ussdgw apikey create
+// -scopes studio" opens the studio of a gateway sharing that Redis, and
+// no key is logged.
+func TestStudioDocCommands(t *testing.T) {
+	redisURL, prefix := testPrefix(t)
+	addr, logs := startStudioGateway(t, "-studio", "on", "-redis-url", redisURL, "-redis-prefix", prefix)
+	var out, errb bytes.Buffer
+	if err := run(context.Background(), []string{"apikey", "create", "-name", "amina", "-scopes", "studio", "-redis-url", redisURL, "-redis-prefix", prefix},
+		env(nil), &out, &errb, nil); err != nil {
+		t.Fatalf("apikey create: %v %s", err, errb.String())
+	}
+	base := "http://" + addr
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 20 * time.Second}
+	req, _ := http.NewRequest("POST", base+"/studio/login", strings.NewReader(url.Values{"key": {strings.TrimSpace(out.String())}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", base)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/studio/" {
+		t.Fatalf("login with the created key: %d at %s", resp.StatusCode, resp.Request.URL.Path)
+	}
+	if resp, err = c.Get(base + "/studio/api/services"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("services after login: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if strings.Contains(logs.String(), "key=ugw_") {
+		t.Errorf("a key was logged though Redis is configured:\n%s", logs.String())
+	}
+}
