@@ -3,7 +3,6 @@ package studio_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -142,5 +141,3 @@ func (r *rig) do(t testing.TB, c *http.Client, req *http.Request, out any) int {
 	}
 	return resp.StatusCode
 }
-
-var errNoKey = errors.New("no key")
