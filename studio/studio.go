@@ -22,6 +22,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -94,7 +95,13 @@ func New(cfg Config) *Server {
 	m := s.mux
 	m.HandleFunc("GET /studio/login", s.loginPage)
 	m.HandleFunc("POST /studio/login", s.login)
-	m.Handle("GET /studio/static/", http.StripPrefix("/studio/static/", files))
+	m.Handle("GET /studio/static/", http.StripPrefix("/studio/static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "" || strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r) // files only, no listing
+			return
+		}
+		files.ServeHTTP(w, r)
+	})))
 	m.Handle("GET /studio/{$}", s.page(s.index))
 	m.Handle("GET /studio", http.RedirectHandler(Prefix, http.StatusMovedPermanently))
 	m.Handle("POST /studio/api/logout", s.change(s.logout))

@@ -35,6 +35,7 @@ func TestNothingAnswersStrangers(t *testing.T) {
 		{"GET", "/studio/login", http.StatusOK},
 		{"GET", "/studio/static/app.js", http.StatusOK},
 		{"GET", "/studio/static/style.css", http.StatusOK},
+		{"GET", "/studio/static/", http.StatusNotFound},
 	}
 	for _, tc := range cases {
 		req, _ := http.NewRequest(tc.method, r.srv.URL+tc.path, strings.NewReader(`{"code":"*384#"}`))
