@@ -2,12 +2,12 @@
 // under /studio/: a phone simulator that dials the loaded services through
 // the same session manager and flow engine as real traffic, and each
 // service drawn as a diagram with what users did at every node (entered,
-// choices, where they left and why).
+// choices, where they left and why). It is a transport beside gateway/:
+// it imports ussd, flows and the codecs, never another transport
+// (gateway, smpp, api), an adapter, or the commands.
 //
-// It is a transport, beside gateway/: it may import ussd, flows and
-// flows/gsm, never a transport (gateway, smpp), an adapter, or a store of
-// its own. Its pages, script and styles are embedded in the binary; it
-// loads nothing from elsewhere, so it works offline.
+// Its pages, script and styles are embedded in the binary; it loads
+// nothing from elsewhere, so it works offline.
 //
 // Nothing in it answers a stranger: every page but the login form, and
 // every request that changes anything, needs a session cookie obtained by
