@@ -1,7 +1,9 @@
 // Package adapters is the contract between flows and the back-ends that feed
 // them: market prices, health schedules, quizzes, job listings, or any HTTP
 // API. A flow's action node names an adapter and an operation; the engine
-// calls it through this package and branches on the outcome.
+// calls it through this package and branches on the outcome. It must not
+// import flows, ussd or a transport: flows call adapters, not the other way
+// round.
 //
 // This package holds only the contract: the Adapter interface, the error
 // kinds every adapter reports, the optional lifecycle interfaces, the
@@ -147,7 +149,8 @@ type Describer interface {
 	Ops() []OpSpec
 }
 
-// OpSpec describes one operation of an adapter.
+// OpSpec describes one operation of an adapter. An adapter that answers a
+// call without op (Request.Op "") declares an OpSpec with Name "".
 type OpSpec struct {
 	Name     string
 	Required []string // params the op cannot do without (KindInvalid if empty)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,10 +17,12 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ussdgw/ussdgw/adapters/internal/yamlx"
+	"github.com/ussdgw/ussdgw/problem"
 )
 
-// Problem is one positioned problem in a configuration or data file; its
-// text is "file:line:col: path: message". Build returns every problem it
+// Problem is one positioned problem in a configuration or data file, the
+// gateway's one problem type (package problem); its text is
+// "file:line:col: path: message (rule)". Build returns every problem it
 // finds, joined with errors.Join, each a *Problem.
 type Problem = yamlx.Problem
 
@@ -178,7 +181,7 @@ func Build(kinds Kinds, file string, section *yaml.Node, deps Deps) (*Registry, 
 	}
 	var problems []error
 	if section.Kind != yaml.MappingNode {
-		return nil, &Problem{File: file, Line: section.Line, Col: section.Column, Path: "adapters",
+		return nil, &Problem{File: file, Line: section.Line, Col: section.Column, Path: "adapters", Rule: "wrong-type",
 			Msg: "want a mapping from adapter name to its settings"}
 	}
 	for i := 0; i+1 < len(section.Content); i += 2 {
@@ -187,7 +190,7 @@ func Build(kinds Kinds, file string, section *yaml.Node, deps Deps) (*Registry, 
 		problems = append(problems, errs...)
 		if a != nil {
 			if err := reg.Register(k.Value, a); err != nil {
-				problems = append(problems, at(file, k, "adapters."+k.Value, err.Error()))
+				problems = append(problems, at(file, k, "adapters."+k.Value, "duplicate", err.Error()))
 			}
 		}
 	}
@@ -201,21 +204,21 @@ func Build(kinds Kinds, file string, section *yaml.Node, deps Deps) (*Registry, 
 	return reg, nil
 }
 
-func at(file string, n *yaml.Node, path, msg string) *Problem {
-	return &Problem{File: file, Line: n.Line, Col: n.Column, Path: path, Msg: msg}
+func at(file string, n *yaml.Node, path, rule, msg string) *Problem {
+	return problem.New(file, n, path, rule, msg)
 }
 
 func buildOne(kinds Kinds, file string, key, node *yaml.Node, deps Deps) (Adapter, []error) {
 	name := key.Value
 	path := "adapters." + name
 	if !nameRE.MatchString(name) {
-		return nil, []error{at(file, key, path, "adapter names are lower-case identifiers ([a-z][a-z0-9_]*)")}
+		return nil, []error{at(file, key, path, "bad-value", "adapter names are lower-case identifiers ([a-z][a-z0-9_]*)")}
 	}
 	if node.Kind == yaml.AliasNode && node.Alias != nil {
 		node = node.Alias
 	}
 	if node.Kind != yaml.MappingNode {
-		return nil, []error{at(file, node, path, "want a mapping with kind and its settings")}
+		return nil, []error{at(file, node, path, "wrong-type", "want a mapping with kind and its settings")}
 	}
 	// Split off "kind"; the rest is the kind's config.
 	body := *node
@@ -229,12 +232,12 @@ func buildOne(kinds Kinds, file string, key, node *yaml.Node, deps Deps) (Adapte
 		body.Content = append(body.Content, node.Content[i], node.Content[i+1])
 	}
 	if kindNode == nil {
-		return nil, []error{at(file, node, path+".kind", "required (known kinds: "+knownKinds(kinds)+")")}
+		return nil, []error{at(file, node, path+".kind", "missing-field", "required (known kinds: "+knownKinds(kinds)+")")}
 	}
 	f, ok := kinds[kindNode.Value]
 	if !ok {
-		return nil, []error{at(file, kindNode, path+".kind",
-			fmt.Sprintf("unknown kind %q (known kinds: %s)", kindNode.Value, knownKinds(kinds)))}
+		return nil, []error{at(file, kindNode, path+".kind", "unknown-kind",
+			fmt.Sprintf("unknown kind %q%s (known kinds: %s)", kindNode.Value, problem.DidYouMean(kindNode.Value, slices.Collect(maps.Keys(kinds))), knownKinds(kinds)))}
 	}
 
 	expanded, secrets, problems := expandEnv(&body, file, path, deps.LookupEnv)
@@ -272,7 +275,7 @@ func buildOne(kinds Kinds, file string, key, node *yaml.Node, deps Deps) (Adapte
 		return nil, redactAll(problems, secrets)
 	}
 	if a == nil {
-		return nil, []error{at(file, node, path, "kind "+kindNode.Value+" built no adapter")}
+		return nil, []error{at(file, node, path, "bad-value", "kind "+kindNode.Value+" built no adapter")}
 	}
 	return a, nil
 }
@@ -355,12 +358,12 @@ func expandEnv(n *yaml.Node, file, path string, lookup func(string) (string, boo
 				}
 				m := envRE.FindStringSubmatch(ref)
 				if m[1] == "" {
-					problems = append(problems, at(file, n, path, fmt.Sprintf("malformed reference %q: want ${NAME}", ref)))
+					problems = append(problems, at(file, n, path, "bad-value", fmt.Sprintf("malformed reference %q: want ${NAME}", ref)))
 					return ref
 				}
 				v, ok := lookup(m[1])
 				if !ok {
-					problems = append(problems, at(file, n, path, fmt.Sprintf("environment variable %s is not set", m[1])))
+					problems = append(problems, at(file, n, path, "missing-env", fmt.Sprintf("environment variable %s is not set", m[1])))
 					return ""
 				}
 				if len(v) >= minSecret {

@@ -152,20 +152,20 @@ list: [1, 2]
 		t.Fatal("Build must fail with a nil registry")
 	}
 	want := []string{
-		`gw.yaml:3:8: adapters.prices.url: want an https URL, got "http://insecure/***"`,
-		`gw.yaml:4:12: adapters.prices.timeout: must be positive`,
-		`gw.yaml:5:20: adapters.prices.retry.backoff: at most 1m`,
-		`gw.yaml:6:3: adapters.prices.extra: unknown key (known: headers, retries, retry, timeout, url)`,
-		`gw.yaml:7:14: adapters.jobs.kind: unknown kind "nope" (known kinds: echo, picky)`,
-		`gw.yaml:8:6: adapters.crm.kind: required (known kinds: echo, picky)`,
-		`gw.yaml:9:1: adapters.Bad-Name: adapter names are lower-case identifiers ([a-z][a-z0-9_]*)`,
-		`gw.yaml:12:8: adapters.secret.url: environment variable MISSING is not set`,
-		`gw.yaml:13:16: adapters.secret.headers.A: environment variable ALSO_MISSING is not set`,
-		`gw.yaml:13:47: adapters.secret.headers.B: malformed reference "${not valid}": want ${NAME}`,
-		`gw.yaml:14:54: adapters.files.headers.Bad: data.yaml:3:1: a: one`,
-		`gw.yaml:14:54: adapters.files.headers.Bad: data.yaml:4:1: b: two`,
-		`gw.yaml:15:8: adapters.check: data file has no markets`,
-		`gw.yaml:16:7: adapters.list: want a mapping with kind and its settings`,
+		`gw.yaml:3:8: adapters.prices.url: want an https URL, got "http://insecure/***" (bad-value)`,
+		`gw.yaml:4:12: adapters.prices.timeout: must be positive (bad-value)`,
+		`gw.yaml:5:20: adapters.prices.retry.backoff: at most 1m (bad-value)`,
+		`gw.yaml:6:3: adapters.prices.extra: unknown key (known: headers, retries, retry, timeout, url) (unknown-field)`,
+		`gw.yaml:7:14: adapters.jobs.kind: unknown kind "nope" (known kinds: echo, picky) (unknown-kind)`,
+		`gw.yaml:8:6: adapters.crm.kind: required (known kinds: echo, picky) (missing-field)`,
+		`gw.yaml:9:1: adapters.Bad-Name: adapter names are lower-case identifiers ([a-z][a-z0-9_]*) (bad-value)`,
+		`gw.yaml:12:8: adapters.secret.url: environment variable MISSING is not set (missing-env)`,
+		`gw.yaml:13:16: adapters.secret.headers.A: environment variable ALSO_MISSING is not set (missing-env)`,
+		`gw.yaml:13:47: adapters.secret.headers.B: malformed reference "${not valid}": want ${NAME} (bad-value)`,
+		`gw.yaml:14:54: adapters.files.headers.Bad: data.yaml:3:1: a: one (bad-value)`,
+		`gw.yaml:14:54: adapters.files.headers.Bad: data.yaml:4:1: b: two (bad-value)`,
+		`gw.yaml:15:8: adapters.check: data file has no markets (bad-value)`,
+		`gw.yaml:16:7: adapters.list: want a mapping with kind and its settings (wrong-type)`,
 	}
 	got := strings.Split(err.Error(), "\n")
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
@@ -184,7 +184,7 @@ list: [1, 2]
 
 func TestBuildNotAMapping(t *testing.T) {
 	_, err := Build(testKinds(), "gw.yaml", node(t, "[a]"), Deps{})
-	if err == nil || err.Error() != "gw.yaml:1:1: adapters: want a mapping from adapter name to its settings" {
+	if err == nil || err.Error() != "gw.yaml:1:1: adapters: want a mapping from adapter name to its settings (wrong-type)" {
 		t.Errorf("err = %v", err)
 	}
 }

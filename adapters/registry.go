@@ -65,6 +65,22 @@ func (r *Registry) Names() []string {
 	return names
 }
 
+// Ops returns the operations of every adapter that declares them
+// (Describer), by name: what a flow loader checks actions against
+// (flows.Options.Ops). Adapters that declare nothing are left out.
+func (r *Registry) Ops() map[string][]OpSpec {
+	out := map[string][]OpSpec{}
+	if r == nil {
+		return out
+	}
+	for name, a := range r.adapters {
+		if d, ok := a.(Describer); ok {
+			out[name] = d.Ops()
+		}
+	}
+	return out
+}
+
 // Call calls the adapter registered under name. An unknown name is an
 // error of KindUnavailable (the flow loader checks names, so this only
 // happens when a registry is swapped under running flows).

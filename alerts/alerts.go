@@ -5,7 +5,9 @@
 // subscriber's language. It also sends the daily digest: one SMS a day,
 // at the service's digest time in its time zone, summarising the day's
 // prices of a subscriber's topics, claimed in Redis so that one instance
-// of the gateway sends it.
+// of the gateway sends it. It sits beside the transports: it may import the
+// stores, flows and the codecs, and nothing below the transports (ussd,
+// flows, adapters, stores) may import it.
 //
 // It reads the consent registry and writes to the outbox through small
 // interfaces, and renders texts from the services' flows. It must not

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/ussdgw/ussdgw/flows"
-	"github.com/ussdgw/ussdgw/flows/gsm"
+	"github.com/ussdgw/ussdgw/gsm"
 )
 
 // Run sends the daily digests until ctx ends: every tick it looks for the

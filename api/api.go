@@ -5,7 +5,9 @@
 // as "Authorization: Bearer <key>"; each route needs a scope. Errors are
 // JSON: {"error": "..."} with, for invalid input, the list of problems.
 // Every mutation is audited (key, what, when, outcome) in a Redis stream
-// trimmed to a retention.
+// trimmed to a retention. It is a transport (HTTP): it may import the
+// stores, flows and the codecs, and nothing below the transports (ussd,
+// flows, adapters, stores) may import it; it must not import cmd/.
 //
 // It is an http.Handler mounted by package gateway. It reaches Redis,
 // the consent registry, the outbox and the alerts through the small

@@ -7,7 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ussdgw/ussdgw/flows"
-	"github.com/ussdgw/ussdgw/flows/gsm"
+	"github.com/ussdgw/ussdgw/gsm"
 )
 
 // A broadcast text may take at most three SMS: 3×153 septets in GSM 7-bit

@@ -1,6 +1,7 @@
 // Package apikeys keeps the API keys of the gateway's HTTP API in Redis:
 // created (the plaintext shown once), listed, revoked, and checked against
-// a scope on every request.
+// a scope on every request. It is a store: it must not import flows, ussd
+// or a transport.
 //
 // A key looks like ugw_<id>_<secret>. The id finds the record; only the
 // SHA-256 of the secret is stored. A slow password hash (bcrypt, argon2)

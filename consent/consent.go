@@ -1,6 +1,7 @@
 // Package consent is the registry of what each phone number agreed to
 // receive: subscriptions to topics (price alerts, reminders), opt-outs (SMS
 // STOP) and opt-ins (START), and an audit trail of every change, in Redis.
+// It is a store flows call: it must not import flows, ussd or a transport.
 //
 // It is a leaf package: it imports only the standard library, go-redis and
 // msisdn (the phone-number type, itself stdlib only, so that numbers are

@@ -1,7 +1,8 @@
 // Package deploy holds the deployment files (Dockerfile, compose file,
 // systemd unit) and the tests that check them as far as a machine without
 // a container runtime allows: they parse, say what they must, and the
-// binary they ship builds static.
+// binary they ship builds static. Its tests may import anything of ours;
+// nothing imports it.
 package deploy
 
 import (

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ussdgw/ussdgw/flows/gsm"
+	"github.com/ussdgw/ussdgw/gsm"
 )
 
 // check runs the whole-flow checks once every node decoded cleanly:
@@ -69,7 +69,7 @@ func (c *compiler) sensitiveKept() {
 		}
 		for field, what := range kept {
 			if u.path == field || strings.HasPrefix(u.path, field+".") || strings.HasPrefix(u.path, field+"[") {
-				c.d.errorf(u.at, u.path, "%q is a sensitive input: it may not go into %s (it is kept only for the session)", u.name, what)
+				c.d.errorf(u.at, u.path, "sensitive-input", "%q is a sensitive input: it may not go into %s (it is kept only for the session)", u.name, what)
 			}
 		}
 	}
@@ -214,7 +214,7 @@ func (c *compiler) checkVars() {
 	for _, u := range c.uses {
 		if u.name == "item" || strings.HasPrefix(u.name, "item.") {
 			if !u.inItem {
-				c.d.errorf(u.at, u.path, "%s is only defined in the label and set of items", u.name)
+				c.d.errorf(u.at, u.path, "unknown-variable", "%s is only defined in the label and set of items", u.name)
 			}
 			continue
 		}
@@ -227,7 +227,7 @@ func (c *compiler) checkVars() {
 		} else {
 			msg += " (set it with set:, an input's save: or an action's save:)"
 		}
-		c.d.errorf(u.at, u.path, "%s", msg)
+		c.d.errorf(u.at, u.path, "unknown-variable", "%s", msg)
 	}
 }
 
@@ -249,7 +249,7 @@ func (c *compiler) checkGraph() {
 	}
 	for i, n := range f.nodes {
 		if !seen[i] {
-			c.d.errorf(c.nodeKeys[i], join("nodes", n.name), "unreachable: no path from the start node %q leads here", f.nodes[f.start].name)
+			c.d.errorf(c.nodeKeys[i], join("nodes", n.name), "unreachable", "unreachable: no path from the start node %q leads here", f.nodes[f.start].name)
 		}
 	}
 	// Dead ends: no path reaches an end screen. Going back counts as a way
@@ -274,7 +274,7 @@ func (c *compiler) checkGraph() {
 	}
 	for i, n := range f.nodes {
 		if seen[i] && !canEnd[i] {
-			c.d.errorf(c.nodeKeys[i], join("nodes", n.name), "dead end: no path from here reaches an end node")
+			c.d.errorf(c.nodeKeys[i], join("nodes", n.name), "dead-end", "dead end: no path from here reaches an end node")
 		}
 	}
 	// Routers and actions that loop among themselves would never show a screen.
@@ -297,7 +297,7 @@ func (c *compiler) checkGraph() {
 					}
 				}
 				names = append(names, f.nodes[e.to].name)
-				c.d.errorf(c.nodeKeys[e.to], join("nodes", f.nodes[e.to].name), "loop with no screen: %s", strings.Join(names, " → "))
+				c.d.errorf(c.nodeKeys[e.to], join("nodes", f.nodes[e.to].name), "loop", "loop with no screen: %s", strings.Join(names, " → "))
 				return true
 			}
 			if state[e.to] == 0 && visit(int(e.to)) {
@@ -335,9 +335,9 @@ func (c *compiler) checkScreens() {
 				}
 				lay := f.layoutMenu(sc, n, f.staticEntries(n, li), st)
 				if lay.tooBig {
-					c.d.errorf(c.nodeKeys[i], join("nodes", n.name), "in %s an option does not fit on a screen even alone (limit %s)", lang, describe(f.limit))
+					c.d.errorf(c.nodeKeys[i], join("nodes", n.name), "screen-too-long", "in %s an option does not fit on a screen even alone (limit %s)", lang, describe(f.limit))
 				} else if lay.head != f.out(n.text.get(li).src) {
-					c.d.errorf(c.nodeKeys[i], join("nodes", n.name+".text"), "in %s the menu text does not fit on a screen (limit %s)", lang, describe(f.limit))
+					c.d.errorf(c.nodeKeys[i], join("nodes", n.name+".text"), "screen-too-long", "in %s the menu text does not fit on a screen (limit %s)", lang, describe(f.limit))
 				}
 			case kindInput, kindEnd:
 				t := n.text.get(li)
@@ -350,7 +350,7 @@ func (c *compiler) checkScreens() {
 					s += "\n" + back + "\n" + home
 				}
 				if l := gsm.Measure(s); !f.limit.Fits(l) {
-					c.d.errorf(c.nodeKeys[i], join("nodes", n.name+".text"), "in %s the screen is %d characters (%s), over the %d it can hold",
+					c.d.errorf(c.nodeKeys[i], join("nodes", n.name+".text"), "screen-too-long", "in %s the screen is %d characters (%s), over the %d it can hold",
 						lang, l.Units, coding(l.UCS2), f.limit.Max(l.UCS2))
 				}
 			}

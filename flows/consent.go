@@ -31,7 +31,7 @@ func (c *compiler) consentNode(n *node, f fields) {
 			if ok {
 				for _, k := range pm.order {
 					if !nodeRE.MatchString(k) {
-						d.errorf(pm.keyNode(k), join(pm.path, k), "%q is not a parameter name (lower-case letters, digits and _)", k)
+						d.errorf(pm.keyNode(k), join(pm.path, k), "bad-value", "%q is not a parameter name (lower-case letters, digits and _)", k)
 						continue
 					}
 					if t := c.template(pm.val(k), join(pm.path, k), false); t != nil {
@@ -46,11 +46,11 @@ func (c *compiler) consentNode(n *node, f fields) {
 		n.all = f.boolean("all", false)
 		switch {
 		case f.has("topic") && n.all:
-			d.errorf(f.val("all"), join(f.path, "all"), "give a topic or all: true, not both")
+			d.errorf(f.val("all"), join(f.path, "all"), "bad-value", "give a topic or all: true, not both")
 		case f.has("topic"):
 			n.topic = c.template(f.val("topic"), join(f.path, "topic"), false)
 		case !n.all:
-			d.errorf(f.node, join(f.path, "topic"), "an unsubscribe needs a topic, or all: true for every topic of the service")
+			d.errorf(f.node, join(f.path, "topic"), "missing-field", "an unsubscribe needs a topic, or all: true for every topic of the service")
 		}
 		n.onEmpty, n.onError, n.onTimeout, n.onInvalid = -100, toUnavailable, -100, -100
 		c.target(f, "on_empty", &n.onEmpty)

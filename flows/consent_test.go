@@ -212,7 +212,7 @@ func TestStopWordClashesAcrossFiles(t *testing.T) {
 	b := strings.NewReplacer("id: shop", "id: other", `"*500#"`, `"*501#"`, "title: {en: Shop, fr: Boutique}\n", "sms: {stop_words: [shop]}\n").Replace(base)
 	_, err := Compile(map[string][]byte{"a.yaml": []byte(a), "b.yaml": []byte(b)}, Options{})
 	got := Errors(err)
-	if len(got) != 1 || got[0].Error() != `b.yaml:2:20: sms: SHOP is a STOP/START word here and a keyword of service "shop" (a.yaml)` {
+	if len(got) != 1 || got[0].Error() != `b.yaml:2:20: sms: SHOP is a STOP/START word here and a keyword of service "shop" (a.yaml) (duplicate)` {
 		t.Errorf("errors: %v", err)
 	}
 }

@@ -2,12 +2,12 @@ package flows
 
 import (
 	"fmt"
-	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/ussdgw/ussdgw/problem"
 )
 
 // decoder walks a YAML node tree by hand rather than unmarshalling into
@@ -18,12 +18,9 @@ type decoder struct {
 	errs []*Error
 }
 
-func (d *decoder) errorf(n *yaml.Node, path, format string, args ...any) {
-	line, col := 0, 0
-	if n != nil {
-		line, col = n.Line, n.Column
-	}
-	d.errs = append(d.errs, &Error{File: d.file, Line: line, Col: col, Path: path, Msg: fmt.Sprintf(format, args...)})
+// errorf records a problem at n breaking rule (docs/lint.md lists them).
+func (d *decoder) errorf(n *yaml.Node, path, rule, format string, args ...any) {
+	d.errs = append(d.errs, problem.Errorf(d.file, n, path, rule, format, args...))
 }
 
 func kindName(n *yaml.Node) string {
@@ -73,7 +70,7 @@ func (d *decoder) mapping(n *yaml.Node, path string, allowed []string) (fields, 
 	n = resolve(n)
 	if n == nil || n.Kind != yaml.MappingNode {
 		if n != nil {
-			d.errorf(n, path, "expected a mapping, got %s", kindName(n))
+			d.errorf(n, path, "wrong-type", "expected a mapping, got %s", kindName(n))
 		}
 		return f, false
 	}
@@ -81,7 +78,7 @@ func (d *decoder) mapping(n *yaml.Node, path string, allowed []string) (fields, 
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if k.Kind != yaml.ScalarNode {
-			d.errorf(k, path, "keys must be plain strings")
+			d.errorf(k, path, "wrong-type", "keys must be plain strings")
 			continue
 		}
 		if allowed != nil && !contains(allowed, k.Value) {
@@ -89,11 +86,11 @@ func (d *decoder) mapping(n *yaml.Node, path string, allowed []string) (fields, 
 			if s := suggest(k.Value, allowed); s != "" {
 				msg += fmt.Sprintf("; did you mean %q?", s)
 			}
-			d.errorf(k, join(path, k.Value), "%s", msg)
+			d.errorf(k, join(path, k.Value), "unknown-field", "%s", msg)
 			continue
 		}
 		if prev, dup := f.m[k.Value]; dup {
-			d.errorf(k, join(path, k.Value), "duplicate key (first at line %d)", prev.key.Line)
+			d.errorf(k, join(path, k.Value), "duplicate-key", "duplicate key (first at line %d)", prev.key.Line)
 			continue
 		}
 		f.m[k.Value] = field{key: k, val: v}
@@ -122,7 +119,7 @@ func (f fields) require(keys ...string) bool {
 	ok := true
 	for _, k := range keys {
 		if !f.has(k) {
-			f.d.errorf(f.node, join(f.path, k), "required field is missing")
+			f.d.errorf(f.node, join(f.path, k), "missing-field", "required field is missing")
 			ok = false
 		}
 	}
@@ -150,7 +147,7 @@ func (f fields) boolean(key string, def bool) bool {
 	case "false", "no", "off":
 		return false
 	}
-	f.d.errorf(n, join(f.path, key), "expected true or false, got %q", s)
+	f.d.errorf(n, join(f.path, key), "wrong-type", "expected true or false, got %q", s)
 	return def
 }
 
@@ -162,7 +159,7 @@ func (f fields) integer(key string) (int, bool) {
 	s := f.d.scalar(n, join(f.path, key))
 	v, err := strconv.Atoi(s)
 	if err != nil {
-		f.d.errorf(n, join(f.path, key), "expected a whole number, got %q", s)
+		f.d.errorf(n, join(f.path, key), "wrong-type", "expected a whole number, got %q", s)
 		return 0, false
 	}
 	return v, true
@@ -176,7 +173,7 @@ func (f fields) number(key string) (float64, bool) {
 	s := f.d.scalar(n, join(f.path, key))
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil {
-		f.d.errorf(n, join(f.path, key), "expected a number, got %q", s)
+		f.d.errorf(n, join(f.path, key), "wrong-type", "expected a number, got %q", s)
 		return 0, false
 	}
 	return v, true
@@ -190,7 +187,7 @@ func (f fields) duration(key string) time.Duration {
 	s := f.d.scalar(n, join(f.path, key))
 	v, err := time.ParseDuration(s)
 	if err != nil || v <= 0 {
-		f.d.errorf(n, join(f.path, key), "expected a positive duration like 2s or 500ms, got %q", s)
+		f.d.errorf(n, join(f.path, key), "wrong-type", "expected a positive duration like 2s or 500ms, got %q", s)
 		return 0
 	}
 	return v
@@ -210,7 +207,7 @@ func (d *decoder) strList(n *yaml.Node, path string) []string {
 		return []string{d.scalar(n, path)}
 	}
 	if n.Kind != yaml.SequenceNode {
-		d.errorf(n, path, "expected a list, got %s", kindName(n))
+		d.errorf(n, path, "wrong-type", "expected a list, got %s", kindName(n))
 		return nil
 	}
 	out := make([]string, 0, len(n.Content))
@@ -223,7 +220,7 @@ func (d *decoder) strList(n *yaml.Node, path string) []string {
 func (d *decoder) scalar(n *yaml.Node, path string) string {
 	n = resolve(n)
 	if n.Kind != yaml.ScalarNode {
-		d.errorf(n, path, "expected a string, got %s", kindName(n))
+		d.errorf(n, path, "wrong-type", "expected a string, got %s", kindName(n))
 		return ""
 	}
 	if n.Tag == "!!null" {
@@ -239,7 +236,7 @@ func (d *decoder) seq(n *yaml.Node, path string) []*yaml.Node {
 		return nil
 	}
 	if n.Kind != yaml.SequenceNode {
-		d.errorf(n, path, "expected a list, got %s", kindName(n))
+		d.errorf(n, path, "wrong-type", "expected a list, got %s", kindName(n))
 		return nil
 	}
 	return n.Content
@@ -266,34 +263,4 @@ func contains(list []string, s string) bool {
 }
 
 // suggest returns the allowed key closest to s when it is a likely typo.
-func suggest(s string, allowed []string) string {
-	best, bestD := "", 3
-	sorted := append([]string(nil), allowed...)
-	sort.Strings(sorted)
-	for _, a := range sorted {
-		if d := editDistance(strings.ToLower(s), a); d < bestD {
-			best, bestD = a, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
+func suggest(s string, allowed []string) string { return problem.Suggest(s, allowed) }

@@ -3,7 +3,7 @@ package flows
 import (
 	"time"
 
-	"github.com/ussdgw/ussdgw/flows/gsm"
+	"github.com/ussdgw/ussdgw/gsm"
 )
 
 // Flow is one compiled service: its identity and routing (codes,

@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 	"golang.org/x/text/language"
 
-	"github.com/ussdgw/ussdgw/flows/gsm"
+	"github.com/ussdgw/ussdgw/adapters"
+	"github.com/ussdgw/ussdgw/gsm"
+	"github.com/ussdgw/ussdgw/problem"
 )
 
 // Options tune loading.
@@ -20,6 +21,11 @@ type Options struct {
 	// Adapters are the names of the adapters the gateway has; an action
 	// that calls another name is an error. Nil skips the check.
 	Adapters []string
+	// Ops are the operations each adapter declares it offers (see
+	// adapters.Describer), by adapter name: an action's op: and params:
+	// are checked against them. An adapter without an entry is not
+	// checked.
+	Ops map[string][]adapters.OpSpec
 	// Limit is the screen size a flow is checked and paginated against,
 	// unless the flow sets its own. Zero means 160 octets: 182 GSM 7-bit
 	// characters or 80 UCS-2.
@@ -86,11 +92,11 @@ func Parse(file string, data []byte, opts Options) (*Flow, error) {
 	d := &decoder{file: file}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		d.errs = append(d.errs, syntaxError(file, err))
+		d.errs = append(d.errs, problem.FromYAML(file, data, err))
 		return nil, joinErrors(d.errs)
 	}
 	if len(doc.Content) == 0 {
-		d.errs = append(d.errs, &Error{File: file, Line: 1, Col: 1, Msg: "the file is empty"})
+		d.errs = append(d.errs, &Error{File: file, Line: 1, Col: 1, Rule: "empty-file", Msg: "the file is empty"})
 		return nil, joinErrors(d.errs)
 	}
 	sum := sha256.Sum256(data)
@@ -125,7 +131,7 @@ func (c *compiler) service(root *yaml.Node) {
 	}
 	s.require("id", "languages", "nodes")
 	if f.ID = s.str("id"); f.ID != "" && !idRE.MatchString(f.ID) {
-		d.errorf(s.val("id"), "id", "%q is not a valid id (lower-case letters, digits, - and _, starting with a letter)", f.ID)
+		d.errorf(s.val("id"), "id", "bad-value", "%q is not a valid id (lower-case letters, digits, - and _, starting with a letter)", f.ID)
 	}
 	c.languages(s)
 	if len(f.Languages) == 0 {
@@ -141,11 +147,11 @@ func (c *compiler) service(root *yaml.Node) {
 	}
 	for i, code := range s.strList("codes") {
 		if !codeRE.MatchString(code) {
-			d.errorf(item(s.val("codes"), i), index("codes", i), "%q is not a USSD code like *384# or *384*1#", code)
+			d.errorf(item(s.val("codes"), i), index("codes", i), "bad-value", "%q is not a USSD code like *384# or *384*1#", code)
 			continue
 		}
 		if contains(f.Codes, code) {
-			d.errorf(item(s.val("codes"), i), index("codes", i), "code %s is listed twice", code)
+			d.errorf(item(s.val("codes"), i), index("codes", i), "duplicate", "code %s is listed twice", code)
 			continue
 		}
 		f.Codes = append(f.Codes, code)
@@ -154,11 +160,11 @@ func (c *compiler) service(root *yaml.Node) {
 	for i, kw := range s.strList("keywords") {
 		up := strings.ToUpper(kw)
 		if !keywordRE.MatchString(up) {
-			d.errorf(item(s.val("keywords"), i), index("keywords", i), "%q is not a keyword (1 to 20 letters or digits)", kw)
+			d.errorf(item(s.val("keywords"), i), index("keywords", i), "bad-value", "%q is not a keyword (1 to 20 letters or digits)", kw)
 			continue
 		}
 		if contains(f.Keywords, up) {
-			d.errorf(item(s.val("keywords"), i), index("keywords", i), "keyword %s is listed twice", up)
+			d.errorf(item(s.val("keywords"), i), index("keywords", i), "duplicate", "keyword %s is listed twice", up)
 			continue
 		}
 		f.Keywords = append(f.Keywords, up)
@@ -177,7 +183,7 @@ func (c *compiler) service(root *yaml.Node) {
 			f.smart = sc.boolean("smart_encoding", true)
 			if n, ok := sc.integer("max_octets"); ok {
 				if n < 40 || n > 1000 {
-					d.errorf(sc.val("max_octets"), "screen.max_octets", "%d is out of range (40 to 1000)", n)
+					d.errorf(sc.val("max_octets"), "screen.max_octets", "bad-value", "%d is out of range (40 to 1000)", n)
 				} else {
 					f.limit = gsm.Limit{Octets: n}
 				}
@@ -194,7 +200,7 @@ func (c *compiler) service(root *yaml.Node) {
 			c.smsWords(sm)
 		}
 		if f.SMSDialogue && len(f.Keywords) == 0 {
-			d.errorf(s.val("sms"), "sms.dialogue", "an SMS dialogue needs keywords to start it")
+			d.errorf(s.val("sms"), "sms.dialogue", "missing-field", "an SMS dialogue needs keywords to start it")
 		}
 	}
 	if s.has("description") {
@@ -210,7 +216,7 @@ func (c *compiler) service(root *yaml.Node) {
 		if i, ok := f.byName[name]; ok {
 			f.start = i
 		} else {
-			d.errorf(s.val("start"), "start", "unknown node %q", name)
+			d.errorf(s.val("start"), "start", "unknown-node", "unknown node %q", name)
 		}
 	}
 }
@@ -220,24 +226,24 @@ func (c *compiler) languages(s fields) {
 	for i, l := range s.strList("languages") {
 		tag, err := language.Parse(l)
 		if err != nil || tag.String() != l {
-			d.errorf(item(s.val("languages"), i), index("languages", i), "%q is not a language code like en, fr or sw", l)
+			d.errorf(item(s.val("languages"), i), index("languages", i), "bad-value", "%q is not a language code like en, fr or sw", l)
 			continue
 		}
 		if _, dup := f.langIndex[l]; dup {
-			d.errorf(item(s.val("languages"), i), index("languages", i), "language %s is listed twice", l)
+			d.errorf(item(s.val("languages"), i), index("languages", i), "duplicate", "language %s is listed twice", l)
 			continue
 		}
 		f.langIndex[l] = len(f.Languages)
 		f.Languages = append(f.Languages, l)
 	}
 	if s.has("languages") && len(f.Languages) == 0 && len(d.errs) == 0 {
-		d.errorf(s.val("languages"), "languages", "at least one language is needed")
+		d.errorf(s.val("languages"), "languages", "missing-field", "at least one language is needed")
 	}
 	f.DefaultLang = s.str("default_language")
 	if f.DefaultLang == "" && len(f.Languages) > 0 {
 		f.DefaultLang = f.Languages[0]
 	} else if f.DefaultLang != "" && !contains(f.Languages, f.DefaultLang) {
-		d.errorf(s.val("default_language"), "default_language", "%q is not one of the languages (%s)", f.DefaultLang, strings.Join(f.Languages, ", "))
+		d.errorf(s.val("default_language"), "default_language", "unknown-language", "%q is not one of the languages (%s)", f.DefaultLang, strings.Join(f.Languages, ", "))
 		if len(f.Languages) > 0 {
 			f.DefaultLang = f.Languages[0]
 		}
@@ -281,7 +287,7 @@ func (c *compiler) labels(s fields) {
 			if hasO {
 				at, path = o.node, join("labels", l)
 			}
-			d.errorf(at, path, "language %s has no built-in labels: give labels.%s.%s", l, l, strings.Join(missing, ", "))
+			d.errorf(at, path, "missing-text", "language %s has no built-in labels: give labels.%s.%s", l, l, strings.Join(missing, ", "))
 		}
 		f.labels = append(f.labels, lab)
 	}
@@ -302,7 +308,7 @@ func (c *compiler) navigation(s fields) {
 	for key, dst := range map[string]*string{"back_key": &f.nav.backKey, "home_key": &f.nav.homeKey, "more_key": &f.nav.more} {
 		if v := n.str(key); v != "" {
 			if !regexp.MustCompile(`^[0-9*#]{1,3}$`).MatchString(v) {
-				c.d.errorf(n.val(key), join("navigation", key), "%q is not a key a phone can send (1 to 3 digits, * or #)", v)
+				c.d.errorf(n.val(key), join("navigation", key), "bad-value", "%q is not a key a phone can send (1 to 3 digits, * or #)", v)
 				continue
 			}
 			*dst = v
@@ -311,7 +317,7 @@ func (c *compiler) navigation(s fields) {
 	keys := []string{f.nav.backKey, f.nav.homeKey, f.nav.more}
 	sort.Strings(keys)
 	if keys[0] == keys[1] || keys[1] == keys[2] {
-		c.d.errorf(n.node, "navigation", "back_key, home_key and more_key must differ")
+		c.d.errorf(n.node, "navigation", "bad-value", "back_key, home_key and more_key must differ")
 	}
 }
 
@@ -322,12 +328,12 @@ func (c *compiler) nodes(s fields) {
 		return
 	}
 	if len(ns.order) == 0 {
-		d.errorf(ns.node, "nodes", "at least one node is needed")
+		d.errorf(ns.node, "nodes", "missing-field", "at least one node is needed")
 		return
 	}
 	for _, name := range ns.order {
 		if !nodeRE.MatchString(name) {
-			d.errorf(ns.keyNode(name), join("nodes", name), "%q is not a valid node name (lower-case letters, digits and _, starting with a letter)", name)
+			d.errorf(ns.keyNode(name), join("nodes", name), "bad-value", "%q is not a valid node name (lower-case letters, digits and _, starting with a letter)", name)
 		}
 		f.byName[name] = len(f.nodes)
 		f.nodes = append(f.nodes, &node{name: name})
@@ -347,7 +353,7 @@ func (c *compiler) nodes(s fields) {
 			if sg := suggest(p.name, ns.order); sg != "" {
 				msg += fmt.Sprintf("; did you mean %q?", sg)
 			}
-			d.errorf(p.at, p.path, "%s", msg)
+			d.errorf(p.at, p.path, "unknown-node", "%s", msg)
 			continue
 		}
 		*p.dst = target(i)
@@ -367,11 +373,11 @@ func (c *compiler) node(n *node, y *yaml.Node, path string) {
 	kindName := probe.str("type")
 	kind, known := kindNames[kindName]
 	if !probe.has("type") {
-		d.errorf(probe.node, join(path, "type"), "required field is missing (%s)", kindList)
+		d.errorf(probe.node, join(path, "type"), "missing-field", "required field is missing (%s)", kindList)
 		return
 	}
 	if !known {
-		d.errorf(probe.val("type"), join(path, "type"), "unknown node type %q (%s)", kindName, kindList)
+		d.errorf(probe.val("type"), join(path, "type"), "bad-value", "unknown node type %q (%s)", kindName, kindList)
 		return
 	}
 	n.kind = kind
@@ -385,7 +391,7 @@ func (c *compiler) node(n *node, y *yaml.Node, path string) {
 		case "keys":
 			n.nav = false
 		default:
-			d.errorf(f.val("nav"), join(path, "nav"), "expected true, false or keys, got %q", v)
+			d.errorf(f.val("nav"), join(path, "nav"), "wrong-type", "expected true, false or keys, got %q", v)
 		}
 	}
 	switch kind {
@@ -421,7 +427,7 @@ func (c *compiler) node(n *node, y *yaml.Node, path string) {
 			c.target(rf, "next", &n.routes[i].next)
 		}
 		if f.has("routes") && len(n.routes) == 0 && len(d.errs) == 0 {
-			d.errorf(f.val("routes"), join(path, "routes"), "a router needs at least one route")
+			d.errorf(f.val("routes"), join(path, "routes"), "missing-field", "a router needs at least one route")
 		}
 		c.target(f, "default", &n.def)
 	case kindEnd:
@@ -443,7 +449,7 @@ func (c *compiler) menu(n *node, f fields) {
 	f.require("text")
 	n.text = c.text(f.val("text"), join(f.path, "text"), false)
 	if !f.has("options") && !f.has("items") {
-		d.errorf(f.node, join(f.path, "options"), "a menu needs options or items")
+		d.errorf(f.node, join(f.path, "options"), "missing-field", "a menu needs options or items")
 	}
 	list := d.seq(f.val("options"), join(f.path, "options"))
 	n.options = make([]option, len(list))
@@ -477,7 +483,7 @@ func (c *compiler) menu(n *node, f fields) {
 		c.itemFrom = ""
 		if m, ok := itf.integer("max"); ok {
 			if m < 1 || m > 50 {
-				d.errorf(itf.val("max"), join(ip, "max"), "%d is out of range (1 to 50)", m)
+				d.errorf(itf.val("max"), join(ip, "max"), "bad-value", "%d is out of range (1 to 50)", m)
 			} else {
 				it.max = m
 			}
@@ -492,17 +498,19 @@ func (c *compiler) action(n *node, f fields) {
 	f.require("call", "next")
 	n.call = f.str("call")
 	if n.call != "" && c.opts.Adapters != nil && !contains(c.opts.Adapters, n.call) {
-		msg := fmt.Sprintf("unknown adapter %q", n.call)
+		msg := fmt.Sprintf("unknown adapter %q%s", n.call, problem.DidYouMean(n.call, c.opts.Adapters))
 		if len(c.opts.Adapters) > 0 {
 			msg += fmt.Sprintf(" (the gateway has %s)", strings.Join(c.opts.Adapters, ", "))
 		} else {
 			msg += " (the gateway has no adapters configured)"
 		}
-		d.errorf(f.val("call"), join(f.path, "call"), "%s", msg)
+		d.errorf(f.val("call"), join(f.path, "call"), "unknown-adapter", "%s", msg)
 	}
 	n.op = f.str("op")
+	var pm fields
 	if f.has("params") {
-		pm, ok := d.mapping(f.val("params"), join(f.path, "params"), nil)
+		var ok bool
+		pm, ok = d.mapping(f.val("params"), join(f.path, "params"), nil)
 		if ok {
 			for _, k := range pm.order {
 				t := c.template(pm.val(k), join(pm.path, k), false)
@@ -512,6 +520,7 @@ func (c *compiler) action(n *node, f fields) {
 			}
 		}
 	}
+	c.checkOp(n, f, pm)
 	if f.has("save") {
 		n.saveAs = c.varName(f, "save")
 		c.results[n.saveAs] = true
@@ -528,6 +537,66 @@ func (c *compiler) action(n *node, f fields) {
 	c.target(f, "on_error", &n.onError)
 	c.target(f, "on_timeout", &n.onTimeout)
 	c.target(f, "on_invalid", &n.onInvalid)
+}
+
+// checkOp checks an action's op and params against what its adapter
+// declares, when it declares anything: a misspelled op or param would
+// otherwise show only at run time, as an error screen or an empty answer.
+func (c *compiler) checkOp(n *node, f fields, params fields) {
+	specs, ok := c.opts.Ops[n.call]
+	if !ok || n.call == "" {
+		return
+	}
+	var names []string
+	var spec *adapters.OpSpec
+	for i := range specs {
+		if specs[i].Name != "" {
+			names = append(names, specs[i].Name)
+		}
+		if specs[i].Name == n.op {
+			spec = &specs[i]
+		}
+	}
+	sort.Strings(names)
+	offers := fmt.Sprintf("adapter %s offers %s", n.call, strings.Join(names, ", "))
+	if spec == nil {
+		var p *Error
+		if n.op == "" {
+			p = problem.Errorf(c.d.file, f.node, join(f.path, "op"), "missing-field", "adapter %s needs an op", n.call)
+		} else {
+			p = problem.Errorf(c.d.file, f.val("op"), join(f.path, "op"), "unknown-op", "adapter %s has no op %q%s",
+				n.call, n.op, problem.DidYouMean(n.op, names))
+		}
+		p.Hint = offers
+		c.d.errs = append(c.d.errs, p)
+		return
+	}
+	takes := append(append([]string(nil), spec.Required...), spec.Optional...)
+	sort.Strings(takes)
+	takesHint := fmt.Sprintf("op %s of %s takes no params", n.op, n.call)
+	if len(takes) > 0 {
+		takesHint = fmt.Sprintf("op %s of %s takes %s", n.op, n.call, strings.Join(takes, ", "))
+	}
+	for _, k := range params.order {
+		if !contains(takes, k) {
+			p := problem.Errorf(c.d.file, params.keyNode(k), join(params.path, k), "unknown-param", "op %s of adapter %s has no param %q%s",
+				n.op, n.call, k, problem.DidYouMean(k, takes))
+			p.Hint = takesHint
+			c.d.errs = append(c.d.errs, p)
+		}
+	}
+	for _, r := range spec.Required {
+		if params.has(r) {
+			continue
+		}
+		at, path := f.node, join(f.path, "params")
+		if params.node != nil {
+			at = params.node
+		}
+		p := problem.Errorf(c.d.file, at, join(path, r), "missing-param", "op %s of adapter %s needs param %s", n.op, n.call, r)
+		p.Hint = takesHint
+		c.d.errs = append(c.d.errs, p)
+	}
 }
 
 // resolveDefaults fills the action branches that default to others:
@@ -550,7 +619,7 @@ func (n *node) resolveDefaults() {
 func (c *compiler) varName(f fields, key string) string {
 	name := f.str(key)
 	if name != "" && (!nodeRE.MatchString(name) || contains(builtins, name) || name == "item") {
-		c.d.errorf(f.val(key), join(f.path, key), "%q cannot be a variable name (lower-case letters, digits and _; not msisdn, lang, service, today or item)", name)
+		c.d.errorf(f.val(key), join(f.path, key), "bad-value", "%q cannot be a variable name (lower-case letters, digits and _; not msisdn, lang, service, today or item)", name)
 		return ""
 	}
 	return name
@@ -567,7 +636,7 @@ func (c *compiler) assigns(f fields, inItem bool) []assign {
 	var out []assign
 	for _, k := range m.order {
 		if !nodeRE.MatchString(k) || contains(builtins, k) || k == "item" {
-			c.d.errorf(m.keyNode(k), join(m.path, k), "%q cannot be a variable name (lower-case letters, digits and _; not msisdn, lang, service, today or item)", k)
+			c.d.errorf(m.keyNode(k), join(m.path, k), "bad-value", "%q cannot be a variable name (lower-case letters, digits and _; not msisdn, lang, service, today or item)", k)
 			continue
 		}
 		t := c.template(m.val(k), join(m.path, k), inItem)
@@ -586,7 +655,7 @@ func (c *compiler) cond(f fields, key string, inItem bool) *cond {
 	}
 	cd, err := parseCond(src)
 	if err != nil {
-		c.d.errorf(f.val(key), join(f.path, key), "invalid condition: %v", err)
+		c.d.errorf(f.val(key), join(f.path, key), "bad-condition", "invalid condition: %v", err)
 		return nil
 	}
 	for _, v := range cd.vars() {
@@ -602,7 +671,7 @@ func (c *compiler) target(f fields, key string, dst *target) {
 	}
 	name := f.str(key)
 	if name == "" {
-		c.d.errorf(f.val(key), join(f.path, key), "a node name is needed")
+		c.d.errorf(f.val(key), join(f.path, key), "missing-field", "a node name is needed")
 		return
 	}
 	c.pending = append(c.pending, pendingTarget{dst: dst, name: name, at: f.val(key), path: join(f.path, key)})
@@ -612,7 +681,7 @@ func (c *compiler) template(n *yaml.Node, path string, inItem bool) *template {
 	src := c.d.scalar(n, path)
 	t, err := parseTemplate(src)
 	if err != nil {
-		c.d.errorf(n, path, "%v", err)
+		c.d.errorf(n, path, "bad-template", "%v", err)
 		return nil
 	}
 	if c.freeVars {
@@ -659,7 +728,7 @@ func (c *compiler) text(n *yaml.Node, path string, inItem bool) text {
 	}
 	for _, l := range m.order {
 		if _, ok := c.f.langIndex[l]; !ok {
-			c.d.errorf(m.keyNode(l), join(path, l), "%q is not one of the languages (%s)", l, strings.Join(langs, ", "))
+			c.d.errorf(m.keyNode(l), join(path, l), "unknown-language", "%q is not one of the languages (%s)", l, strings.Join(langs, ", "))
 		}
 	}
 	var missing []string
@@ -671,7 +740,7 @@ func (c *compiler) text(n *yaml.Node, path string, inItem bool) text {
 		out[i] = c.template(m.val(l), join(path, l), inItem)
 	}
 	if len(missing) > 0 {
-		c.d.errorf(m.node, path, "missing text for %s", strings.Join(missing, ", "))
+		c.d.errorf(m.node, path, "missing-text", "missing text for %s", strings.Join(missing, ", "))
 	}
 	for _, t := range out {
 		if t == nil {
@@ -692,26 +761,3 @@ func item(n *yaml.Node, i int) *yaml.Node {
 }
 
 func posOf(n *yaml.Node) pos { return pos{n.Line, n.Column} }
-
-var (
-	yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): `)
-)
-
-// syntaxError positions a YAML syntax error. yaml.v3 reports the line of
-// what it was parsing when it gave up; for "did not find expected ..."
-// errors that line is counted from 0, so it is shifted to count from 1.
-func syntaxError(file string, err error) *Error {
-	msg := err.Error()
-	line := 1
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		msg = msg[len(m[0]):]
-		if strings.HasPrefix(msg, "did not find expected") {
-			line++
-			msg += " (in what starts on this line)"
-		}
-	} else {
-		msg = strings.TrimPrefix(msg, "yaml: ")
-	}
-	return &Error{File: file, Line: line, Col: 1, Msg: "YAML syntax: " + msg}
-}

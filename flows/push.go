@@ -49,7 +49,7 @@ func (c *compiler) pushSettings(s fields) {
 		name := s.str("timezone")
 		loc, err := time.LoadLocation(name)
 		if err != nil || name == "" || name == "Local" {
-			d.errorf(s.val("timezone"), "timezone", "%q is not a time zone like Africa/Nairobi or UTC", name)
+			d.errorf(s.val("timezone"), "timezone", "bad-value", "%q is not a time zone like Africa/Nairobi or UTC", name)
 		} else {
 			f.push.loc = loc
 		}
@@ -61,14 +61,14 @@ func (c *compiler) pushSettings(s fields) {
 				q := a.str("quiet_hours")
 				from, to, ok := parseQuiet(q)
 				if !ok {
-					d.errorf(a.val("quiet_hours"), "alerts.quiet_hours", "%q is not a time range like 21:00-07:00 (24-hour clock, start and end different)", q)
+					d.errorf(a.val("quiet_hours"), "alerts.quiet_hours", "bad-value", "%q is not a time range like 21:00-07:00 (24-hour clock, start and end different)", q)
 				} else {
 					f.push.quiet, f.push.quietFrom, f.push.quietTo = true, from, to
 				}
 			}
 			if n, ok := a.integer("daily_cap"); ok {
 				if n < 0 || n > 100 {
-					d.errorf(a.val("daily_cap"), "alerts.daily_cap", "%d is out of range (0 to 100; 0 is no cap)", n)
+					d.errorf(a.val("daily_cap"), "alerts.daily_cap", "bad-value", "%d is out of range (0 to 100; 0 is no cap)", n)
 				} else {
 					f.push.dailyCap = n
 				}
@@ -78,7 +78,7 @@ func (c *compiler) pushSettings(s fields) {
 				if m, ok := clock(v); ok {
 					f.push.digest, f.push.digestAt = true, m
 				} else {
-					d.errorf(a.val("digest_at"), "alerts.digest_at", "%q is not a time like 07:00 (24-hour clock)", v)
+					d.errorf(a.val("digest_at"), "alerts.digest_at", "bad-value", "%q is not a time like 07:00 (24-hour clock)", v)
 				}
 			}
 		}
@@ -90,7 +90,7 @@ func (c *compiler) pushSettings(s fields) {
 			c.freeVars = true
 			for _, name := range ms.order {
 				if !nodeRE.MatchString(name) {
-					d.errorf(ms.keyNode(name), join("messages", name), "%q is not a valid message name (lower-case letters, digits and _, starting with a letter)", name)
+					d.errorf(ms.keyNode(name), join("messages", name), "bad-value", "%q is not a valid message name (lower-case letters, digits and _, starting with a letter)", name)
 					continue
 				}
 				if t := c.text(ms.val(name), join("messages", name), false); t != nil {
@@ -123,13 +123,13 @@ func (c *compiler) smsWords(sm fields) {
 			up := strings.ToUpper(w)
 			switch {
 			case !wordRE.MatchString(up):
-				d.errorf(at, index(path, i), "%q is not a word (1 to 20 letters or digits, no spaces)", w)
+				d.errorf(at, index(path, i), "bad-value", "%q is not a word (1 to 20 letters or digits, no spaces)", w)
 				continue
 			case contains(f.Keywords, up):
-				d.errorf(at, index(path, i), "%s is also a keyword of this service", up)
+				d.errorf(at, index(path, i), "duplicate", "%s is also a keyword of this service", up)
 				continue
 			case seen[up] != "":
-				d.errorf(at, index(path, i), "%s is already in %s", up, seen[up])
+				d.errorf(at, index(path, i), "duplicate", "%s is already in %s", up, seen[up])
 				continue
 			}
 			seen[up] = path

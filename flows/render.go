@@ -4,7 +4,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ussdgw/ussdgw/flows/gsm"
+	"github.com/ussdgw/ussdgw/gsm"
 )
 
 // scope resolves template variables for one render or step.

@@ -79,8 +79,9 @@ func Compile(files map[string][]byte, opts Options) (*Set, error) {
 func newSet(flows []*Flow) (*Set, error) {
 	s := &Set{flows: map[string]*Flow{}, codes: map[string]*Flow{}, keywords: map[string]*Flow{}}
 	var errs []*Error
+	// Every problem here is one service clashing with another.
 	at := func(f *Flow, p pos, path, format string, args ...any) {
-		errs = append(errs, &Error{File: f.File, Line: p.line, Col: p.col, Path: path, Msg: fmt.Sprintf(format, args...)})
+		errs = append(errs, &Error{File: f.File, Line: p.line, Col: p.col, Path: path, Rule: "duplicate", Msg: fmt.Sprintf(format, args...)})
 	}
 	for _, f := range flows {
 		if other, dup := s.flows[f.ID]; dup {

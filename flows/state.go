@@ -8,7 +8,7 @@ import (
 
 	"github.com/ussdgw/ussdgw/adapters"
 	"github.com/ussdgw/ussdgw/consent"
-	"github.com/ussdgw/ussdgw/flows/gsm"
+	"github.com/ussdgw/ussdgw/gsm"
 )
 
 // State is one user's progress in a flow: all a step needs, and what a

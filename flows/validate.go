@@ -97,7 +97,7 @@ func (d *decoder) decodeRule(f fields) *inputRule {
 	}
 	if k := v.str("type"); k != "" {
 		if !contains(inputKinds, k) {
-			d.errorf(v.val("type"), join(v.path, "type"), "unknown type %q (use text, number, integer or date)", k)
+			d.errorf(v.val("type"), join(v.path, "type"), "bad-value", "unknown type %q (use text, number, integer or date)", k)
 		} else {
 			r.kind = k
 		}
@@ -106,7 +106,7 @@ func (d *decoder) decodeRule(f fields) *inputRule {
 		_, err := regexp.Compile(p)
 		re, _ := regexp.Compile(`^(?:` + p + `)$`)
 		if err != nil {
-			d.errorf(v.val("pattern"), join(v.path, "pattern"), "invalid regular expression: %v", unwrapRE(err))
+			d.errorf(v.val("pattern"), join(v.path, "pattern"), "bad-value", "invalid regular expression: %v", unwrapRE(err))
 		} else {
 			r.pattern = re
 		}
@@ -121,20 +121,20 @@ func (d *decoder) decodeRule(f fields) *inputRule {
 		r.kind = "number"
 	}
 	if (r.min != nil || r.max != nil) && r.kind != "number" && r.kind != "integer" {
-		d.errorf(v.node, v.path, "min and max apply to number and integer inputs, not %s", r.kind)
+		d.errorf(v.node, v.path, "bad-value", "min and max apply to number and integer inputs, not %s", r.kind)
 	}
 	if r.min != nil && r.max != nil && *r.min > *r.max {
-		d.errorf(v.val("min"), join(v.path, "min"), "min %v is greater than max %v", *r.min, *r.max)
+		d.errorf(v.val("min"), join(v.path, "min"), "bad-value", "min %v is greater than max %v", *r.min, *r.max)
 	}
 	r.minLen, _ = v.integer("min_length")
 	r.maxLen, _ = v.integer("max_length")
 	if r.maxLen > 0 && r.minLen > r.maxLen {
-		d.errorf(v.val("min_length"), join(v.path, "min_length"), "min_length %d is greater than max_length %d", r.minLen, r.maxLen)
+		d.errorf(v.val("min_length"), join(v.path, "min_length"), "bad-value", "min_length %d is greater than max_length %d", r.minLen, r.maxLen)
 	}
 	r.oneOf = v.strList("one_of")
 	r.notFuture = v.boolean("not_future", false)
 	if r.notFuture && r.kind != "date" {
-		d.errorf(v.val("not_future"), join(v.path, "not_future"), "not_future applies to date inputs only")
+		d.errorf(v.val("not_future"), join(v.path, "not_future"), "bad-value", "not_future applies to date inputs only")
 	}
 	return r
 }

@@ -1,7 +1,9 @@
 // Package gateway is the gateway's HTTP side: the USSD callback of
 // Africa's Talking-style aggregators, health, and (as they come) the admin
 // API, metrics and the phone simulator. It is the only package that knows
-// echo; it turns HTTP requests into ussd.Requests and back.
+// echo; it turns HTTP requests into ussd.Requests and back. It is a
+// transport: it may import ussd, flows, the stores and the codecs, and
+// nothing below it may import it; it must not import cmd/.
 package gateway
 
 import (

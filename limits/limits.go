@@ -1,7 +1,9 @@
 // Package limits admits or refuses the messages of a phone number before
 // the gateway serves them: a deny-list, and per-number rates of new
 // sessions (dials) and of steps, so that one number (or a script posing
-// as many) cannot take the service or its SMS budget for itself.
+// as many) cannot take the service or its SMS budget for itself. It is a
+// store the session layer calls: it must not import flows, ussd or a
+// transport.
 //
 // Redis keeps the counters (GCRA, github.com/go-redis/redis_rate, one Lua
 // call) so that a limit holds across gateway instances; Memory keeps them

@@ -1,7 +1,9 @@
 // Package metrics is the gateway's Prometheus instrumentation: it owns a
 // registry of its own (not the global one, so that tests and several
 // gateways in one process do not clash) with the collectors, and serves
-// it as an http.Handler for a listener of its own.
+// it as an http.Handler for a listener of its own. It sits with the
+// transports, whose status it reads (smpp): nothing below the transports
+// may import it, and it must not import cmd/.
 //
 // It observes at the seams rather than inside the packages: a hook on the
 // session manager's steps (ussd.Config.Observe), a wrapper around the

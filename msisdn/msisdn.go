@@ -1,7 +1,7 @@
 // Package msisdn is the gateway's one phone-number type: a subscriber's
 // number as international digits without "+" (254712345678), which logs
 // and prints masked so that no log line, error text or %v carries a full
-// number.
+// number. It imports nothing of ours, so that any package may use it.
 //
 // It is a leaf: it imports only the standard library, so that every
 // package of the module (the leaf packages consent and outbox too) can

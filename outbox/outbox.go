@@ -3,7 +3,8 @@
 // message is accepted only once Redis holds it; from then on it is sent at
 // least once, retried with backoff on temporary failures, dead-lettered
 // with the reason on permanent ones, and taken over by another instance
-// when the one sending it dies.
+// when the one sending it dies. It is a store: it must not import flows,
+// ussd or a transport (the SMPP side plugs in through its Sender).
 //
 // It is built on Redis Streams with a consumer group: one stream per
 // priority (High is always read before Bulk, so a dialogue reply never

@@ -1,6 +1,8 @@
 // Package reminders sends health reminders by SMS: a few days before each
 // due item (antenatal contact, vaccination) of a registration made in the
-// health flow, to the numbers subscribed to the reminders topic.
+// health flow, to the numbers subscribed to the reminders topic. It sits
+// beside the transports: it may import the stores, the adapters and the
+// codecs, and nothing below the transports may import it.
 //
 // Due times live in Redis, so that any number of gateway instances share
 // them and none is lost when one stops:

@@ -183,12 +183,12 @@ func (c *Config) password() string {
 }
 
 // Validate reports every problem of the configuration at once, each a
-// *ConfigError ("smsc <name>: <field>: <problem>"). It also checks that the
+// *ConfigError ("<field>: <problem> (bad-value)"). It also checks that the
 // password's environment variable is set.
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(field, format string, args ...any) {
-		errs = append(errs, &ConfigError{Bind: c.Name, Path: field, Msg: fmt.Sprintf(format, args...)})
+		errs = append(errs, &ConfigError{Path: field, Rule: "bad-value", Msg: fmt.Sprintf(format, args...)})
 	}
 	if !nameRE.MatchString(c.Name) {
 		bad("name", "must be letters, digits, '_', '.', '-'")

@@ -68,7 +68,7 @@ sources:
 	if err == nil {
 		t.Fatal("unknown keys accepted")
 	}
-	for _, want := range []string{"line 3:1: adress: unknown field", "line 4:22: timeouts.respnse: unknown field", "line 6:17: sources[0].tonn: unknown field"} {
+	for _, want := range []string{`3:1: adress: unknown field; did you mean "address"? (unknown-field)`, `4:22: timeouts.respnse: unknown field; did you mean "response"? (unknown-field)`, `6:17: sources[0].tonn: unknown field; did you mean "ton"? (unknown-field)`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}

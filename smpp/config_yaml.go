@@ -3,10 +3,14 @@ package smpp
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/ussdgw/ussdgw/problem"
 )
 
 // UnmarshalYAML decodes a Config on top of Defaults(). Unknown keys are
@@ -28,23 +32,12 @@ func (c *Config) UnmarshalYAML(n *yaml.Node) error {
 }
 
 // ConfigError is one problem of a Config: the field, as a path such as
-// "ussd.end_op" or "sources[0].addr", and what is wrong with it. Line and
-// Column are set when the problem was found while decoding YAML (an
+// "ussd.end_op" or "sources[0].addr", the rule it breaks and what is wrong
+// with it. It is the gateway's one problem type (package problem). Line
+// and Col are set when the problem was found while decoding YAML (an
 // unknown key); callers that kept the YAML can find the others' position
-// by Path.
-type ConfigError struct {
-	Bind         string // the bind's name, when known
-	Path         string
-	Msg          string
-	Line, Column int
-}
-
-func (e *ConfigError) Error() string {
-	if e.Line > 0 {
-		return fmt.Sprintf("line %d:%d: %s: %s", e.Line, e.Column, e.Path, e.Msg)
-	}
-	return fmt.Sprintf("smsc %q: %s: %s", e.Bind, e.Path, e.Msg)
-}
+// by Path, and set File.
+type ConfigError = problem.Problem
 
 // CheckKnownFields reports, as *ConfigError joined, every mapping key of n
 // that no yaml tag of v's type names, recursing into structs and slices:
@@ -87,7 +80,9 @@ func checkKnown(n *yaml.Node, t reflect.Type, path string, errs *[]error) {
 			ft, ok := fields[k.Value]
 			p := join(path, k.Value)
 			if !ok {
-				*errs = append(*errs, &ConfigError{Line: k.Line, Column: k.Column, Path: p, Msg: "unknown field"})
+				known := slices.Sorted(maps.Keys(fields))
+				*errs = append(*errs, &ConfigError{Line: k.Line, Col: k.Column, Path: p, Rule: "unknown-field",
+					Msg: "unknown field" + problem.DidYouMean(k.Value, known)})
 				continue
 			}
 			checkKnown(v, ft, p, errs)

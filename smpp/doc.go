@@ -1,7 +1,9 @@
 // Package smpp connects the gateway to SMSCs and USSDCs over SMPP 3.4: it
 // binds, keeps the binds alive, sends SMS (MT) with the right coding and
 // concatenation, and hands inbound deliver_sm and data_sm (MO SMS, delivery
-// receipts, USSD) to a Handler.
+// receipts, USSD) to a Handler. It is a transport: it must not import ussd,
+// flows or the stores (package smpp/bridge joins them), and nothing below
+// the transports may import it.
 //
 // # What comes from go-smpp and what is ours
 //
@@ -27,7 +29,7 @@
 //     exponential backoff and jitter, write deadlines, and a Status for
 //     health checks and metrics.
 //
-// On top of the session layer: text coding (GSM 03.38 via flows/gsm, else
+// On top of the session layer: text coding (GSM 03.38 via package gsm, else
 // UCS-2) and segmentation (UDH 8/16-bit, SAR, message_payload), a
 // segment-weighted TPS limit, retry of temporary failures (the command
 // status table is in status.go), delivery receipt parsing and matching

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ussdgw/ussdgw/flows/gsm"
+	"github.com/ussdgw/ussdgw/gsm"
 )
 
 // MessageState is the state of a message in a delivery receipt (SMPP 3.4

@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
-	"github.com/ussdgw/ussdgw/flows/gsm"
+	"github.com/ussdgw/ussdgw/gsm"
 )
 
 // Octets of user data per SMS, without and with a concatenation UDH. GSM

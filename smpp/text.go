@@ -3,7 +3,7 @@ package smpp
 import (
 	"unicode/utf8"
 
-	"github.com/ussdgw/ussdgw/flows/gsm"
+	"github.com/ussdgw/ussdgw/gsm"
 )
 
 // DecodeText decodes user data by its data_coding. ok is false when the

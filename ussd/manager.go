@@ -2,6 +2,8 @@
 // dialled code, a reply) into a step of the right flow, with the session
 // loaded from and saved to a Store so that any gateway instance can serve
 // the next step. It knows no transport: gateway/ (HTTP) and smpp/ call it.
+// It must not import a transport (gateway, smpp, api): they call it; below
+// it are flows, the stores and the codecs.
 //
 // A session is keyed by the subscriber's MSISDN (a phone has one USSD
 // dialogue at a time) and carries the transport's session id, so a message
@@ -24,7 +26,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/ussdgw/ussdgw/flows"
-	"github.com/ussdgw/ussdgw/flows/gsm"
+	"github.com/ussdgw/ussdgw/gsm"
 	"github.com/ussdgw/ussdgw/limits"
 )
 

@@ -1,6 +1,9 @@
 // Package adaptertest checks that an adapters.Adapter keeps the contract
-// flows rely on, the way testing/slogtest checks a slog.Handler. Every
-// adapter, built-in or not, should pass Run:
+// flows rely on, the way testing/slogtest checks a slog.Handler. It
+// imports only package adapters and test helpers; it must not import flows,
+// ussd or a transport.
+//
+// Every adapter, built-in or not, should pass Run:
 //
 //	func TestConformance(t *testing.T) {
 //		adaptertest.Run(t, adaptertest.Harness{

@@ -1,6 +1,7 @@
 // Package builtin lists the adapter kinds that ship with the gateway, for
 // cmd/ to build its adapters.Kinds from. It registers nothing: Kinds
-// returns a fresh value each time, to use as is or to extend.
+// returns a fresh value each time, to use as is or to extend. It imports
+// the adapter packages only; it must not import flows, ussd or a transport.
 package builtin
 
 import (

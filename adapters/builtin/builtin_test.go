@@ -63,7 +63,7 @@ func TestBuildShipped(t *testing.T) {
 	// Without the env var, Build names it.
 	deps.LookupEnv = func(string) (string, bool) { return "", false }
 	_, err = adapters.Build(Kinds(), "gateway.yaml", &doc.Adapters, deps)
-	if err == nil || err.Error() != "gateway.yaml:7:37: adapters.crm.headers.Authorization: environment variable CRM_TOKEN is not set" {
+	if err == nil || err.Error() != "gateway.yaml:7:37: adapters.crm.headers.Authorization: environment variable CRM_TOKEN is not set (missing-env)" {
 		t.Errorf("Build = %v", err)
 	}
 }

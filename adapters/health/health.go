@@ -2,7 +2,8 @@
 // schedules as data (antenatal contacts by gestational week, child
 // immunisations by age in weeks), the registration of a pregnancy's due
 // date (or last period) or a child's birth date per MSISDN, and the next
-// due item with its date.
+// due item with its date. It must not import flows, ussd or a transport:
+// flows call it, not the other way round.
 //
 // Schedules come from a document (see Doc and
 // flows-examples/data/health.yaml) read from a file or fetched from a

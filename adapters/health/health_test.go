@@ -234,12 +234,12 @@ schedules:
 `
 	_, err := Load("h.yaml", []byte(doc), false)
 	want := []string{
-		`h.yaml:5:13: schedules[0].anchor: want lmp or birth, got "conception"`,
-		`h.yaml:8:14: schedules[0].items[1].id: want a lower-case identifier not used before in the schedule, got "a"`,
-		`h.yaml:8:23: schedules[0].items[1].week: items must be in the order they fall due`,
-		`h.yaml:8:32: schedules[0].items[1].name: missing text in sw`,
-		`h.yaml:9:10: schedules[1].id: schedule "child" is defined twice`,
-		`h.yaml:9:52: schedules[1].items: required`,
+		`h.yaml:5:13: schedules[0].anchor: want lmp or birth, got "conception" (bad-value)`,
+		`h.yaml:8:14: schedules[0].items[1].id: want a lower-case identifier not used before in the schedule, got "a" (bad-value)`,
+		`h.yaml:8:23: schedules[0].items[1].week: items must be in the order they fall due (bad-value)`,
+		`h.yaml:8:32: schedules[0].items[1].name: missing text in sw (bad-value)`,
+		`h.yaml:9:10: schedules[1].id: schedule "child" is defined twice (bad-value)`,
+		`h.yaml:9:52: schedules[1].items: required (bad-value)`,
 	}
 	if err == nil || err.Error() != strings.Join(want, "\n") {
 		t.Errorf("got\n%v\nwant\n%s", err, strings.Join(want, "\n"))

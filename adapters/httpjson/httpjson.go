@@ -4,7 +4,9 @@
 // placeholders (URL-escaped), a method, a JSON body template for POST/PUT,
 // and a mapping of response fields into the result. Around every call: a
 // timeout, retries with backoff for idempotent methods only, a circuit
-// breaker (github.com/sony/gobreaker/v2), and a response cache for GETs.
+// breaker (github.com/sony/gobreaker/v2), and a response cache for GETs. It
+// must not import flows, ussd or a transport: flows call it, not the other
+// way round.
 //
 // Statuses map onto the flow's branches: 404 is KindNotFound, another 4xx
 // KindInvalid, a 5xx, 429 or transport failure KindUnavailable, and a
@@ -262,11 +264,13 @@ func New(c Config, in adapters.Instance) (*Adapter, error) {
 	}
 	var names []string
 	for name, o := range a.ops {
-		if name == "" {
-			continue
-		}
-		names = append(names, name)
+		// The op "" (an action without op:, when url: is set) is
+		// declared too, so that a flow loader accepts it; it is not
+		// listed among the names.
 		a.specs = append(a.specs, adapters.OpSpec{Name: name, Required: o.params})
+		if name != "" {
+			names = append(names, name)
+		}
 	}
 	slices.Sort(names)
 	slices.SortFunc(a.specs, func(x, y adapters.OpSpec) int { return strings.Compare(x.Name, y.Name) })

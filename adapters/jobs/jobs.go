@@ -1,6 +1,7 @@
 // Package jobs is the job-listings adapter (kind "jobs"): listings by
 // region and category, newest first, a page at a time, and the detail of
-// one listing with a ready-made SMS text.
+// one listing with a ready-made SMS text. It must not import flows, ussd or
+// a transport: flows call it, not the other way round.
 //
 // Its data is a document (see Doc and flows-examples/data/jobs.yaml) read
 // from a file or fetched from a back-end URL. Region and category names

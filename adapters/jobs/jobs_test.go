@@ -133,15 +133,15 @@ jobs:
 `
 	_, err := Load("j.yaml", []byte(doc), false)
 	want := []string{
-		`j.yaml:2:6: sms: unknown field {salary}`,
-		`j.yaml:3:46: regions[1].id: "nairobi" is defined twice`,
-		`j.yaml:3:61: regions[1].name: missing text in sw`,
-		`j.yaml:6:10: jobs[0].id: want a reference of letters, digits, - or _ (at most 16), got "bad id!"`,
-		`j.yaml:6:28: jobs[0].title: required`,
-		`j.yaml:7:34: jobs[0].closes: before the posting date`,
-		`j.yaml:8:45: jobs[1].region: unknown region "mombasa"`,
-		`j.yaml:8:64: jobs[1].category: unknown category "farming"`,
-		`j.yaml:9:14: jobs[1].posted: want a date like 2026-11-20, got "20-11-2026"`,
+		`j.yaml:2:6: sms: unknown field {salary} (bad-value)`,
+		`j.yaml:3:46: regions[1].id: "nairobi" is defined twice (bad-value)`,
+		`j.yaml:3:61: regions[1].name: missing text in sw (bad-value)`,
+		`j.yaml:6:10: jobs[0].id: want a reference of letters, digits, - or _ (at most 16), got "bad id!" (bad-value)`,
+		`j.yaml:6:28: jobs[0].title: required (bad-value)`,
+		`j.yaml:7:34: jobs[0].closes: before the posting date (bad-value)`,
+		`j.yaml:8:45: jobs[1].region: unknown region "mombasa" (bad-value)`,
+		`j.yaml:8:64: jobs[1].category: unknown category "farming" (bad-value)`,
+		`j.yaml:9:14: jobs[1].posted: want a date like 2026-11-20, got "20-11-2026" (bad-value)`,
 	}
 	if err == nil || err.Error() != strings.Join(want, "\n") {
 		t.Errorf("got\n%v\nwant\n%s", err, strings.Join(want, "\n"))

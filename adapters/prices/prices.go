@@ -1,7 +1,8 @@
 // Package prices is the market-prices adapter (kind "prices"): the latest
 // wholesale price of a commodity at a market, with its unit, currency,
 // date and change over a week; the commodities, markets and regions to
-// choose from; and a commodity compared across markets.
+// choose from; and a commodity compared across markets. It must not import
+// flows, ussd or a transport: flows call it, not the other way round.
 //
 // Its data is a document (see Doc and flows-examples/data/prices.yaml)
 // read from a file or fetched from a back-end URL. Answers are localized

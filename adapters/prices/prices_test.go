@@ -149,23 +149,23 @@ bogus: 1
 `
 	_, err := Load("p.yaml", []byte(doc), false)
 	want := []string{
-		"p.yaml:15:1: bogus: unknown key (known: base_currency, commodities, fx, langs, markets, prices, regions, units)",
+		"p.yaml:15:1: bogus: unknown key (known: base_currency, commodities, fx, langs, markets, prices, regions, units) (unknown-field)",
 	}
 	if err == nil || err.Error() != strings.Join(want, "\n") {
 		t.Errorf("decode problems:\n%v", err)
 	}
 	_, err = Load("p.yaml", []byte(strings.Replace(doc, "bogus: 1\n", "", 1)), false)
 	want = []string{
-		"p.yaml:5:30: units[0].name: missing text in fr",
-		"p.yaml:5:21: units[0].kg: must be positive",
-		"p.yaml:8:10: regions[1].id: want a lower-case identifier, got \"Coast\"",
-		"p.yaml:8:23: regions[1].name: language \"de\" is not declared in langs",
-		"p.yaml:8:5: regions[1].country: required",
-		"p.yaml:11:10: markets[1].id: market \"wakulima\" is defined twice",
-		"p.yaml:11:41: markets[1].region: unknown region \"rift\"",
-		"p.yaml:11:57: markets[1].currency: currency \"USD\" has no rate in fx",
-		"p.yaml:13:23: commodities[0].unit: unknown unit \"sack\"",
-		"p.yaml:3:19: fx.TZS: must be a positive rate",
+		"p.yaml:5:30: units[0].name: missing text in fr (bad-value)",
+		"p.yaml:5:21: units[0].kg: must be positive (bad-value)",
+		"p.yaml:8:10: regions[1].id: want a lower-case identifier, got \"Coast\" (bad-value)",
+		"p.yaml:8:23: regions[1].name: language \"de\" is not declared in langs (bad-value)",
+		"p.yaml:8:5: regions[1].country: required (bad-value)",
+		"p.yaml:11:10: markets[1].id: market \"wakulima\" is defined twice (bad-value)",
+		"p.yaml:11:41: markets[1].region: unknown region \"rift\" (bad-value)",
+		"p.yaml:11:57: markets[1].currency: currency \"USD\" has no rate in fx (bad-value)",
+		"p.yaml:13:23: commodities[0].unit: unknown unit \"sack\" (bad-value)",
+		"p.yaml:3:19: fx.TZS: must be a positive rate (bad-value)",
 	}
 	if err == nil {
 		t.Fatal("no problems")
@@ -244,7 +244,7 @@ func TestBuild(t *testing.T) {
 	var n yamlNode
 	n.parse(t, "prices: {kind: prices, file: prices.yaml}\nbad: {kind: prices, file: prices.yaml, url: \"http://x\"}\n")
 	_, err := adapters.Build(adapters.Kinds{"prices": Kind()}, "gw.yaml", n.Node, adapters.Deps{Dir: "../../flows-examples/data"})
-	if err == nil || err.Error() != `gw.yaml:2:45: adapters.bad.url: set file or url, not both` {
+	if err == nil || err.Error() != `gw.yaml:2:45: adapters.bad.url: set file or url, not both (bad-value)` {
 		t.Errorf("Build = %v", err)
 	}
 	n.parse(t, "prices: {kind: prices, file: prices.yaml}\n")

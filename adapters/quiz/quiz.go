@@ -2,7 +2,8 @@
 // banks of multiple-choice questions, a quiz of a few questions drawn in
 // a random order per attempt, feedback on each answer, and per-user
 // progress and score that survive the session, so that an unfinished quiz
-// can be resumed later.
+// can be resumed later. It must not import flows, ussd or a transport:
+// flows call it, not the other way round.
 //
 // Courses come from a document (see Doc and flows-examples/data/quiz.yaml)
 // read from a file or fetched from a back-end URL. Progress is kept in the

@@ -304,13 +304,13 @@ courses:
 `
 	_, err := Load("q.yaml", []byte(doc), false)
 	want := []string{
-		`q.yaml:3:35: texts.sms: unknown field {grade}`,
-		`q.yaml:7:11: courses[0].pass: want 1 to the quiz size (2)`,
-		`q.yaml:9:52: courses[0].questions[0].answer: want the number of an option, 1 to 2`,
-		`q.yaml:10:14: courses[0].questions[1].id: want a lower-case identifier not used before in the course, got "q1"`,
-		`q.yaml:10:42: courses[0].questions[1].options: want 2 to 4 options, got 1`,
-		`q.yaml:10:24: courses[0].questions[1].text: missing text in fr`,
-		`q.yaml:11:42: courses[1].questions: 0 questions, fewer than the quiz size 2`,
+		`q.yaml:3:35: texts.sms: unknown field {grade} (bad-value)`,
+		`q.yaml:7:11: courses[0].pass: want 1 to the quiz size (2) (bad-value)`,
+		`q.yaml:9:52: courses[0].questions[0].answer: want the number of an option, 1 to 2 (bad-value)`,
+		`q.yaml:10:14: courses[0].questions[1].id: want a lower-case identifier not used before in the course, got "q1" (bad-value)`,
+		`q.yaml:10:42: courses[0].questions[1].options: want 2 to 4 options, got 1 (bad-value)`,
+		`q.yaml:10:24: courses[0].questions[1].text: missing text in fr (bad-value)`,
+		`q.yaml:11:42: courses[1].questions: 0 questions, fewer than the quiz size 2 (bad-value)`,
 	}
 	if err == nil || err.Error() != strings.Join(want, "\n") {
 		t.Errorf("got\n%v\nwant\n%s", err, strings.Join(want, "\n"))

@@ -2,7 +2,8 @@
 // net/http handler that does what any Redis-backed USSD callback must do
 // and nothing else (parse the form, one Redis GET and one SET of the
 // session, answer CON). What the gateway reaches as a share of this, on the
-// same machine in the same run, is what its own work costs.
+// same machine in the same run, is what its own work costs. A command: it
+// may import anything of ours (today only ussd) and nothing imports it.
 package main
 
 import (

@@ -1,6 +1,7 @@
 // Command smsc-sim is a simulated operator: an SMSC and USSDC on
 // loopback that the gateway binds to, so the whole SMPP path can be tried
-// on one machine.
+// on one machine. A command: it may import anything of ours and nothing
+// imports it.
 //
 //	smsc-sim [flags]            a person dials USSD codes and answers screens from the terminal
 //	smsc-sim load [flags]       USSD load generator: many concurrent sessions, latency per step

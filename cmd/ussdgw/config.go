@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/ussdgw/ussdgw/problem"
 )
 
 // settings are the gateway's options. Each has one name used three ways:
@@ -60,6 +62,10 @@ type settings struct {
 	adapters *yaml.Node
 	smpp     *yaml.Node
 	file     string
+
+	// lookupEnv resolves the adapters' ${NAME} secrets (nil: the
+	// environment); ussdgw test fills in those it does not need.
+	lookupEnv func(string) (string, bool)
 }
 
 type option struct {
@@ -75,7 +81,7 @@ func (s *settings) options() []option {
 	opts := []option{
 		{name: "config", usage: "gateway config file (YAML) with adapters, SMPP connections (smpp:) and the settings below", str: &s.Config},
 		{name: "listen", usage: "HTTP listen address", str: &s.Listen},
-		{name: "flows", usage: "directory of flow files (*.yaml; subfolders such as data/ are not flows), relative to the working directory", str: &s.Flows},
+		{name: "flows", usage: "directory of flow files (*.yaml; subfolders such as data/ are not flows); in the config file relative to the file's folder, as a flag or variable to the working directory", str: &s.Flows},
 		{name: "redis-url", usage: "Redis URL for sessions, consent, limits and queues (forms below); empty keeps them in memory (one instance only, lost on restart)", str: &s.RedisURL},
 		{name: "redis-prefix", usage: "prefix of every Redis key, so deployments can share a Redis", str: &s.RedisPrefix},
 		{name: "redis-autopipeline", usage: "send the Redis commands of concurrent steps together (on), or one round trip per command (off: quicker for a lone request)", str: &s.RedisPipeline},
@@ -227,21 +233,28 @@ func (o option) assign(v string) error {
 func (s *settings) readFile(opts []option, given func(string) bool) error {
 	data, err := os.ReadFile(s.Config)
 	if err != nil {
-		return fmt.Errorf("reading config: %w", err)
+		return fmt.Errorf("reading config %s: %w", fullPath(s.Config), pathless(err))
 	}
 	s.file = s.Config
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return fmt.Errorf("%s: %w", s.Config, err)
+		return problem.FromYAML(s.Config, data, err)
 	}
 	if len(doc.Content) == 0 {
 		return nil
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
-		return fmt.Errorf("%s:%d:%d: the config must be a mapping", s.Config, root.Line, root.Column)
+		return problem.New(s.Config, root, "", "wrong-type", "the config must be a mapping (setting: value lines)")
 	}
-	var problems []string
+	var problems []*problem.Problem
+	var keys []string
+	for _, o := range opts {
+		if o.name != "config" {
+			keys = append(keys, fileKey(o.name))
+		}
+	}
+	keys = append(keys, "adapters", "smpp")
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
 		if k.Value == "adapters" {
@@ -259,22 +272,21 @@ func (s *settings) readFile(opts []option, given func(string) bool) error {
 			}
 		}
 		if opt == nil {
-			problems = append(problems, fmt.Sprintf("%s:%d:%d: %s: unknown setting", s.Config, k.Line, k.Column, k.Value))
+			problems = append(problems, problem.Errorf(s.Config, k, k.Value, "unknown-setting", "unknown setting%s", problem.DidYouMean(k.Value, keys)))
 			continue
 		}
 		if given(opt.name) {
 			continue
 		}
 		if v.Kind != yaml.ScalarNode {
-			problems = append(problems, fmt.Sprintf("%s:%d:%d: %s: expected a value", s.Config, v.Line, v.Column, k.Value))
+			problems = append(problems, problem.New(s.Config, v, k.Value, "wrong-type", "expected a value"))
 			continue
 		}
 		if err := opt.assign(v.Value); err != nil {
-			problems = append(problems, fmt.Sprintf("%s:%d:%d: %s: %v", s.Config, v.Line, v.Column, k.Value, err))
+			problems = append(problems, problem.New(s.Config, v, k.Value, "wrong-type", err.Error()))
+		} else if isPathKey(opt.name) { // paths.go
+			*opt.str = configRelative(s.Config, *opt.str)
 		}
 	}
-	if len(problems) > 0 {
-		return fmt.Errorf("%s", strings.Join(problems, "\n"))
-	}
-	return nil
+	return problem.Join(problems)
 }

@@ -1,16 +1,19 @@
 // Command ussdgw runs the SMS/USSD gateway: it loads the flows, keeps
 // sessions in Redis (or in memory), and serves the USSD callback, health
-// and the rest of the HTTP side.
+// and the rest of the HTTP side. The wiring: it may import anything of ours
+// and nothing imports it.
 //
 //	ussdgw [flags]           run the gateway
-//	ussdgw lint [dir|file]   check flow files and exit 1 on any problem
+//	ussdgw lint [-config FILE] [-format json] [dir|file]   check flows and config, exit 1 on any problem
+//	ussdgw test [dir]        play transcripts against the flows, adapters from fixtures
 //	ussdgw broadcast ...     start a broadcast through the API and follow it
 //	ussdgw apikey ...        create, list and revoke API keys
 //	ussdgw deny add|remove MSISDN, ussdgw deny list   the deny-list (Redis)
+//	ussdgw flow-schema       print the JSON Schema of flow files, for editors
 //	ussdgw config-reference  print the settings table the README carries
 //
 // Every flag also reads from USSDGW_<NAME> and the -config file; run
-// ussdgw -h for the list.
+// ussdgw -h for the list, ussdgw help COMMAND for a command's (commands.go).
 package main
 
 import (
@@ -74,18 +77,12 @@ var errUsage = errors.New("usage")
 // run is main without the process: tests call it. ready, when not nil,
 // receives the listening address once the gateway serves.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready chan<- string) error {
-	if len(args) > 0 && args[0] == "lint" {
-		return lint(args[1:], stdout)
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		return runCommand(ctx, args, getenv, stdout, stderr) // commands.go
 	}
-	if len(args) > 0 && (args[0] == "broadcast" || args[0] == "apikey") {
-		return apiCommand(ctx, args, getenv, stdout, stderr)
-	}
-	if len(args) > 0 && args[0] == "config-reference" {
-		configReference(stdout)
+	if wantsHelp(args) {
+		gatewayHelp(stdout)
 		return nil
-	}
-	if len(args) > 0 && args[0] == "deny" {
-		return deny(ctx, args[1:], getenv, stdout, stderr)
 	}
 	s, err := parseSettings("ussdgw", args, getenv, stderr)
 	if err != nil {
@@ -198,9 +195,9 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 	if err != nil {
 		return a, err
 	}
-	a.set, err = flows.Load(s.Flows, flows.Options{Adapters: a.reg.Names()})
+	a.set, err = flows.Load(s.Flows, flows.Options{Adapters: a.reg.Names(), Ops: a.reg.Ops()})
 	if err != nil {
-		return a, fmt.Errorf("loading flows from %s:\n%w", s.Flows, err)
+		return a, fmt.Errorf("loading flows from %s:\n%w", fullPath(s.Flows), err)
 	}
 	if err := a.reg.Start(ctx); err != nil {
 		return a, err
@@ -590,17 +587,17 @@ func redactURL(u string) string {
 // buildAdapters builds the adapters of the config file, or without one
 // the built-in defaults over the data files shipped beside the flows.
 func buildAdapters(s *settings, store ussd.Store, log *slog.Logger, now func() time.Time) (*adapters.Registry, error) {
-	deps := adapters.Deps{KV: store, Logger: log, Now: now}
+	deps := adapters.Deps{KV: store, Logger: log, Now: now, LookupEnv: s.lookupEnv}
 	section, file := s.adapters, s.file
 	if file != "" {
-		deps.Dir = filepath.Dir(file)
+		deps.Dir = fullPath(filepath.Dir(file))
 	}
 	if section == nil {
 		if s.file != "" {
 			return adapters.NewRegistry(), nil // a config file without adapters
 		}
 		section, file = defaultAdapters(s.Flows), "(built-in defaults)"
-		deps.Dir = s.Flows
+		deps.Dir = fullPath(s.Flows)
 		if section == nil {
 			return adapters.NewRegistry(), nil
 		}
@@ -626,33 +623,4 @@ func defaultAdapters(flowsDir string) *yaml.Node {
 		panic(err) // built here from constants
 	}
 	return doc.Content[0]
-}
-
-// lint checks flow files and prints every problem.
-func lint(args []string, stdout io.Writer) error {
-	dir := "./flows-examples"
-	if len(args) > 0 {
-		dir = args[0]
-	}
-	var err error
-	if st, serr := os.Stat(dir); serr == nil && !st.IsDir() {
-		var data []byte
-		if data, err = os.ReadFile(dir); err == nil {
-			_, err = flows.Parse(dir, data, flows.Options{})
-		}
-	} else {
-		_, err = flows.Load(dir, flows.Options{})
-	}
-	if err != nil {
-		if errs := flows.Errors(err); len(errs) > 0 {
-			for _, e := range errs {
-				fmt.Fprintln(stdout, e)
-			}
-			fmt.Fprintf(stdout, "%d problem(s)\n", len(errs))
-			return errUsage
-		}
-		return err
-	}
-	fmt.Fprintln(stdout, "ok")
-	return nil
 }

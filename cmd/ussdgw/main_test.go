@@ -49,7 +49,7 @@ func TestSettingsErrors(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{[]string{"-config", bad}, nil, bad + ":2:1: sesion_timeout: unknown setting\n" + bad + ":3:14: step_budget: \"soon\" is not a duration like 180s or 5m"},
+		{[]string{"-config", bad}, nil, bad + ":2:1: sesion_timeout: unknown setting; did you mean \"session_timeout\"? (unknown-setting)\n" + bad + ":3:14: step_budget: \"soon\" is not a duration like 180s or 5m (wrong-type)"},
 		{nil, map[string]string{"USSDGW_STEP_BUDGET": "fast"}, `USSDGW_STEP_BUDGET: "fast" is not a duration like 180s or 5m`},
 		{[]string{"-nope"}, nil, "flag provided but not defined: -nope"},
 		{[]string{"extra"}, nil, `unexpected argument "extra"`},
@@ -126,8 +126,8 @@ func TestLint(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "x.yaml"), []byte("id: x\nlanguages: [en]\nnodes:\n  a: {type: end, txt: hi}\n"), 0o644)
 	out.Reset()
 	err := lint([]string{dir}, &out)
-	want := filepath.Join(dir, "x.yaml") + ":4:6: nodes.a.text: required field is missing\n" +
-		filepath.Join(dir, "x.yaml") + ":4:18: nodes.a.txt: unknown field \"txt\"; did you mean \"text\"?\n2 problem(s)\n"
+	want := filepath.Join(dir, "x.yaml") + ":4:6: nodes.a.text: required field is missing (missing-field)\n" +
+		filepath.Join(dir, "x.yaml") + ":4:18: nodes.a.txt: unknown field \"txt\"; did you mean \"text\"? (unknown-field)\n2 problem(s)\n"
 	if err == nil || out.String() != want {
 		t.Fatalf("got %v %q\nwant %q", err, out.String(), want)
 	}

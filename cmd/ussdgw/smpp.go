@@ -2,19 +2,19 @@ package main
 
 import (
 	"errors"
-	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/ussdgw/ussdgw/problem"
 	"github.com/ussdgw/ussdgw/smpp"
 	"github.com/ussdgw/ussdgw/smpp/bridge"
 )
 
 // decodeSMPP decodes and validates the config file's smpp: section. Every
-// problem is reported at once, each as file:line:col: smpp.<path>: what.
+// problem is reported at once, each a *problem.Problem at
+// file:line:col: smpp.<path>.
 func decodeSMPP(file string, n *yaml.Node) (bridge.Config, error) {
 	var c bridge.Config
 	if err := n.Decode(&c); err != nil {
@@ -26,35 +26,49 @@ func decodeSMPP(file string, n *yaml.Node) (bridge.Config, error) {
 	return c, nil
 }
 
-var yamlLine = regexp.MustCompile(`^line (\d+): (.*)$`)
-
-// positioned rewrites the errors of the smpp section with the file and
-// the line and column of the field they are about.
+// positioned gives the problems of the smpp section the file, the
+// section's path prefix and the line and column of the field they are
+// about (Validate knows only the path).
 func positioned(file string, section *yaml.Node, err error) error {
-	var out []string
+	var out []*problem.Problem
 	for _, e := range unjoin(err) {
 		var ce *smpp.ConfigError
 		var te *yaml.TypeError
 		switch {
 		case errors.As(e, &ce):
-			line, col := ce.Line, ce.Column
-			if line == 0 {
-				line, col = nodeAt(section, ce.Path)
+			p := *ce
+			p.File, p.Path = file, "smpp."+ce.Path
+			if p.Line == 0 {
+				p.Line, p.Col = nodeAt(section, ce.Path)
 			}
-			out = append(out, fmt.Sprintf("%s:%d:%d: smpp.%s: %s", file, line, col, ce.Path, ce.Msg))
+			out = append(out, &p)
 		case errors.As(e, &te):
-			for _, m := range te.Errors {
-				if sm := yamlLine.FindStringSubmatch(m); sm != nil {
-					out = append(out, fmt.Sprintf("%s:%s: smpp: %s", file, sm[1], sm[2]))
-				} else {
-					out = append(out, fmt.Sprintf("%s: smpp: %s", file, m))
+			for _, p := range problem.FromYAMLAll(file, nil, te) {
+				p.Path = "smpp"
+				if n := valueOnLine(section, p.Line, p.Msg); n != nil {
+					p.Col = n.Column
 				}
+				out = append(out, p)
 			}
 		default:
-			out = append(out, fmt.Sprintf("%s:%d:%d: smpp: %v", file, section.Line, section.Column, e))
+			out = append(out, problem.New(file, section, "smpp", "bad-value", e.Error()))
 		}
 	}
-	return errors.New(strings.Join(out, "\n"))
+	return problem.Join(out)
+}
+
+// valueOnLine returns the scalar under n on line whose value msg quotes:
+// yaml.v3's type errors give the line only.
+func valueOnLine(n *yaml.Node, line int, msg string) *yaml.Node {
+	if n.Kind == yaml.ScalarNode && n.Line == line && strings.Contains(msg, strconv.Quote(n.Value)) {
+		return n
+	}
+	for _, c := range n.Content {
+		if found := valueOnLine(c, line, msg); found != nil {
+			return found
+		}
+	}
+	return nil
 }
 
 func unjoin(err error) []error {

@@ -62,7 +62,7 @@ smpp:
       adress: 127.0.0.1:2775
       ussd: {profile: tata, end_opp: 1}
   sms: {sourc: "384"}
-`, []string{":5:7: smpp.connections[0].adress: unknown field", ":6:29: smpp.connections[0].ussd.end_opp: unknown field", ":7:9: smpp.sms.sourc: unknown field"}},
+`, []string{`:5:7: smpp.connections[0].adress: unknown field; did you mean "address"? (unknown-field)`, `:6:29: smpp.connections[0].ussd.end_opp: unknown field; did you mean "end_op"? (unknown-field)`, `:7:9: smpp.sms.sourc: unknown field; did you mean "source"? (unknown-field)`}},
 		{"invalid values", `
 smpp:
   connections:
@@ -93,7 +93,7 @@ smpp:
   connections:
     - name: a
       window: many
-`, []string{":5: smpp: cannot unmarshal !!str `many` into int"}},
+`, []string{`:5:15: smpp: "many" is not a whole number (wrong-type)`}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := writeConfig(t, tt.section+examplesConfig(t))

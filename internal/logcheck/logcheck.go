@@ -3,7 +3,8 @@
 // a line shows a phone number whole or a text the test named as secret
 // (an SMS body, a sensitive input). Tests build their loggers with New or
 // Wrap, and a package's TestMain calls Main so that what packages log
-// through slog.Default is checked too.
+// through slog.Default is checked too. A test helper: it imports only the
+// codecs (msisdn); only tests import it.
 //
 // It is for tests only, and imports only the standard library.
 package logcheck

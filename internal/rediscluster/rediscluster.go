@@ -2,7 +2,8 @@
 // tests: a Redis Cluster (masters with replicas, made by redis-cli --cluster
 // create) and a Sentinel-managed master with a replica. Each runs from a
 // temporary directory, on free ports, without persistence, and is torn down
-// (processes killed, directory removed) when the test ends.
+// (processes killed, directory removed) when the test ends. A test helper:
+// it imports nothing of ours; only tests import it.
 //
 // It needs redis-server and redis-cli on PATH; without them, or under
 // -short, Start and StartSentinel skip the test with a message saying so.

@@ -1,7 +1,8 @@
 // Package redistest gives a test the shared test Redis (REDIS_URL, else
 // 127.0.0.1:6379) under a key prefix of its own, whose keys are deleted
 // when the test ends: tests of several packages share that Redis, so a
-// test touches nothing but its prefix and never flushes.
+// test touches nothing but its prefix and never flushes. A test helper: it
+// imports nothing of ours; only tests import it.
 //
 // It imports go-redis and nothing of ours, so any package's tests can use
 // it.

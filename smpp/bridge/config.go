@@ -8,7 +8,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/ussdgw/ussdgw/flows/gsm"
+	"github.com/ussdgw/ussdgw/gsm"
 	"github.com/ussdgw/ussdgw/smpp"
 	"github.com/ussdgw/ussdgw/ussd"
 )
@@ -94,7 +94,7 @@ func (c *Config) UnmarshalYAML(n *yaml.Node) error {
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(path, format string, args ...any) {
-		errs = append(errs, &smpp.ConfigError{Path: path, Msg: fmt.Sprintf(format, args...)})
+		errs = append(errs, &smpp.ConfigError{Path: path, Rule: "bad-value", Msg: fmt.Sprintf(format, args...)})
 	}
 	if len(c.Connections) == 0 {
 		bad("connections", "at least one connection is needed")

@@ -3,7 +3,9 @@
 // (package ussd) whose screens go back as submit_sm, MO SMS are reassembled
 // and handed to the SMS router (package ussd/sms), delivery receipts go to
 // the status store, and the flows' SMS (sms nodes, late results, replies)
-// go out over the binds.
+// go out over the binds. It is a transport: it may import ussd, flows, the
+// stores and the codecs; nothing below the transports may import it, and it
+// must not import cmd/.
 //
 // A USSD dialogue is keyed in the session manager by the subscriber's
 // MSISDN and an id made of the USSDC (the bind group) and the profile's
@@ -31,7 +33,7 @@ import (
 	"time"
 
 	"github.com/ussdgw/ussdgw/flows"
-	"github.com/ussdgw/ussdgw/flows/gsm"
+	"github.com/ussdgw/ussdgw/gsm"
 	"github.com/ussdgw/ussdgw/msisdn"
 	"github.com/ussdgw/ussdgw/smpp"
 	"github.com/ussdgw/ussdgw/ussd"

@@ -3,7 +3,8 @@
 // starts one with Start, points a Client at Addr, and drives it with JSON
 // commands (send a deliver_sm, answer submits with a status, drop the
 // connection) while it reports what happens as events (binds, submit_sm as
-// node-smpp decoded them, whole reassembled messages, responses).
+// node-smpp decoded them, whole reassembled messages, responses). A test
+// helper: it imports nothing of ours; only tests import it.
 //
 // Start skips the test when node is not installed. When the node package is
 // not installed yet and npm is, it runs `npm ci` in the script's folder

@@ -8,7 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/fiorix/go-smpp/smpp/pdu"
-	"github.com/ussdgw/ussdgw/flows/gsm"
+	"github.com/ussdgw/ussdgw/gsm"
 	"github.com/ussdgw/ussdgw/smpp"
 )
 

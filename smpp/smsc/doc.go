@@ -7,7 +7,9 @@
 // 16-bit reference, SAR, message_payload) and injects deliver_sm: MO SMS,
 // delivery receipts and USSD dialogues shaped by a Profile (which
 // ussd_service_op opens, replies, continues, ends and aborts, and which
-// TLV keys the session).
+// TLV keys the session). It must not import the gateway's side
+// (smpp/bridge, ussd, flows): it plays the operator, so it shares only the
+// SMPP session layer's types and the codecs with the gateway.
 //
 // Every submit_sm is handed to Config.OnSubmit, decoded (text by
 // data_coding, TLVs, the USSD op and session); every whole MT message to

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/fiorix/go-smpp/smpp/pdu"
-	"github.com/ussdgw/ussdgw/flows/gsm"
+	"github.com/ussdgw/ussdgw/gsm"
 	"github.com/ussdgw/ussdgw/smpp"
 )
 

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/ussdgw/ussdgw/flows"
-	"github.com/ussdgw/ussdgw/flows/gsm"
+	"github.com/ussdgw/ussdgw/gsm"
 	"github.com/ussdgw/ussdgw/limits"
 	"github.com/ussdgw/ussdgw/ussd"
 	"github.com/ussdgw/ussdgw/ussd/sms"

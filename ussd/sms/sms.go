@@ -3,7 +3,8 @@
 // service has an SMS dialogue, else with the service's help text), a reply
 // continues the dialogue in progress, HELP lists the keywords, and anything
 // else gets that list too. STOP and START words (stop.go) come before all
-// of that. Replies go out through a flows.Messenger.
+// of that. Replies go out through a flows.Messenger. Like package ussd it
+// must not import a transport (gateway, smpp, api), which call it.
 //
 // It knows no transport: the SMPP side hands it each reassembled MO.
 package sms

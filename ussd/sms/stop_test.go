@@ -11,7 +11,7 @@ import (
 
 	"github.com/ussdgw/ussdgw/consent"
 	"github.com/ussdgw/ussdgw/flows"
-	"github.com/ussdgw/ussdgw/flows/gsm"
+	"github.com/ussdgw/ussdgw/gsm"
 	"github.com/ussdgw/ussdgw/ussd"
 	"github.com/ussdgw/ussdgw/ussd/sms"
 )

@@ -1,6 +1,8 @@
 // Package storetest checks that a ussd.Store behaves as the interface says,
 // and gives tests a Redis to run against: the real server named by
 // REDIS_URL (as in CI), or an embedded miniredis on a laptop without Redis.
+// A test helper of the session layer: it imports package ussd only, and
+// must not import a transport.
 package storetest
 
 import (

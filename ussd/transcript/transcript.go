@@ -1,6 +1,7 @@
 // Package transcript runs golden USSD transcripts: plain-text files that
 // say what a user dials and types and what each screen must show, played
-// through a real ussd.Manager, as an aggregator would send them.
+// through a real ussd.Manager, as an aggregator would send them. It imports
+// package ussd only, and must not import a transport.
 //
 // A transcript is a sequence of blocks:
 //
@@ -142,6 +143,9 @@ type Player struct {
 	// @ commands.
 	Outbox func() []string
 	Hooks  map[string]func(arg string) error
+	// Before, when set, is called with each step before it is played
+	// (to know which step an adapter call belongs to).
+	Before func(Step)
 
 	sessions int
 	smsSeen  int
@@ -158,6 +162,9 @@ func (p *Player) Play(ctx context.Context, steps []Step) ([]Result, error) {
 	}
 	var out []Result
 	for _, st := range steps {
+		if p.Before != nil {
+			p.Before(st)
+		}
 		switch st.Action {
 		case "wait":
 			d, err := time.ParseDuration(st.Arg)

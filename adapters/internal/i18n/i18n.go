@@ -1,5 +1,6 @@
 // Package i18n holds the localized text of the built-in adapters' data
-// files and the formatting of numbers for a phone screen.
+// files and the formatting of numbers for a phone screen. It imports
+// nothing of ours.
 //
 // A data file declares its languages (langs: [en, fr, sw], the first being
 // the default); every localized text is then either a plain string (the

@@ -1,6 +1,7 @@
 // Package kvtest gives the tests of KV-backed adapters the gateway's real
 // stores to run against: the in-memory store always, and Redis when
 // REDIS_URL is set (e.g. redis://127.0.0.1:6379/0). Only tests import it.
+// Like every adapter package it must not import flows, ussd or a transport.
 package kvtest
 
 import (

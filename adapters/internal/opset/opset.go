@@ -1,7 +1,8 @@
 // Package opset dispatches an adapter call to the function of its op,
 // after the checks every built-in adapter makes the same way: the context
 // is not already done, the op exists, the required params are present, and
-// an MSISDN param looks like one.
+// an MSISDN param looks like one. It must not import flows, ussd or a
+// transport: flows call it, not the other way round.
 package opset
 
 import (

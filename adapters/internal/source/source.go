@@ -2,7 +2,9 @@
 // shipped beside the flows (read when the adapter is built, so that its
 // problems are reported with the rest of the configuration) or from an
 // HTTP back-end (fetched at start). Either can be re-read on an interval;
-// a failed refresh logs a warning and the last good data keeps serving.
+// a failed refresh logs a warning and the last good data keeps serving. It
+// must not import flows, ussd or a transport: flows call it, not the other
+// way round.
 package source
 
 import (

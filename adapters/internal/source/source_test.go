@@ -92,7 +92,7 @@ func TestFile(t *testing.T) {
 	os.WriteFile(path, []byte("n: 0\n"), 0o644)
 	os.Chtimes(path, time.Now(), time.Now().Add(time.Second))
 	err = s.Refresh(context.Background())
-	if err == nil || err.Error() != "d.yaml:1:4: n: must be positive" {
+	if err == nil || err.Error() != "d.yaml:1:4: n: must be positive (bad-value)" {
 		t.Errorf("Refresh = %v", err)
 	}
 	if s.Current().N != 1 {

@@ -3,7 +3,7 @@
 // column and dotted path: unknown keys, values of the wrong type, syntax
 // errors. It also keeps an index from paths to nodes, so that checks made
 // after decoding (a market that names an unknown region, say) can be
-// reported at the right place.
+// reported at the right place. It imports nothing of ours.
 //
 // Paths name mapping keys with dots and sequence items with brackets:
 // "markets[2].region", "adapters.crm.headers.Authorization".
@@ -14,49 +14,20 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/ussdgw/ussdgw/problem"
 )
 
-// Problem is one positioned configuration or data problem. Its text is
-// "file:line:col: path: message", leaving out the parts that are unknown.
-type Problem struct {
-	File string
-	Line int
-	Col  int
-	Path string
-	Msg  string
-}
-
-func (p *Problem) Error() string {
-	var b strings.Builder
-	if p.File != "" {
-		b.WriteString(p.File)
-		b.WriteByte(':')
-	}
-	if p.Line > 0 {
-		b.WriteString(strconv.Itoa(p.Line))
-		b.WriteByte(':')
-		if p.Col > 0 {
-			b.WriteString(strconv.Itoa(p.Col))
-			b.WriteByte(':')
-		}
-	}
-	if b.Len() > 0 {
-		b.WriteByte(' ')
-	}
-	if p.Path != "" {
-		b.WriteString(p.Path)
-		b.WriteString(": ")
-	}
-	b.WriteString(p.Msg)
-	return b.String()
-}
+// Problem is one positioned configuration or data problem: the gateway's
+// one problem type (package problem). Its text is "file:line:col: path:
+// message (rule)", leaving out the parts that are unknown.
+type Problem = problem.Problem
 
 // Index maps the paths decoded so far to their value nodes.
 type Index struct {
@@ -82,9 +53,11 @@ func (ix *Index) Node(path string) *yaml.Node {
 	}
 }
 
-// Problem returns a Problem at path, positioned at its node.
+// Problem returns a Problem at path, positioned at its node, of rule
+// bad-value: a value that decoded but is not right (a market that names
+// an unknown region).
 func (ix *Index) Problem(path, msg string) *Problem {
-	p := &Problem{Path: path, Msg: msg}
+	p := &Problem{Path: path, Rule: "bad-value", Msg: msg}
 	if ix == nil {
 		return p
 	}
@@ -117,23 +90,16 @@ func Item(path string, i int) string {
 	return path + "[" + strconv.Itoa(i) + "]"
 }
 
-var lineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
 // Parse parses data as one YAML or JSON document and decodes it strictly
 // into v (a pointer to a struct, usually). Every problem comes back at
 // once, joined, each a *Problem.
 func Parse(file string, data []byte, v any) (*Index, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		p := &Problem{File: file, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
-		if m := lineRE.FindStringSubmatch(err.Error()); m != nil {
-			p.Line, _ = strconv.Atoi(m[1])
-			p.Msg = m[2]
-		}
-		return nil, p
+		return nil, problem.FromYAML(file, data, err)
 	}
 	if doc.Kind == 0 {
-		return nil, &Problem{File: file, Msg: "empty document"}
+		return nil, &Problem{File: file, Rule: "empty-file", Msg: "empty document"}
 	}
 	return Decode(file, "", &doc, v)
 }
@@ -161,10 +127,10 @@ type decoder struct {
 	problems []error
 }
 
+// problem records a problem at n. Every problem of decoding is a value
+// of the wrong type but for unknown keys, which say so.
 func (d *decoder) problem(n *yaml.Node, path, format string, args ...any) {
-	d.problems = append(d.problems, &Problem{
-		File: d.ix.File, Line: n.Line, Col: n.Column, Path: path, Msg: fmt.Sprintf(format, args...),
-	})
+	d.problems = append(d.problems, problem.Errorf(d.ix.File, n, path, problem.RuleType, format, args...))
 }
 
 var (
@@ -256,7 +222,9 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		idx, ok := fields[k.Value]
 		if !ok {
 			d.ix.nodes[Join(path, k.Value)] = k
-			d.problem(k, Join(path, k.Value), "unknown key (known: %s)", knownKeys(fields))
+			p := problem.Errorf(d.ix.File, k, Join(path, k.Value), "unknown-field", "unknown key%s (known: %s)",
+				problem.DidYouMean(k.Value, keysOf(fields)), knownKeys(fields))
+			d.problems = append(d.problems, p)
 			continue
 		}
 		d.decode(val, fieldByIndex(v, idx), Join(path, k.Value))
@@ -312,14 +280,16 @@ func fieldsOf(t reflect.Type) map[string][]int {
 	return out
 }
 
-func knownKeys(fields map[string][]int) string {
+func keysOf(fields map[string][]int) []string {
 	keys := make([]string, 0, len(fields))
 	for k := range fields {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	return strings.Join(keys, ", ")
+	return keys
 }
+
+func knownKeys(fields map[string][]int) string { return strings.Join(keysOf(fields), ", ") }
 
 func what(n *yaml.Node) string {
 	switch n.Kind {

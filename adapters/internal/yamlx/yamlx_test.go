@@ -51,7 +51,7 @@ items:
 	if n := ix.Node("items[1].backoff"); n == nil || n.Line != 9 {
 		t.Errorf("index: %v", n)
 	}
-	if p := ix.Problem("retry.backoff", "too long"); p.Error() != "c.yaml:4:8: retry.backoff: too long" {
+	if p := ix.Problem("retry.backoff", "too long"); p.Error() != "c.yaml:4:8: retry.backoff: too long (bad-value)" {
 		t.Errorf("problem at a missing key: %v", p)
 	}
 }
@@ -62,23 +62,23 @@ func TestParseProblems(t *testing.T) {
 		want      []string
 	}{
 		{"all at once", "url: [1]\ntimeout: 2\nretry: {attempts: x, nope: 1}\nbogus: 1\n", []string{
-			`c.yaml:1:6: url: want a string, got a list`,
-			`c.yaml:2:10: timeout: want a duration (like "2s" or "10m"), got "2"`,
-			`c.yaml:3:19: retry.attempts: want an integer, got "x"`,
-			`c.yaml:3:22: retry.nope: unknown key (known: attempts, backoff)`,
-			`c.yaml:4:1: bogus: unknown key (known: file, headers, items, on, retry, tags, timeout, url)`,
+			`c.yaml:1:6: url: want a string, got a list (wrong-type)`,
+			`c.yaml:2:10: timeout: want a duration (like "2s" or "10m"), got "2" (wrong-type)`,
+			`c.yaml:3:19: retry.attempts: want an integer, got "x" (wrong-type)`,
+			`c.yaml:3:22: retry.nope: unknown key (known: attempts, backoff) (unknown-field)`,
+			`c.yaml:4:1: bogus: unknown key (known: file, headers, items, on, retry, tags, timeout, url) (unknown-field)`,
 		}},
 		{"nested list", "items:\n  - attempts: 1\n  - attempt: 2\n", []string{
-			`c.yaml:3:5: items[1].attempt: unknown key (known: attempts, backoff)`,
+			`c.yaml:3:5: items[1].attempt: unknown key; did you mean "attempts"? (known: attempts, backoff) (unknown-field)`,
 		}},
 		{"wrong shapes", "headers: x\ntags: {a: b}\non: maybe\n", []string{
-			`c.yaml:1:10: headers: want a mapping, got "x"`,
-			`c.yaml:2:7: tags: want a list, got a mapping`,
-			`c.yaml:3:5: on: want true or false, got "maybe"`,
+			`c.yaml:1:10: headers: want a mapping, got "x" (wrong-type)`,
+			`c.yaml:2:7: tags: want a list, got a mapping (wrong-type)`,
+			`c.yaml:3:5: on: want true or false, got "maybe" (wrong-type)`,
 		}},
-		{"syntax", "url: [\n", []string{`c.yaml:1: did not find expected node content`}},
-		{"empty", "", []string{`c.yaml: empty document`}},
-		{"not a mapping", "- a\n", []string{`c.yaml:1:1: want a mapping, got a list`}},
+		{"syntax", "url: [\n", []string{`c.yaml:1:6: this [ is never closed (yaml-unclosed)`}},
+		{"empty", "", []string{`c.yaml: empty document (empty-file)`}},
+		{"not a mapping", "- a\n", []string{`c.yaml:1:1: want a mapping, got a list (wrong-type)`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

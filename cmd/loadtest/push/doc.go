@@ -4,5 +4,5 @@
 // and the table (run.sh), and the subscribers helper (./subscribers). The
 // Go code here is only its test: that the sink counts what the table
 // reports (duplicates, receipts, refused binds) as a real SMPP client sees
-// it. It must not be imported.
+// it. It may import anything of ours and must not be imported.
 package push

@@ -3,7 +3,8 @@
 // (package smpp) sending n messages straight into the sink from c
 // goroutines, with receipts requested and counted, and no queue, no Redis
 // and no HTTP in between. It shows what the sink and the SMPP layer allow
-// on this machine, so the other rows can be read against it.
+// on this machine, so the other rows can be read against it. A command: it
+// may import anything of ours and nothing imports it.
 //
 //	direct -addr 127.0.0.1:2775 -n 100000 -c 128 -binds 1 -window 100
 //

@@ -5,7 +5,8 @@
 // until the sink (sink.js) saw them all and acknowledged their receipts,
 // and until the outbox's group counts them delivered (the receipts as the
 // gateway matched them). It measures the queue, the Hub and the receipts
-// without HTTP and fan-out in between.
+// without HTTP and fan-out in between. A command: it may import anything of
+// ours and nothing imports it.
 //
 //	outboxbench -redis-url redis://127.0.0.1:6379/0 -prefix bench: -n 100000 -sink-http 127.0.0.1:9000
 //

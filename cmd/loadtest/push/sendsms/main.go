@@ -3,7 +3,7 @@
 // Kannel's smsbox HTTP interface (/cgi-bin/sendsms) from c concurrent
 // clients, one destination number per message, and reports how fast
 // smsbox accepted them. It is a load tool, not a library: it imports
-// nothing of ours.
+// nothing of ours, and nothing imports it.
 //
 //	sendsms -url http://127.0.0.1:13013/cgi-bin/sendsms -user u -pass p -n 100000 -c 64
 //

@@ -4,7 +4,8 @@
 // MT fan-out benchmark (cmd/loadtest/push/run.sh): n numbers, base,
 // base+1, ..., each subscribed through package consent (the same calls a
 // user's own subscribe step makes) to one topic, so that one price or one
-// broadcast to the topic fans out to all of them.
+// broadcast to the topic fans out to all of them. A command: it may import
+// anything of ours and nothing imports it.
 //
 //	subscribers -redis-url redis://127.0.0.1:6379/0 -prefix bench: -n 100000
 //

@@ -1,5 +1,7 @@
 // Package gsm measures and converts text for the GSM 03.38 default alphabet
-// (3GPP TS 23.038) and UCS-2, the two codings a USSD screen or an SMS can use.
+// (3GPP TS 23.038) and UCS-2, the two codings a USSD screen or an SMS can
+// use. It imports nothing of ours, so that the transports and the engine
+// can share it.
 //
 // A screen or message is sent in GSM 7-bit when every character is in the
 // default alphabet or its extension table (extension characters take two
