@@ -3,7 +3,7 @@ package flows
 import (
 	"strings"
 
-	"github.com/ussdgw/ussdgw/flows/gsm"
+	"github.com/ussdgw/ussdgw/gsm"
 )
 
 // Graph is a flow's nodes and the transitions between them, as written:

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/ussdgw/ussdgw/flows"
-	"github.com/ussdgw/ussdgw/flows/gsm"
+	"github.com/ussdgw/ussdgw/gsm"
 	"github.com/ussdgw/ussdgw/msisdn"
 	"github.com/ussdgw/ussdgw/ussd"
 )
