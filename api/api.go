@@ -1,7 +1,7 @@
 // Package api is the gateway's HTTP API under /api/v1: broadcasts
 // (create, progress, cancel), the delivery status of a message, new
 // prices that become price alerts, the consent record of a number and the
-// detailed health. Callers authenticate with an API key (package apikeys)
+// detailed health, and services' analytics. Callers authenticate with an API key (package apikeys)
 // as "Authorization: Bearer <key>"; each route needs a scope. Errors are
 // JSON: {"error": "..."} with, for invalid input, the list of problems.
 // Every mutation is audited (key, what, when, outcome) in a Redis stream
@@ -53,6 +53,8 @@ type Config struct {
 	Consent Consent
 	Outbox  Outbox
 	Prices  Prices
+	// Analytics reports services' analytics (analytics.go); nil: off.
+	Analytics Analytics
 	// Health is the detailed health GET /api/v1/health shows; nil: ok.
 	Health func(ctx context.Context) map[string]any
 	// Country is the region numbers without a country code are read in
@@ -144,6 +146,8 @@ func New(cfg Config) *Server {
 	g.GET("/consent/:msisdn", s.getConsent, s.auth(apikeys.Admin))
 	g.GET("/health", s.health, s.auth(apikeys.Read))
 	g.GET("/audit", s.getAudit, s.auth(apikeys.Admin))
+	g.GET("/analytics/:service", s.getAnalytics, s.auth(apikeys.Read))
+	g.GET("/analytics/:service/export.csv", s.getAnalytics, s.auth(apikeys.Read))
 	return s
 }
 

@@ -82,6 +82,11 @@ func (f *Flow) fetchList(ctx context.Context, env *Env, st *State, n *node) (s S
 		return Screen{}, false, nil
 	}
 	node, page := st.Node, st.Page
+	if env != nil && env.Trace != nil { // a refresh of the screen shown, not a move
+		tr := env.Trace
+		env.Trace = nil
+		defer func() { env.Trace = tr }()
+	}
 	s, err = f.enter(ctx, env, st, target(j))
 	if err != nil || st.Node != node {
 		return s, true, err
@@ -204,6 +209,7 @@ func (f *Flow) move(ctx context.Context, env *Env, st *State, from int, event st
 	case toLanguage:
 		f.leave(st, from)
 		st.Node, st.Page = langNode, 0
+		env.arrived(langNode)
 		return f.languageScreen(env, st, ""), nil
 	}
 	next, err := f.fire(from, event)
@@ -267,6 +273,7 @@ func (f *Flow) back(ctx context.Context, env *Env, st *State) (Screen, error) {
 			return f.enter(ctx, env, st, target(i)) // fetch the list again
 		}
 		st.Node, st.Page, st.Entry = name, 0, ""
+		env.arrived(name)
 		return f.render(env, st, f.nodes[i], ""), nil
 	}
 	return f.enter(ctx, env, st, target(f.start))
@@ -290,10 +297,12 @@ func (f *Flow) enter(ctx context.Context, env *Env, st *State, t target) (Screen
 			return Screen{Text: f.out(f.labels[f.lang(st.Lang)][lLate]), End: true}, nil
 		case toLanguage:
 			st.Node, st.Page = langNode, 0
+			env.arrived(langNode)
 			return f.languageScreen(env, st, ""), nil
 		}
 		n := f.nodes[t]
 		st.Node, st.Page, st.Entry = n.name, 0, ""
+		env.arrived(n.name)
 		if !n.transient() {
 			if n.items != nil && n.items.scoped {
 				st.Entry = via
@@ -318,6 +327,9 @@ func (f *Flow) enter(ctx context.Context, env *Env, st *State, t target) (Screen
 			event, to = f.subscriptions(ctx, env, st, n)
 		default:
 			event, to = f.act(ctx, env, st, n)
+		}
+		if event == "error" || event == "timeout" {
+			env.failed(n.name)
 		}
 		if to < 0 {
 			t = to

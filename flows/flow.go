@@ -225,6 +225,16 @@ func (f *Flow) Label(key, lang string) string {
 	return f.labels[f.lang(lang)][key]
 }
 
+// NodeNames returns the names of the flow's nodes in file order (the
+// language chooser, "@language", is not one).
+func (f *Flow) NodeNames() []string {
+	out := make([]string, len(f.nodes))
+	for i, n := range f.nodes {
+		out[i] = n.name
+	}
+	return out
+}
+
 // HasNode reports whether the flow has a node called name.
 func (f *Flow) HasNode(name string) bool {
 	_, ok := f.byName[name]

@@ -63,6 +63,34 @@ type Env struct {
 	// max_length (0: DefaultMaxInput; negative: no bound but the node's).
 	// A longer answer is an invalid entry, never saved nor shown again.
 	MaxInput int
+	// Trace, when set, is told what the step does, in order (analytics):
+	// each node it arrives at and each back-end failure on the way. A list
+	// fetched again for a screen already shown is not a move and is not
+	// traced.
+	Trace Tracer
+}
+
+// Tracer follows a step through the flow.
+type Tracer interface {
+	// Arrived is called for every node the step arrives at (screens,
+	// actions, routers, and "@language" for the language chooser).
+	Arrived(node string)
+	// Failed is called when a node's back-end call failed or timed out
+	// (an adapter, the SMS route, the consent registry): the step takes
+	// that node's error or timeout branch.
+	Failed(node string)
+}
+
+func (e *Env) arrived(node string) {
+	if e != nil && e.Trace != nil {
+		e.Trace.Arrived(node)
+	}
+}
+
+func (e *Env) failed(node string) {
+	if e != nil && e.Trace != nil {
+		e.Trace.Failed(node)
+	}
 }
 
 // Consent is the part of the consent registry the flows use. The MSISDN

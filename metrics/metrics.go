@@ -53,6 +53,9 @@ type Metrics struct {
 
 	mu    sync.Mutex
 	names map[string]string // series name -> type, for Names
+	// analytics series (flows.go), made by the first WatchFlows
+	flowsOnce sync.Once
+	flows     *flowMetrics
 }
 
 // Step latency buckets: a USSD step's budget is 4 s, and the operator
@@ -127,6 +130,7 @@ func AllNames() map[string]string {
 	m := New(Options{})
 	m.WatchSMPP(nil)
 	m.WatchQueue(nil)
+	m.WatchFlows(nil)
 	return m.Names()
 }
 

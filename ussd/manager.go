@@ -72,8 +72,12 @@ type Config struct {
 	// Observe, when set, is told about every step once it is answered
 	// (metrics: observe.go).
 	Observe func(context.Context, Step)
-	Now     func() time.Time
-	Log     *slog.Logger
+	// Analytics, when set, counts what sessions do (entries, choices,
+	// exits per node and day), written with each session save; the Store
+	// must be a Counter (analytics.go).
+	Analytics Analytics
+	Now       func() time.Time
+	Log       *slog.Logger
 }
 
 // Limiter is the check a message passes before it is served.
@@ -108,6 +112,8 @@ type Manager struct {
 	limitErrs *rate.Limiter
 	late      sync.WaitGroup
 	slots     chan struct{} // bounds late work in flight
+	analytics Analytics     // nil: off
+	counter   Counter       // cfg.Store, when analytics is on
 }
 
 // maxLate bounds the late adapter calls in flight: past it a late result
@@ -146,6 +152,13 @@ func NewManager(cfg Config) *Manager {
 	m := &Manager{cfg: cfg, log: cfg.Log.With("comp", "ussd"), slots: make(chan struct{}, maxLate),
 		limitErrs: rate.NewLimiter(rate.Every(10*time.Second), 1)}
 	m.flows.Store(cfg.Flows)
+	if cfg.Analytics != nil { // analytics
+		if c, ok := cfg.Store.(Counter); ok {
+			m.analytics, m.counter = cfg.Analytics, c
+		} else {
+			m.log.Warn("analytics off: the session store cannot keep counters", "store", fmt.Sprintf("%T", cfg.Store))
+		}
+	}
 	return m
 }
 
@@ -180,6 +193,8 @@ type Request struct {
 	// Limit is the screen size of this transport or operator when it is
 	// smaller than the flow's (zero: the flow's).
 	Limit gsm.Limit
+
+	start time.Time // when Handle took it (analytics' step latency)
 }
 
 // Response is what to show the user.
@@ -221,7 +236,8 @@ func (m *Manager) Language(ctx context.Context, msisdn MSISDN) (string, error) {
 // Handle runs one step. On a failure of the store it still returns a
 // Response to show (an apology that ends the session) with the error.
 func (m *Manager) Handle(ctx context.Context, req Request) (resp Response, err error) {
-	defer m.observe(ctx, req, time.Now(), &resp, &err)
+	req.start = time.Now()
+	defer m.observe(ctx, req, req.start, &resp, &err)
 	if req.MSISDN == "" || req.SessionID == "" {
 		return Response{Text: m.cfg.UnknownService, End: true}, errors.New("ussd: request without msisdn or session id")
 	}
@@ -483,6 +499,7 @@ func (m *Manager) begin(ctx context.Context, req Request, f *flows.Flow, shortcu
 	defer cancel()
 	var screen flows.Screen
 	var err error
+	tr := m.newTrail() // analytics
 	if old != nil && len(shortcut) == 0 {
 		s.State = old.State
 		s.Status = StatusOffered
@@ -495,6 +512,9 @@ func (m *Manager) begin(ctx context.Context, req Request, f *flows.Flow, shortcu
 			e := m.env(req, now)
 			if replay && i < len(shortcut) {
 				e.SMS = sentBefore{}
+			}
+			if tr != nil {
+				e.Trace = tr
 			}
 			return e
 		}
@@ -522,7 +542,17 @@ func (m *Manager) begin(ctx context.Context, req Request, f *flows.Flow, shortcu
 			m.log.Warn("dropping a resume record", "err", err)
 		}
 	}
-	return m.save(ctx, req, f, s, curRaw, screen, profileLang)
+	// analytics: the session begins; the one it displaces, if still
+	// going, was left for this one.
+	ev := stepEvent(f, s, tr, req.start, "", screen.Rejected)
+	var left *Event
+	if ev != nil {
+		ev.New = true
+		if cur != nil && cur.Status == StatusActive && now.Sub(time.UnixMilli(cur.Updated)) <= m.cfg.SessionTimeout {
+			left = m.leftEvent(cur, ExitElsewhere)
+		}
+	}
+	return m.save(ctx, req, f, s, curRaw, screen, profileLang, ev, left)
 }
 
 // continueSession applies one input to a session in progress.
@@ -556,15 +586,23 @@ func (m *Manager) continueSession(ctx context.Context, set *flows.Set, req Reque
 		s.TextLen, s.TextSum = len(req.Text), textSum(req.Text)
 	}
 	env := m.env(req, now)
+	tr, from := m.newTrail(), cur.Node // analytics
+	if tr != nil {
+		env.Trace = tr
+	}
 	fctx, cancel := context.WithTimeout(ctx, m.cfg.StepBudget)
 	defer cancel()
 	var screen flows.Screen
 	var err error
 	if s.Status == StatusOffered {
+		from = ""
 		switch strings.TrimSpace(input) {
 		case "1":
 			s.Status = StatusActive
 			screen, err = f.Render(fctx, env, &s.State)
+			if tr != nil && err == nil {
+				tr.Arrived(s.Node) // back on the screen it was cut on
+			}
 		case "2":
 			s.Status = StatusActive
 			s.State = flows.State{Lang: s.Lang, Vars: map[string]string{}}
@@ -576,6 +614,7 @@ func (m *Manager) continueSession(ctx context.Context, set *flows.Set, req Reque
 		screen, err = f.Step(fctx, env, &s.State, input)
 	}
 	if errors.Is(err, flows.ErrStale) {
+		from = ""
 		s.Status = StatusActive
 		s.State = flows.State{Lang: s.Lang, Vars: map[string]string{}}
 		screen, err = f.Start(fctx, env, &s.State)
@@ -583,13 +622,16 @@ func (m *Manager) continueSession(ctx context.Context, set *flows.Set, req Reque
 	if err != nil {
 		return m.unavailable(f, s.Lang), fmt.Errorf("step of %s: %w", f.ID, err)
 	}
-	return m.save(ctx, req, f, s, raw, screen, cur.Lang)
+	return m.save(ctx, req, f, s, raw, screen, cur.Lang, stepEvent(f, s, tr, req.start, from, screen.Rejected))
 }
 
 // save writes the session's next state if nobody else has advanced it
 // meanwhile; if somebody has, it answers with the state they wrote. The
 // user's language is remembered when the step changed it from prevLang.
-func (m *Manager) save(ctx context.Context, req Request, f *flows.Flow, s *Session, curRaw []byte, screen flows.Screen, prevLang string) (Response, error) {
+//
+// evs are the analytics events of the step (nil when off): the first is
+// the step's; the save completes it with the session's end.
+func (m *Manager) save(ctx context.Context, req Request, f *flows.Flow, s *Session, curRaw []byte, screen flows.Screen, prevLang string, evs ...*Event) (Response, error) {
 	// The step has happened (an adapter may have registered something): it
 	// is saved even if the caller went away meanwhile, so that a retry
 	// finds it applied.
@@ -599,8 +641,14 @@ func (m *Manager) save(ctx context.Context, req Request, f *flows.Flow, s *Sessi
 	if screen.End {
 		s.Status = StatusEnded
 		ttl = endedTTL
+		if len(evs) > 0 && evs[0] != nil { // analytics
+			evs[0].Exit, evs[0].ExitNode = ExitEnd, s.Node
+			if evs[0].Failed {
+				evs[0].Exit = ExitError
+			}
+		}
 	}
-	ok, err := m.cfg.Store.Swap(ctx, m.sessionKey(req.MSISDN), curRaw, s.encode(), ttl)
+	ok, err := m.swap(ctx, m.sessionKey(req.MSISDN), curRaw, s.encode(), ttl, evs...)
 	if err != nil {
 		return m.unavailable(f, s.Lang), fmt.Errorf("saving session: %w", err)
 	}
@@ -683,9 +731,10 @@ func (m *Manager) Abort(ctx context.Context, msisdn MSISDN, sessionID string) er
 	if err != nil || s.ID != sessionID || s.Status == StatusEnded || s.Status == StatusAborted {
 		return nil
 	}
+	left := m.leftEvent(s, ExitAbort) // analytics
 	s.Status = StatusAborted
 	s.Updated = m.cfg.Now().UnixMilli()
-	if _, err := m.cfg.Store.Swap(ctx, key, vals[0], s.encode(), m.cfg.ResumeWindow); err != nil {
+	if _, err := m.swap(ctx, key, vals[0], s.encode(), m.cfg.ResumeWindow, left); err != nil {
 		return fmt.Errorf("saving aborted session: %w", err)
 	}
 	return nil

@@ -13,6 +13,7 @@ import (
 type MemoryStore struct {
 	mu      sync.Mutex
 	m       map[string]memEntry
+	counts  map[string]*memCounts // counters (counters.go)
 	now     func() time.Time
 	stop    chan struct{}
 	stopped sync.Once
@@ -45,6 +46,11 @@ func (s *MemoryStore) sweep(every time.Duration) {
 			for k, e := range s.m {
 				if e.expired(now) {
 					delete(s.m, k)
+				}
+			}
+			for k, h := range s.counts {
+				if !h.exp.IsZero() && !now.Before(h.exp) {
+					delete(s.counts, k)
 				}
 			}
 			s.mu.Unlock()

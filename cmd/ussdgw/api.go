@@ -66,8 +66,12 @@ func wireAPI(ctx context.Context, a *app, s *settings, log *slog.Logger, now fun
 			wg.Go(func() { al.Watch(actx, 30*time.Second, func() []alerts.Price { return toPrices(q.Quotes()) }) })
 		}
 	}
+	var an api.Analytics
+	if a.analytics != nil {
+		an = a.analytics
+	}
 	srv := api.New(api.Config{
-		Keys: apikeys.New(p.client, s.RedisPrefix, nil), Redis: p.client, Prefix: s.RedisPrefix, Flows: set,
+		Keys: apikeys.New(p.client, s.RedisPrefix, nil), Redis: p.client, Prefix: s.RedisPrefix, Flows: set, Analytics: an,
 		Consent: p.consent, Outbox: p.queue, Prices: al, Country: s.APICountry, Now: now, Log: log,
 		AuditRetention: s.APIAuditRetention, RecordRetention: s.APIRecordRetention,
 		RatePerMinute: s.APIRate, Refused: func() { a.metrics.Refused("api", "limited") },

@@ -52,6 +52,8 @@ type settings struct {
 	metricsSettings  // metrics.go: the Prometheus listener
 	studioSettings   // studio.go: the service owners' workbench
 
+	analyticsSettings // analytics.go: per-node analytics
+
 	// The outbox (push.go).
 	OutboxWorkers   int
 	OutboxClaimIdle time.Duration
@@ -105,6 +107,7 @@ func (s *settings) options() []option {
 	}
 	opts = append(opts, s.reminderOptions()...)
 	opts = append(opts, s.guardOptions()...)
+	opts = append(opts, s.analyticsOptions()...)
 	opts = append(opts, s.studioOptions()...)
 	return append(opts, s.metricsOptions()...)
 }
@@ -133,6 +136,7 @@ func defaults() *settings {
 		APIAuditRetention:  400 * 24 * time.Hour,
 		APIRecordRetention: 90 * 24 * time.Hour,
 		reminderSettings:   reminderDefaults(),
+		analyticsSettings:  analyticsDefaults(),
 		OutboxWorkers:      64,
 		OutboxClaimIdle:    30 * time.Second,
 		SMSHourlyCap:       5,

@@ -40,6 +40,7 @@ import (
 
 	"github.com/ussdgw/ussdgw/adapters"
 	"github.com/ussdgw/ussdgw/adapters/builtin"
+	"github.com/ussdgw/ussdgw/analytics"
 	"github.com/ussdgw/ussdgw/consent"
 	"github.com/ussdgw/ussdgw/flows"
 	"github.com/ussdgw/ussdgw/gateway"
@@ -146,6 +147,8 @@ type app struct {
 	gw       *gateway.Server // handler's gateway part: Details for the authenticated health
 	studio   *studioPart     // studio.go: the workbench; nil when off
 	storeStr string
+
+	analytics *analytics.Store // nil: off (analytics.go)
 
 	// What a shutdown runs, phase by phase (see shutdown): each list in
 	// the order to call it.
@@ -280,6 +283,9 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 	}
 	base.Limiter, base.MaxInput = s.limiter(store), s.MaxInput
 	base.Observe = a.metrics.Step
+	if a.analytics = newAnalytics(s, a, store, log, o.now); a.analytics != nil {
+		base.Analytics = a.analytics
+	}
 	a.manager = ussd.NewManager(base)
 	a.drain = append(a.drain, closeManager(a.manager))
 	var health func(context.Context) map[string]any

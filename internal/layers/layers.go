@@ -31,10 +31,10 @@ const Module = "github.com/ussdgw/ussdgw"
 var Layers = []Layer{
 	{Name: "codec", Leaf: true, Packages: []string{"gsm", "msisdn", "kv", "problem"}},
 	{Name: "base", Packages: []string{"internal", "lifecycle"}},
-	{Name: "adapters", Packages: []string{"adapters", "consent", "limits", "outbox", "apikeys", "analytics"}},
+	{Name: "adapters", Packages: []string{"adapters", "consent", "limits", "outbox", "apikeys"}},
 	{Name: "flows", Packages: []string{"flows"}},
 	{Name: "ussd", Packages: []string{"ussd"}},
-	{Name: "transports", Packages: []string{"gateway", "smpp", "api", "alerts", "reminders", "metrics", "studio"}},
+	{Name: "transports", Packages: []string{"gateway", "smpp", "api", "alerts", "reminders", "metrics", "studio", "analytics"}},
 	{Name: "commands", Packages: []string{"cmd", "deploy"}},
 }
 
