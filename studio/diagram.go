@@ -55,8 +55,9 @@ func statsOf(r Report, name string) *NodeStats {
 // screenKinds show a screen to the user; the others run in between.
 var screenKinds = map[string]bool{"menu": true, "input": true, "end": true}
 
-// Diagram draws the flow of g with the counts of r as an SVG document.
-func Diagram(g flows.Graph, r Report) string {
+// Diagram draws the flow of g with the counts of r as an SVG document;
+// off says that there are no counts to draw (analytics off).
+func Diagram(g flows.Graph, r Report, off bool) string {
 	nodes := make([]*drawnNode, len(g.Nodes))
 	byName := map[string]*drawnNode{}
 	for i, n := range g.Nodes {
@@ -99,7 +100,7 @@ func Diagram(g flows.Graph, r Report) string {
 		width, height, width, height, esc(r.Service))
 	b.WriteString(`<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="9" markerHeight="9" markerUnits="userSpaceOnUse" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#98a2b3"/></marker>` +
 		`<marker id="arrow-used" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="12" markerHeight="12" markerUnits="userSpaceOnUse" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#1f6feb"/></marker></defs>`)
-	summary(&b, r, worst)
+	summary(&b, r, worst, off)
 	edges(&b, nodes, byName)
 	for _, d := range nodes {
 		drawNode(&b, d, d == worst)
@@ -240,7 +241,12 @@ func nodeLines(d *drawnNode, r Report) []line {
 	return ls
 }
 
-func summary(b *strings.Builder, r Report, worst *drawnNode) {
+func summary(b *strings.Builder, r Report, worst *drawnNode, off bool) {
+	if off {
+		fmt.Fprintf(b, `<text class="summary worst-note" x="%d" y="%d">%s</text>`, margin, margin+6,
+			esc(r.Service+": no counts, the gateway's analytics are off (-analytics-retention 0 or a store without counters)."))
+		return
+	}
 	s := fmt.Sprintf("%s, %s to %s: %d sessions, %d finished on an end screen (%s)", r.Service, r.From, r.To, r.Sessions, r.Completed, pct(r.Completed, r.Sessions))
 	fmt.Fprintf(b, `<text class="summary" x="%d" y="%d">%s</text>`, margin, margin+6, esc(s))
 	w := "Nobody left before the end."
@@ -380,6 +386,9 @@ func (s *Server) reportFor(w http.ResponseWriter, r *http.Request) (*flows.Flow,
 		writeError(w, http.StatusBadRequest, err.Error())
 		return nil, Report{}, false
 	}
+	if s.cfg.Analytics == nil {
+		return f, Report{Service: f.ID, From: from.Format(time.DateOnly), To: to.Format(time.DateOnly), Nodes: map[string]*NodeStats{}}, true
+	}
 	rep, err := s.cfg.Analytics.Report(r.Context(), f.ID, from, to)
 	if err != nil {
 		s.log.Warn("reading the analytics", "service", f.ID, "err", err)
@@ -405,5 +414,5 @@ func (s *Server) diagram(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "image/svg+xml")
 	w.Header().Set("Cache-Control", "no-store")
-	fmt.Fprint(w, Diagram(f.Graph(r.URL.Query().Get("lang")), rep))
+	fmt.Fprint(w, Diagram(f.Graph(r.URL.Query().Get("lang")), rep, s.cfg.Analytics == nil))
 }

@@ -3,7 +3,6 @@ package studio_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/ussdgw/ussdgw/studio"
 )
@@ -95,44 +94,5 @@ func TestInboxBounded(t *testing.T) {
 	}
 	if got := in.Messages("999000000001"); len(got) != 50 {
 		t.Errorf("kept %d messages, want the last 50", len(got))
-	}
-}
-
-func TestMemoryReportDays(t *testing.T) {
-	day := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
-	now := day
-	m := studio.NewMemory(func() time.Time { return now })
-	m.Started("s", []string{"a"})
-	m.Moved("s", "a", []string{"act", "b"}, 1500*time.Millisecond)
-	m.Left("s", "b", studio.ExitEnd)
-	now = day.AddDate(0, 0, 1)
-	m.Started("s", []string{"a"})
-	m.Left("s", "a", studio.ExitAbort)
-	cases := []struct {
-		from, to            time.Time
-		sessions, completed int64
-		aEntered            int64
-	}{
-		{day, day, 1, 1, 1},
-		{day.AddDate(0, 0, 1), day.AddDate(0, 0, 1), 1, 0, 1},
-		{day, day.AddDate(0, 0, 1), 2, 1, 2},
-		{day.AddDate(0, 0, -3), day.AddDate(0, 0, -1), 0, 0, 0},
-	}
-	for _, c := range cases {
-		r, err := m.Report(context.Background(), "s", c.from, c.to)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var entered int64
-		if n := r.Nodes["a"]; n != nil {
-			entered = n.Entered
-		}
-		if r.Sessions != c.sessions || r.Completed != c.completed || entered != c.aEntered {
-			t.Errorf("%s..%s: %d sessions, %d completed, a entered %d; want %d, %d, %d", r.From, r.To, r.Sessions, r.Completed, entered, c.sessions, c.completed, c.aEntered)
-		}
-	}
-	r, _ := m.Report(context.Background(), "s", day, day)
-	if a := r.Nodes["a"]; a.Choices["act"] != 1 || a.LatencyMs.Count != 1 || a.LatencyMs.Sum != 1500 || r.Nodes["act"].Choices["b"] != 1 || r.Nodes["b"].Exits["end"] != 1 {
-		t.Errorf("day one: %+v %+v %+v", r.Nodes["a"], r.Nodes["act"], r.Nodes["b"])
 	}
 }

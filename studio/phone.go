@@ -22,8 +22,7 @@ type phone struct {
 	mu      sync.Mutex
 	number  string
 	session string // the dialogue's id; "" when none is open
-	service string
-	node    string // the screen the dialogue is on (for the counts)
+	node    string // the node the dialogue is on
 	last    ussd.Response
 	err     string
 }
@@ -177,9 +176,6 @@ func (s *Server) dial(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), stepTimeout)
 	defer cancel()
 	m, n := s.cfg.Manager, msisdn.MSISDN(p.number)
-	if p.session != "" && !p.last.End && p.service != "" {
-		s.memory.Left(p.service, p.node, ExitElsewhere)
-	}
 	p.err = ""
 	if f, _, ok := m.Flows().Route(body.Code); ok && body.Lang != "" {
 		if !f.HasLanguage(body.Lang) {
@@ -194,7 +190,7 @@ func (s *Server) dial(w http.ResponseWriter, r *http.Request) {
 	}
 	p.session = newSessionID()
 	resp, err := m.Handle(ctx, ussd.Request{SessionID: p.session, MSISDN: n, Dialled: body.Code, New: true})
-	s.stepped(ctx, p, "", resp, err, 0)
+	s.stepped(ctx, p, resp, err)
 	writeJSON(w, http.StatusOK, s.view(ctx, p))
 }
 
@@ -213,69 +209,23 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), stepTimeout)
 	defer cancel()
-	from, start := p.node, time.Now()
 	resp, err := s.cfg.Manager.Handle(ctx, ussd.Request{SessionID: p.session, MSISDN: msisdn.MSISDN(p.number), Input: body.Input})
-	s.stepped(ctx, p, from, resp, err, time.Since(start))
+	s.stepped(ctx, p, resp, err)
 	writeJSON(w, http.StatusOK, s.view(ctx, p))
 }
 
-// stepped records a step's answer on the phone and in the counts. from is
-// the screen the step left ("" for a dial).
-func (s *Server) stepped(ctx context.Context, p *phone, from string, resp ussd.Response, err error, took time.Duration) {
+// stepped records a step's answer on the phone. The analytics count it
+// in the session manager, as for any session.
+func (s *Server) stepped(ctx context.Context, p *phone, resp ussd.Response, err error) {
 	p.last = resp
 	if err != nil {
 		p.err = "the step failed: " + err.Error()
 		s.log.Warn("simulated step failed", "msisdn", msisdn.MSISDN(p.number), "err", err)
 	}
-	if resp.Service == "" {
-		p.service, p.node = "", ""
-		return // no service: an unknown code
-	}
-	p.service = resp.Service
-	sess, perr := s.cfg.Manager.Peek(ctx, msisdn.MSISDN(p.number))
-	ended := false
-	if perr == nil && sess != nil && sess.ID == p.session {
+	p.node = ""
+	if sess, perr := s.cfg.Manager.Peek(ctx, msisdn.MSISDN(p.number)); perr == nil && sess != nil && sess.ID == p.session {
 		p.node = sess.Node
-		ended = sess.Status == ussd.StatusEnded
 	}
-	var g flows.Graph
-	if f, ok := s.cfg.Manager.Flows().Flow(resp.Service); ok {
-		g = f.Graph("")
-	}
-	if from == "" {
-		s.memory.Started(resp.Service, walk(g, "", p.node))
-	} else {
-		s.memory.Moved(resp.Service, from, walk(g, from, p.node), took)
-	}
-	if !resp.End {
-		return
-	}
-	cause := ExitEnd
-	switch {
-	case err != nil:
-		cause = ExitError
-	case !ended:
-		// The manager ended it without a step of the flow: the session
-		// had expired.
-		cause = ExitTimeout
-	case s.kind(resp.Service, p.node) != "end":
-		cause = ExitError // the built-in "service unavailable" screen
-	}
-	s.memory.Left(resp.Service, p.node, cause)
-}
-
-// kind is the kind of node name in service ("" when unknown).
-func (s *Server) kind(service, name string) string {
-	f, ok := s.cfg.Manager.Flows().Flow(service)
-	if !ok {
-		return ""
-	}
-	for _, n := range f.Graph("").Nodes {
-		if n.Name == name {
-			return n.Kind
-		}
-	}
-	return ""
 }
 
 // hangup cuts the dialogue as the network would (the user pressed
@@ -289,9 +239,6 @@ func (s *Server) hangup(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusServiceUnavailable, "the session store failed")
 			s.log.Warn("hanging up a simulated dialogue", "err", err)
 			return
-		}
-		if p.service != "" {
-			s.memory.Left(p.service, p.node, ExitAbort)
 		}
 	}
 	p.session, p.last, p.node, p.err = "", ussd.Response{}, "", ""
@@ -316,6 +263,6 @@ func (s *Server) newNumber(w http.ResponseWriter, r *http.Request) {
 	p := &current(r).phone
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.number, p.session, p.last, p.node, p.service, p.err = body.Number, "", ussd.Response{}, "", "", ""
+	p.number, p.session, p.last, p.node, p.err = body.Number, "", ussd.Response{}, "", ""
 	writeJSON(w, http.StatusOK, s.view(r.Context(), p))
 }

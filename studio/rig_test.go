@@ -18,6 +18,7 @@ import (
 
 	"github.com/ussdgw/ussdgw/adapters"
 	"github.com/ussdgw/ussdgw/adapters/builtin"
+	"github.com/ussdgw/ussdgw/analytics"
 	"github.com/ussdgw/ussdgw/apikeys"
 	"github.com/ussdgw/ussdgw/flows"
 	"github.com/ussdgw/ussdgw/studio"
@@ -26,14 +27,16 @@ import (
 
 // rig is the studio over the example services, with their built-in
 // adapters on the shipped data, an in-memory session store and a real API
-// key store (on an embedded Redis).
+// key store (on an embedded Redis); the manager counts the analytics the
+// diagram shows, as the gateway's does.
 type rig struct {
-	srv     *httptest.Server
-	studio  *studio.Server
-	manager *ussd.Manager
-	inbox   *studio.Inbox
-	keys    *apikeys.Store
-	key     string // a key with the studio scope
+	srv       *httptest.Server
+	studio    *studio.Server
+	manager   *ussd.Manager
+	inbox     *studio.Inbox
+	analytics *analytics.Store
+	keys      *apikeys.Store
+	key       string // a key with the studio scope
 }
 
 // examples is the directory of the example services.
@@ -57,7 +60,8 @@ func newRig(t testing.TB) *rig {
 		t.Fatal(err)
 	}
 	inbox := studio.NewInbox(nil, nil)
-	m := ussd.NewManager(ussd.Config{Store: store, Flows: set, Adapters: reg, SMS: inbox})
+	an := analytics.New(analytics.Options{Counter: store})
+	m := ussd.NewManager(ussd.Config{Store: store, Flows: set, Adapters: reg, SMS: inbox, Analytics: an})
 	t.Cleanup(func() { m.Close(context.Background()) })
 
 	mr := miniredis.NewMiniRedis()
@@ -72,7 +76,7 @@ func newRig(t testing.TB) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := studio.New(studio.Config{Manager: m, Inbox: inbox, Login: func(ctx context.Context, key string) (string, error) {
+	s := studio.New(studio.Config{Manager: m, Inbox: inbox, Analytics: an, Login: func(ctx context.Context, key string) (string, error) {
 		k, err := keys.Check(ctx, key, apikeys.Studio)
 		if err != nil {
 			return "", err
@@ -81,7 +85,7 @@ func newRig(t testing.TB) *rig {
 	}})
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	return &rig{srv: srv, studio: s, manager: m, inbox: inbox, keys: keys, key: plain}
+	return &rig{srv: srv, studio: s, manager: m, inbox: inbox, analytics: an, keys: keys, key: plain}
 }
 
 // client is a browser-like HTTP client: cookies kept, redirects not

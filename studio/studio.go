@@ -44,8 +44,8 @@ type Config struct {
 	// Inbox must be the SMS route of Manager (or in front of it), so that
 	// the flows' SMS to simulated numbers land in it.
 	Inbox *Inbox
-	// Analytics gives the diagram its counts. Nil: a Memory the simulator
-	// feeds (Server.Memory).
+	// Analytics gives the diagram its counts; nil (analytics off): the
+	// diagram is drawn without counts, saying so.
 	Analytics Analytics
 	// Login checks a key typed on the login page and returns who it is
 	// (a name for the log). Required: without it nobody gets in.
@@ -62,7 +62,6 @@ type Server struct {
 	cfg    Config
 	mux    *http.ServeMux
 	log    *slog.Logger
-	memory *Memory
 	logins *rate.Limiter
 	auth   *sessions
 }
@@ -86,10 +85,6 @@ func New(cfg Config) *Server {
 		// against a stranger making the gateway hash and ask Redis at will.
 		logins: rate.NewLimiter(5, 20),
 		auth:   newSessions(cfg.SessionTTL, cfg.Now)}
-	s.memory = NewMemory(cfg.Now)
-	if s.cfg.Analytics == nil {
-		s.cfg.Analytics = s.memory
-	}
 	static, _ := fs.Sub(assets, "assets")
 	files := http.FileServerFS(static)
 	m := s.mux
@@ -115,10 +110,6 @@ func New(cfg Config) *Server {
 	m.Handle("GET /studio/api/diagram/{service}", s.api(s.diagram))
 	return s
 }
-
-// Memory is the in-memory count of the simulator's sessions, fed whatever
-// Config.Analytics is.
-func (s *Server) Memory() *Memory { return s.memory }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -209,7 +209,7 @@ func TestSimulatorAndCounts(t *testing.T) {
 	r.post(t, c, "reply", map[string]string{"input": "1"}, &v)
 	r.post(t, c, "hangup", struct{}{}, &v)
 
-	rep, err := r.studio.Memory().Report(context.Background(), "market", time.Now(), time.Now())
+	rep, err := r.analytics.Report(context.Background(), "market", time.Now(), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -84,8 +84,13 @@ func (a *app) mountStudio(ctx context.Context, s *settings, log *slog.Logger, no
 		}
 		log.Warn("studio on without -redis-url: log in at /studio/ with this key, valid until the gateway stops", "key", plain)
 	}
+	var counts studio.Analytics
+	source := "off (-analytics-retention 0): diagrams without counts"
+	if a.analytics != nil { // a nil *analytics.Store in the interface would not be nil
+		counts, source = a.analytics, "the gateway's analytics"
+	}
 	a.studio.server = studio.New(studio.Config{
-		Manager: a.manager, Inbox: a.studio.inbox, Now: now, Log: log,
+		Manager: a.manager, Inbox: a.studio.inbox, Analytics: counts, Now: now, Log: log,
 		Login: func(ctx context.Context, key string) (string, error) {
 			k, err := keys.Check(ctx, key, apikeys.Studio)
 			if err != nil {
@@ -94,7 +99,7 @@ func (a *app) mountStudio(ctx context.Context, s *settings, log *slog.Logger, no
 			return k.Name + " (" + k.ID + ")", nil
 		},
 	})
-	log.Info("studio on", "path", studio.Prefix, "analytics", "the simulator's sessions, in memory")
+	log.Info("studio on", "path", studio.Prefix, "analytics", source)
 	st := a.studio.server
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/studio" || strings.HasPrefix(r.URL.Path, studio.Prefix) {

@@ -99,6 +99,16 @@ func TestStudioOn(t *testing.T) {
 	if !v.End || v.Text != "Sent. Check your messages." || len(v.Inbox) != 1 || !strings.HasPrefix(v.Inbox[0].Text, "Maize at Eldoret") {
 		t.Fatalf("simulated session: %+v", v)
 	}
+	// The diagram shows the gateway's analytics, which counted the session.
+	resp, err = c.Get(base + "/studio/api/diagram/market")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svg, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(svg), `data-node="sms_sent" data-kind="end" data-entered="1"`) {
+		t.Errorf("diagram without the session's count:\n%.600s", svg)
+	}
 	// A real number, over the aggregators' callback, has no SMS route.
 	text := ""
 	var body string
