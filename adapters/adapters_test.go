@@ -128,3 +128,24 @@ func TestRegistryValidateAll(t *testing.T) {
 		t.Errorf("Validate = %q, want %q", got, want)
 	}
 }
+
+// described is an adapter that declares its ops.
+type described struct{ fake }
+
+func (described) Ops() []OpSpec { return []OpSpec{{Name: "get", Required: []string{"id"}}} }
+
+// TestRegistryOps: Ops gives the declared ops of the adapters that
+// declare them, and leaves the others out (they are not checked).
+func TestRegistryOps(t *testing.T) {
+	r := NewRegistry()
+	r.Register("plain", &fake{name: "plain"})
+	r.Register("rich", &described{fake{name: "rich"}})
+	ops := r.Ops()
+	if _, ok := ops["plain"]; ok || len(ops) != 1 || len(ops["rich"]) != 1 || ops["rich"][0].Name != "get" {
+		t.Errorf("Ops = %v", ops)
+	}
+	var nilReg *Registry
+	if len(nilReg.Ops()) != 0 {
+		t.Error("a nil registry has ops")
+	}
+}

@@ -78,8 +78,11 @@ type Config struct {
 	// Refused, when set, counts a request refused by the rate limit
 	// (metrics.Refused("api", "limited")).
 	Refused func()
-	Now     func() time.Time
-	Log     *slog.Logger
+	// Reload, when set, reloads the flows (POST /api/v1/flows/reload,
+	// admin) and reports them (GET /api/v1/flows, read).
+	Reload Reloader
+	Now    func() time.Time
+	Log    *slog.Logger
 }
 
 // Server is the API, an http.Handler answering under /api/v1.
@@ -148,6 +151,8 @@ func New(cfg Config) *Server {
 	g.GET("/audit", s.getAudit, s.auth(apikeys.Admin))
 	g.GET("/analytics/:service", s.getAnalytics, s.auth(apikeys.Read))
 	g.GET("/analytics/:service/export.csv", s.getAnalytics, s.auth(apikeys.Read))
+	g.GET("/flows", s.getFlows, s.auth(apikeys.Read))
+	g.POST("/flows/reload", s.reloadFlows, s.auth(apikeys.Admin))
 	return s
 }
 

@@ -115,7 +115,7 @@ func TestSystemdUnit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"NoNewPrivileges=yes", "DynamicUser=yes", "KillSignal=SIGTERM", "ExecStart=/usr/local/bin/ussdgw"} {
+	for _, want := range []string{"NoNewPrivileges=yes", "DynamicUser=yes", "KillSignal=SIGTERM", "ExecStart=/usr/local/bin/ussdgw", "ExecReload=/bin/kill -HUP $MAINPID"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("the unit lacks %s", want)
 		}

@@ -644,5 +644,6 @@ func (f *Flow) ResumeScreen(lang string) Screen {
 const (
 	LabelExpired     = lExpired
 	LabelUnavailable = lUnavailable
-	LabelLater       = lLater // too many requests from this number
+	LabelLater       = lLater   // too many requests from this number
+	LabelUpdated     = lUpdated // the session's flow version is gone after a reload
 )

@@ -25,10 +25,11 @@ const (
 	lLate           = "late"
 	lName           = "name"
 	lLater          = "later"
+	lUpdated        = "updated"
 )
 
 var labelKeys = []string{lBack, lHome, lMore, lLanguage, lInvalidChoice, lInvalidInput, lUnavailable,
-	lResume, lResumeContinue, lResumeRestart, lExpired, lLate, lName, lLater}
+	lResume, lResumeContinue, lResumeRestart, lExpired, lLate, lName, lLater, lUpdated}
 
 // builtinLabels are the engine's words in the languages it ships with. For
 // another language a service gives them all under `labels:`.
@@ -39,8 +40,9 @@ var builtinLabels = map[string]map[string]string{
 		lUnavailable: "Sorry, the service is not available right now. Please try again later.",
 		lResume:      "You have an unfinished session.", lResumeContinue: "Continue where you left off",
 		lResumeRestart: "Start again", lExpired: "Your session has expired. Please dial again.",
-		lLate:  "This is taking longer than usual. We will send you the answer by SMS.",
-		lLater: "Too many requests. Please try again later.",
+		lLate:    "This is taking longer than usual. We will send you the answer by SMS.",
+		lLater:   "Too many requests. Please try again later.",
+		lUpdated: "This service was updated while you were using it. Please dial again.",
 	},
 	"fr": {
 		lBack: "Retour", lHome: "Menu principal", lMore: "Suite", lLanguage: "Choisissez votre langue",
@@ -48,8 +50,9 @@ var builtinLabels = map[string]map[string]string{
 		lUnavailable: "Désolé, le service n'est pas disponible pour le moment. Réessayez plus tard.",
 		lResume:      "Vous avez une session inachevée.", lResumeContinue: "Reprendre où vous en étiez",
 		lResumeRestart: "Recommencer", lExpired: "Votre session a expiré. Veuillez recomposer le code.",
-		lLate:  "Cela prend plus de temps que prévu. Nous vous enverrons la réponse par SMS.",
-		lLater: "Trop de demandes. Veuillez réessayer plus tard.",
+		lLate:    "Cela prend plus de temps que prévu. Nous vous enverrons la réponse par SMS.",
+		lLater:   "Trop de demandes. Veuillez réessayer plus tard.",
+		lUpdated: "Ce service a été mis à jour pendant votre session. Veuillez recomposer le code.",
 	},
 	"sw": {
 		lBack: "Rudi", lHome: "Menyu kuu", lMore: "Zaidi", lLanguage: "Chagua lugha",
@@ -57,8 +60,9 @@ var builtinLabels = map[string]map[string]string{
 		lUnavailable: "Samahani, huduma haipatikani kwa sasa. Tafadhali jaribu tena baadaye.",
 		lResume:      "Una kikao ambacho hakijakamilika.", lResumeContinue: "Endelea ulipoishia",
 		lResumeRestart: "Anza upya", lExpired: "Muda wa kikao umeisha. Tafadhali piga tena.",
-		lLate:  "Inachukua muda zaidi ya kawaida. Tutakutumia jibu kwa SMS.",
-		lLater: "Maombi mengi mno. Tafadhali jaribu tena baadaye.",
+		lLate:    "Inachukua muda zaidi ya kawaida. Tutakutumia jibu kwa SMS.",
+		lLater:   "Maombi mengi mno. Tafadhali jaribu tena baadaye.",
+		lUpdated: "Huduma hii imesasishwa ulipokuwa ukiitumia. Tafadhali piga tena.",
 	},
 	"am": {
 		lBack: "ተመለስ", lHome: "ዋና ምናሌ", lMore: "ተጨማሪ", lLanguage: "ቋንቋ ይምረጡ",
@@ -66,8 +70,9 @@ var builtinLabels = map[string]map[string]string{
 		lUnavailable: "ይቅርታ፣ አገልግሎቱ አሁን አይገኝም። እባክዎ ቆይተው ይሞክሩ።",
 		lResume:      "ያልተጠናቀቀ ክፍለ ጊዜ አለዎት።", lResumeContinue: "ካቆሙበት ይቀጥሉ",
 		lResumeRestart: "እንደገና ይጀምሩ", lExpired: "ክፍለ ጊዜዎ አብቅቷል። እባክዎ እንደገና ይደውሉ።",
-		lLate:  "ከወትሮው በላይ እየዘገየ ነው። መልሱን በኤስኤምኤስ እንልክልዎታለን።",
-		lLater: "በጣም ብዙ ጥያቄዎች። እባክዎ ቆይተው እንደገና ይሞክሩ።",
+		lLate:    "ከወትሮው በላይ እየዘገየ ነው። መልሱን በኤስኤምኤስ እንልክልዎታለን።",
+		lLater:   "በጣም ብዙ ጥያቄዎች። እባክዎ ቆይተው እንደገና ይሞክሩ።",
+		lUpdated: "አገልግሎቱ እየተጠቀሙበት እያለ ተዘምኗል። እባክዎ እንደገና ይደውሉ።",
 	},
 	"ar": {
 		lBack: "رجوع", lHome: "القائمة الرئيسية", lMore: "المزيد", lLanguage: "اختر لغتك",
@@ -75,8 +80,9 @@ var builtinLabels = map[string]map[string]string{
 		lUnavailable: "عذراً، الخدمة غير متاحة حالياً. يرجى المحاولة لاحقاً.",
 		lResume:      "لديك جلسة غير مكتملة.", lResumeContinue: "المتابعة من حيث توقفت",
 		lResumeRestart: "البدء من جديد", lExpired: "انتهت صلاحية الجلسة. يرجى الاتصال مرة أخرى.",
-		lLate:  "يستغرق الأمر وقتاً أطول من المعتاد. سنرسل لك الإجابة برسالة قصيرة.",
-		lLater: "طلبات كثيرة جداً. يرجى المحاولة مرة أخرى لاحقاً.",
+		lLate:    "يستغرق الأمر وقتاً أطول من المعتاد. سنرسل لك الإجابة برسالة قصيرة.",
+		lLater:   "طلبات كثيرة جداً. يرجى المحاولة مرة أخرى لاحقاً.",
+		lUpdated: "تم تحديث هذه الخدمة أثناء استخدامك لها. يرجى الاتصال مرة أخرى.",
 	},
 	"pt": {
 		lBack: "Voltar", lHome: "Menu principal", lMore: "Mais", lLanguage: "Escolha o idioma",
@@ -84,8 +90,9 @@ var builtinLabels = map[string]map[string]string{
 		lUnavailable: "Desculpe, o serviço não está disponível agora. Tente mais tarde.",
 		lResume:      "Tem uma sessão por terminar.", lResumeContinue: "Continuar onde parou",
 		lResumeRestart: "Recomeçar", lExpired: "A sua sessão expirou. Marque o código novamente.",
-		lLate:  "Está a demorar mais do que o normal. Enviaremos a resposta por SMS.",
-		lLater: "Demasiados pedidos. Tente novamente mais tarde.",
+		lLate:    "Está a demorar mais do que o normal. Enviaremos a resposta por SMS.",
+		lLater:   "Demasiados pedidos. Tente novamente mais tarde.",
+		lUpdated: "Este serviço foi atualizado enquanto o usava. Marque o código novamente.",
 	},
 }
 

@@ -144,7 +144,7 @@ func TestLoaderErrors(t *testing.T) {
 		{
 			name: "unknown adapter",
 			old:  "    next: done\n", new: "    next: act\n  act:\n    type: action\n    call: pricez\n    next: done\n",
-			want:    []string{`shop.yaml:22:11: nodes.act.call: unknown adapter "pricez" (the gateway has prices) (unknown-adapter)`},
+			want:    []string{`shop.yaml:22:11: nodes.act.call: unknown adapter "pricez"; did you mean "prices"? (the gateway has prices) (unknown-adapter)`},
 			adapter: []string{"prices"},
 		},
 		{

@@ -275,12 +275,15 @@ func (c *compiler) labels(s fields) {
 			if hasO && o.has(k) {
 				lab[k] = o.str(k)
 			}
-			if lab[k] == "" && k != lLater {
+			if lab[k] == "" && k != lLater && k != lUpdated {
 				missing = append(missing, k)
 			}
 		}
 		if lab[lLater] == "" { // added after services were written: optional
 			lab[lLater] = lab[lUnavailable]
+		}
+		if lab[lUpdated] == "" { // added after services were written: optional
+			lab[lUpdated] = lab[lExpired]
 		}
 		if len(missing) > 0 {
 			at, path := s.keyNode("languages"), "languages"

@@ -1,9 +1,10 @@
-// Package gateway is the gateway's HTTP side: the USSD callback of
-// Africa's Talking-style aggregators, health, and (as they come) the admin
-// API, metrics and the phone simulator. It is the only package that knows
-// echo; it turns HTTP requests into ussd.Requests and back. It is a
-// transport: it may import ussd, flows, the stores and the codecs, and
-// nothing below it may import it; it must not import cmd/.
+// Package gateway is the gateway's HTTP side: the USSD callbacks of the
+// aggregators (each route speaking the dialect of package
+// gateway/dialect, behind its guard), health, and the admin API's mount
+// point. It is the only package that knows echo; it turns HTTP requests
+// into ussd.Requests and back. It is a transport: it may import ussd, flows,
+// the stores and the codecs, nothing below it may import it, and it must
+// not import cmd/ or an adapter.
 package gateway
 
 import (
@@ -33,8 +34,11 @@ type Config struct {
 	Ready func(ctx context.Context) error
 	// MaxBody bounds a request body (64 KiB).
 	MaxBody int64
-	// Guards protect the aggregators' callbacks, by aggregator name
-	// (AfricasTalking); a missing one lets anyone in.
+	// Routes are the aggregators' callbacks, each with its dialect and
+	// guard; empty serves Africa's Talking at DefaultRoute.
+	Routes []Route
+	// Guards protect the default route, by aggregator name
+	// (AfricasTalking); a missing one lets anyone in. Unused with Routes.
 	Guards map[string]Guard
 	// Details, when set, adds to Server.Details: its keys (such as "smpp",
 	// the state of each bind) join the answer. It must answer fast. They
@@ -49,6 +53,10 @@ type Config struct {
 	// it authenticates its callers, answers JSON and bounds its own
 	// bodies (an upload of numbers is larger than MaxBody).
 	API http.Handler
+	// ReadyDetails, when set, adds its keys to the answer of a ready
+	// /readyz (the flows served and a refused reload): public words, no
+	// addresses. It never makes /readyz fail.
+	ReadyDetails func() map[string]any
 }
 
 // Server is the HTTP side of the gateway. It is an http.Handler.
@@ -82,13 +90,9 @@ func New(cfg Config) *Server {
 		},
 	}))
 	e.Use(s.limitBody)
-	// The secret may be a path segment for aggregators that cannot send a
-	// header; echo prefers the static /events route to the :secret one.
-	at, atEvent := s.guarded(AfricasTalking, s.africasTalking), s.guarded(AfricasTalking, s.africasTalkingEvent)
-	e.POST("/ussd/africastalking", at)
-	e.POST("/ussd/africastalking/events", atEvent)
-	e.POST("/ussd/africastalking/:secret", at)
-	e.POST("/ussd/africastalking/:secret/events", atEvent)
+	for _, rt := range s.routes() {
+		s.mount(rt)
+	}
 	e.GET("/healthz", s.health)
 	e.GET("/readyz", s.ready)
 	if cfg.API != nil {
@@ -204,6 +208,11 @@ func (s *Server) ready(c echo.Context) error {
 		}
 	}
 	body := map[string]any{"status": "ready"}
+	if s.cfg.ReadyDetails != nil {
+		for k, v := range s.cfg.ReadyDetails() {
+			body[k] = v
+		}
+	}
 	if s.cfg.BindGroups == nil {
 		return c.JSON(http.StatusOK, body)
 	}
@@ -270,16 +279,4 @@ func smscReason(groups []BindGroup) string {
 		}
 	}
 	return strings.Join(rs, "; ")
-}
-
-// plainText replies as aggregators expect: text/plain, one body.
-func plainText(c echo.Context, code int, body string) error {
-	c.Response().Header().Set(echo.HeaderContentType, "text/plain; charset=utf-8")
-	c.Response().WriteHeader(code)
-	_, err := c.Response().Write([]byte(body))
-	return err
-}
-
-func trimmed(c echo.Context, name string) string {
-	return strings.TrimSpace(c.FormValue(name))
 }

@@ -162,17 +162,17 @@ func (l *refusals) note(aggregator, route, reason string, from netip.Addr) {
 	}
 }
 
-// guarded wraps an aggregator's handler with its guard.
-func (s *Server) guarded(aggregator string, next echo.HandlerFunc) echo.HandlerFunc {
-	g := s.cfg.Guards[aggregator]
+// guarded wraps a route's handler with its guard.
+func (s *Server) guarded(rt Route, next echo.HandlerFunc) echo.HandlerFunc {
+	g, name := rt.Guard, rt.Dialect.Name()
 	return func(c echo.Context) error {
 		pathSecret := c.Param("secret")
 		if pathSecret != "" && g.Secret == "" {
 			return echo.ErrNotFound
 		}
 		if reason, from := g.check(c.Request(), pathSecret); reason != "" {
-			s.refused.note(aggregator, c.Path(), reason, from)
-			return plainText(c, http.StatusForbidden, "forbidden: "+reason+"\n")
+			s.refused.note(name, c.Path(), reason, from)
+			return rt.Dialect.Refuse(c.Response(), http.StatusForbidden, "forbidden: "+reason)
 		}
 		return next(c)
 	}

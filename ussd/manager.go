@@ -76,8 +76,13 @@ type Config struct {
 	// exits per node and day), written with each session save; the Store
 	// must be a Counter (analytics.go).
 	Analytics Analytics
-	Now       func() time.Time
-	Log       *slog.Logger
+	// Refresh, when set, is asked for the flows again when a session's
+	// flow version is neither loaded nor kept (see versions.go): it may
+	// reload them (rate-limited by the caller) and returns the set now
+	// loaded, or nil.
+	Refresh func(context.Context) *flows.Set
+	Now     func() time.Time
+	Log     *slog.Logger
 }
 
 // Limiter is the check a message passes before it is served.
@@ -105,9 +110,10 @@ const (
 
 // Manager runs steps of USSD sessions. It is safe for concurrent use.
 type Manager struct {
-	cfg   Config
-	flows atomic.Pointer[flows.Set]
-	log   *slog.Logger
+	cfg      Config
+	flows    atomic.Pointer[flows.Set]
+	versions versions // flow versions replaced by reloads (versions.go)
+	log      *slog.Logger
 	// limitErrs bounds the log lines of a failing limiter.
 	limitErrs *rate.Limiter
 	late      sync.WaitGroup
@@ -165,9 +171,13 @@ func NewManager(cfg Config) *Manager {
 // Flows returns the services being served.
 func (m *Manager) Flows() *flows.Set { return m.flows.Load() }
 
-// SetFlows swaps in a new set of services (a reload). Sessions in progress
-// continue where their node still exists and start over where it does not.
-func (m *Manager) SetFlows(s *flows.Set) { m.flows.Store(s) }
+// SetFlows swaps in a new set of services (a reload). New sessions get
+// it; sessions in progress finish on the flow version they began with,
+// kept meanwhile (versions.go).
+func (m *Manager) SetFlows(s *flows.Set) {
+	old := m.flows.Swap(s)
+	m.versions.retire(old, s, m.cfg.Now(), m.cfg.SessionTimeout+m.cfg.ResumeWindow)
+}
 
 // Request is one message of a USSD dialogue from a transport.
 type Request struct {
@@ -190,6 +200,11 @@ type Request struct {
 	// every input so far joined by "*". Set Cumulative to use it.
 	Text       string
 	Cumulative bool
+	// Seq numbers the messages of a dialogue when the transport does (one
+	// more per message; Hubtel's Sequence): a message numbered no later
+	// than the last one applied is a retry and gets the screen the session
+	// is on instead of being applied twice. Zero: not numbered.
+	Seq int
 	// Limit is the screen size of this transport or operator when it is
 	// smaller than the flow's (zero: the flow's).
 	Limit gsm.Limit
@@ -269,8 +284,13 @@ func (m *Manager) Handle(ctx context.Context, req Request) (resp Response, err e
 	}
 	// A session that ended is only kept for retries of its last step, which
 	// only cumulative-text transports can tell apart from a new message.
-	ended := cur != nil && cur.Status == StatusEnded && !req.Cumulative
+	// (Numbered messages tell them apart too.)
+	ended := cur != nil && cur.Status == StatusEnded && !req.Cumulative && req.Seq == 0
 	continuing := cur != nil && cur.ID == req.SessionID && !req.New && !ended
+	// A numbered first message already applied: the aggregator retried
+	// the dial, which is answered, not begun again.
+	continuing = continuing || (req.New && req.Seq > 0 && cur != nil && cur.ID == req.SessionID && req.Seq <= cur.Seq &&
+		(cur.Status == StatusActive || cur.Status == StatusOffered))
 	if resp, refused := m.admit(ctx, set, req, routed, cur, string(vals[1]), !continuing && routed != nil); refused {
 		return resp, nil
 	}
@@ -453,8 +473,12 @@ func (m *Manager) unavailable(f *flows.Flow, lang string) Response {
 // resumable reports whether old, a session of flow f, may be continued:
 // not ended by the flow, its node still there, and cut or timed out less
 // than the resume window ago.
-func (m *Manager) resumable(old *Session, f *flows.Flow, now time.Time) bool {
-	if old == nil || old.Service != f.ID || old.Status == StatusEnded || !f.HasNode(old.Node) || m.cfg.ResumeWindow == 0 {
+func (m *Manager) resumable(ctx context.Context, old *Session, f *flows.Flow, now time.Time) bool {
+	if old == nil || old.Service != f.ID || old.Status == StatusEnded || m.cfg.ResumeWindow == 0 {
+		return false
+	}
+	// The node must exist in the version the session began on (reload).
+	if of, ok := m.flowFor(ctx, m.flows.Load(), old.Service, old.Version); !ok || !of.HasNode(old.Node) {
 		return false
 	}
 	ended := time.UnixMilli(old.Updated)
@@ -473,7 +497,7 @@ func (m *Manager) resumable(old *Session, f *flows.Flow, now time.Time) bool {
 func (m *Manager) begin(ctx context.Context, req Request, f *flows.Flow, shortcut []string, replay bool,
 	cur *Session, curRaw []byte, profileLang string, resumeRaw []byte) (Response, error) {
 	now := m.cfg.Now()
-	s := &Session{ID: req.SessionID, Service: f.ID, Version: f.Version, Started: now.Unix(), Updated: now.UnixMilli()}
+	s := &Session{ID: req.SessionID, Service: f.ID, Version: f.Version, Started: now.Unix(), Updated: now.UnixMilli(), Seq: req.Seq}
 	s.Lang = profileLang
 	if s.Lang == "" {
 		s.Lang = f.DefaultLang
@@ -486,10 +510,10 @@ func (m *Manager) begin(ctx context.Context, req Request, f *flows.Flow, shortcu
 	// kept aside when the user went to another service in between.
 	var old *Session
 	fromAside := false
-	if m.resumable(cur, f, now) {
+	if m.resumable(ctx, cur, f, now) {
 		old = cur
 	} else if resumeRaw != nil {
-		if o, err := decodeSession(resumeRaw); err == nil && m.resumable(o, f, now) {
+		if o, err := decodeSession(resumeRaw); err == nil && m.resumable(ctx, o, f, now) {
 			old, fromAside = o, true
 		}
 	}
@@ -502,6 +526,7 @@ func (m *Manager) begin(ctx context.Context, req Request, f *flows.Flow, shortcu
 	tr := m.newTrail() // analytics
 	if old != nil && len(shortcut) == 0 {
 		s.State = old.State
+		s.Version = old.Version // continuing runs on the session's own version (reload)
 		s.Status = StatusOffered
 		screen = f.ResumeScreen(s.Lang)
 	} else {
@@ -531,7 +556,7 @@ func (m *Manager) begin(ctx context.Context, req Request, f *flows.Flow, shortcu
 	}
 	// Keep a displaced, resumable session of another service aside.
 	if cur != nil && cur.Service != f.ID {
-		if of, ok := m.flows.Load().Flow(cur.Service); ok && m.resumable(cur, of, now) {
+		if of, ok := m.flows.Load().Flow(cur.Service); ok && m.resumable(ctx, cur, of, now) {
 			if err := m.cfg.Store.Set(ctx, m.resumeKey(req.MSISDN, cur.Service), curRaw, m.cfg.ResumeWindow+m.cfg.SessionTimeout); err != nil {
 				m.log.Warn("keeping a session aside for resume", "err", err)
 			}
@@ -558,9 +583,12 @@ func (m *Manager) begin(ctx context.Context, req Request, f *flows.Flow, shortcu
 // continueSession applies one input to a session in progress.
 func (m *Manager) continueSession(ctx context.Context, set *flows.Set, req Request, cur *Session, raw []byte) (Response, error) {
 	now := m.cfg.Now()
-	f, ok := set.Flow(cur.Service)
+	// The session runs on the flow version it began with (reload).
+	f, ok := m.flowFor(ctx, set, cur.Service, cur.Version)
 	if !ok {
-		return m.unavailable(nil, cur.Lang), fmt.Errorf("session of %q: the service is no longer loaded", cur.Service)
+		m.log.Info("a session's flow version is no longer loaded: the user is told to dial again",
+			"msisdn", req.MSISDN, "service", cur.Service, "version", cur.Version)
+		return m.updated(set, cur), nil
 	}
 	switch cur.Status {
 	case StatusEnded:
@@ -576,12 +604,18 @@ func (m *Manager) continueSession(ctx context.Context, set *flows.Set, req Reque
 	if req.Cumulative {
 		input, dup = deriveInput(cur, req.Text)
 	}
+	if req.Seq > 0 && req.Seq <= cur.Seq {
+		dup = true // a message numbered no later than the last one applied
+	}
 	if dup {
 		return m.show(ctx, f, req, cur, now)
 	}
 	s := cur.clone()
 	s.Hops++
 	s.Updated = now.UnixMilli()
+	if req.Seq > 0 {
+		s.Seq = req.Seq
+	}
 	if req.Cumulative {
 		s.TextLen, s.TextSum = len(req.Text), textSum(req.Text)
 	}
@@ -605,6 +639,9 @@ func (m *Manager) continueSession(ctx context.Context, set *flows.Set, req Reque
 			}
 		case "2":
 			s.Status = StatusActive
+			if nf, ok := set.Flow(s.Service); ok { // starting again: the version now loaded (reload)
+				f, s.Version = nf, nf.Version
+			}
 			s.State = flows.State{Lang: s.Lang, Vars: map[string]string{}}
 			screen, err = f.Start(fctx, env, &s.State)
 		default:
@@ -672,7 +709,7 @@ func (m *Manager) lostRace(ctx context.Context, req Request, f *flows.Flow) (Res
 	}
 	if vals[0] != nil {
 		if won, err := decodeSession(vals[0]); err == nil && won.ID == req.SessionID {
-			if wf, ok := m.flows.Load().Flow(won.Service); ok {
+			if wf, ok := m.flowFor(ctx, m.flows.Load(), won.Service, won.Version); ok {
 				return m.show(ctx, wf, req, won, m.cfg.Now())
 			}
 		}

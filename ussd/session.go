@@ -33,18 +33,31 @@ type Session struct {
 	TextSum uint32 // and its hash, to tell a retry from a new input
 	Started int64  // unix seconds
 	Updated int64  // unix milliseconds of the last step
+	// Seq is the number of the last message applied, for transports that
+	// number them (Request.Seq); 0 otherwise.
+	Seq int
 }
 
 // codecVersion is the first byte of an encoded session; decode rejects
-// others, so a format change never misreads old sessions.
-const codecVersion = 1
+// others, so a format change never misreads old sessions. Version 2 is
+// version 1 and Seq after it; it is written only for sessions of numbered
+// transports, so that sessions of the others stay readable by instances
+// that only know version 1 (a rolling upgrade).
+const (
+	codecVersion    = 1
+	codecVersionSeq = 2
+)
 
 // encode packs the session as: version, status, then uvarints and
 // length-prefixed strings, variables sorted by name. About 60 bytes plus
 // the variables for a typical menu session.
 func (s *Session) encode() []byte {
 	b := make([]byte, 0, 96+16*len(s.Vars))
-	b = append(b, codecVersion, byte(s.Status))
+	version := byte(codecVersion)
+	if s.Seq > 0 {
+		version = codecVersionSeq
+	}
+	b = append(b, version, byte(s.Status))
 	b = binary.AppendUvarint(b, uint64(s.Hops))
 	b = binary.AppendUvarint(b, uint64(s.TextLen))
 	b = binary.AppendUvarint(b, uint64(s.TextSum))
@@ -70,6 +83,9 @@ func (s *Session) encode() []byte {
 			b = appendString(b, s.Vars[k])
 		}
 	}
+	if version == codecVersionSeq {
+		b = binary.AppendUvarint(b, uint64(s.Seq))
+	}
 	return b
 }
 
@@ -83,7 +99,7 @@ var errCorrupt = errors.New("ussd: corrupt session record")
 // decodeSession unpacks what encode wrote. It never panics on bad input.
 func decodeSession(b []byte) (*Session, error) {
 	r := reader{b: b}
-	if len(b) < 2 || b[0] != codecVersion {
+	if len(b) < 2 || (b[0] != codecVersion && b[0] != codecVersionSeq) {
 		return nil, fmt.Errorf("%w: unknown format", errCorrupt)
 	}
 	r.b = b[2:]
@@ -107,6 +123,9 @@ func decodeSession(b []byte) (*Session, error) {
 	for range n {
 		k := r.str()
 		s.Vars[k] = r.str()
+	}
+	if b[0] == codecVersionSeq {
+		s.Seq = int(r.uvarint())
 	}
 	if r.err != nil || len(r.b) != 0 || s.Status > StatusAborted {
 		return nil, errCorrupt

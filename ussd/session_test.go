@@ -8,12 +8,23 @@ import (
 )
 
 func TestSessionCodecRoundTrip(t *testing.T) {
+	for _, seq := range []int{0, 7} {
+		testRoundTrip(t, seq)
+	}
+}
+
+// testRoundTrip: seq 0 writes version 1 (what instances before numbered
+// transports read), seq > 0 version 2.
+func testRoundTrip(t *testing.T, seq int) {
 	s := &Session{ID: "ATUid_123", Service: "market", Version: "a1b2c3d4", Status: StatusOffered,
 		State: flows.State{Node: "pick_market", Page: 2, Lang: "sw", Entry: "load_markets",
 			Vars:    map[string]string{"crop": "maize", "price.value": "3,200", "price.unit": "90kg bag"},
 			History: []string{"main", "crops"}},
-		Hops: 3, TextLen: 5, TextSum: 0xDEADBEEF, Started: 1700000000, Updated: 1700000123456}
+		Hops: 3, TextLen: 5, TextSum: 0xDEADBEEF, Started: 1700000000, Updated: 1700000123456, Seq: seq}
 	b := s.encode()
+	if want := map[bool]byte{false: codecVersion, true: codecVersionSeq}[seq > 0]; b[0] != want {
+		t.Errorf("seq %d: version %d, want %d", seq, b[0], want)
+	}
 	got, err := decodeSession(b)
 	if err != nil {
 		t.Fatal(err)

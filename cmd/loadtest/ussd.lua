@@ -10,6 +10,10 @@ local laneSession = {}
 local laneStep = {}
 local thread_id = 0
 local id_seq = 0
+-- Session ids differ from one run to the next: a session id of an earlier
+-- run, ended less than a minute ago, would be answered as a retry of its
+-- last step (cheaply), not served.
+local run_id = os.time()
 
 function setup(thread)
   id_seq = id_seq + 1
@@ -34,7 +38,7 @@ function request()
   end
   laneStep[lane] = (step + 1) % 4
   local phone = string.format("2547%02d%03d%03d", thread_id, lane, laneSession[lane] % 1000)
-  local sid = string.format("wrk-%d-%d-%d", thread_id, lane, laneSession[lane])
+  local sid = string.format("wrk-%d-%d-%d-%d", run_id, thread_id, lane, laneSession[lane])
   local body = "sessionId=" .. sid .. "&serviceCode=%2A777%23&phoneNumber=%2B" .. phone ..
     "&networkCode=63902&text=" .. texts[step + 1]:gsub("%*", "%%2A")
   return wrk.format(nil, "/ussd/africastalking", nil, body)

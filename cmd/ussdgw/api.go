@@ -45,25 +45,24 @@ func redisClient(ctx context.Context, url string) (redis.UniversalClient, error)
 // wireAPI builds the API (for gateway.Config.API) over the push side and
 // starts the price alerts: the daily digest ticker and, for each prices
 // adapter, a watch of its data. It returns nil without a push side. What
-// it starts stops with a.close, before the push side closes.
-func wireAPI(ctx context.Context, a *app, s *settings, log *slog.Logger, now func() time.Time) http.Handler {
+// it starts is a part of a.life that stops in phase 3, before the push
+// side closes.
+func wireAPI(ctx context.Context, a *app, s *settings, log *slog.Logger, now func() time.Time) (http.Handler, error) {
 	p := a.push
 	if p == nil || p.client == nil {
 		log.Info("API off: it needs the push side's Redis")
-		return nil
+		return nil, nil
 	}
 	set := a.manager.Flows // the services now loaded
 	al := alerts.New(alerts.Config{
 		Redis: p.client, Prefix: s.RedisPrefix, Consent: p.consent, Outbox: p.queue, Flows: set,
 		Names: priceNames(a.reg), Now: now, Log: log,
 	})
-	actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
-	wg.Go(func() { al.Run(actx, 30*time.Second) })
+	var watch []func() []alerts.Price
 	for _, name := range a.reg.Names() {
 		ad, _ := a.reg.Lookup(name)
 		if q, ok := ad.(interface{ Quotes() []prices.Quote }); ok {
-			wg.Go(func() { al.Watch(actx, 30*time.Second, func() []alerts.Price { return toPrices(q.Quotes()) }) })
+			watch = append(watch, func() []alerts.Price { return toPrices(q.Quotes()) })
 		}
 	}
 	var an api.Analytics
@@ -74,7 +73,7 @@ func wireAPI(ctx context.Context, a *app, s *settings, log *slog.Logger, now fun
 		Keys: apikeys.New(p.client, s.RedisPrefix, nil), Redis: p.client, Prefix: s.RedisPrefix, Flows: set, Analytics: an,
 		Consent: p.consent, Outbox: p.queue, Prices: al, Country: s.APICountry, Now: now, Log: log,
 		AuditRetention: s.APIAuditRetention, RecordRetention: s.APIRecordRetention,
-		RatePerMinute: s.APIRate, Refused: func() { a.metrics.Refused("api", "limited") },
+		RatePerMinute: s.APIRate, Refused: func() { a.metrics.Refused("api", "limited") }, Reload: a.reloader,
 		// The gateway's details (binds, readiness; a.gw exists by the time a
 		// request comes) and the queue's depth.
 		Health: func(ctx context.Context) map[string]any {
@@ -90,8 +89,20 @@ func wireAPI(ctx context.Context, a *app, s *settings, log *slog.Logger, now fun
 	})
 	// Phase 3 of the shutdown, before the outbox (see app.shutdown): the
 	// HTTP requests are finished by then.
-	a.workers = append([]func(context.Context) error{func(context.Context) error { cancel(); wg.Wait(); srv.Close(); return nil }}, a.workers...)
-	return srv
+	w := workerPart("api and price alerts", func(actx context.Context) error {
+		var wg sync.WaitGroup
+		wg.Go(func() { al.Run(actx, 30*time.Second) })
+		for _, quotes := range watch {
+			wg.Go(func() { al.Watch(actx, 30*time.Second, quotes) })
+		}
+		wg.Wait()
+		srv.Close()
+		return nil
+	})
+	if err := a.life.Start(ctx, w); err != nil {
+		return nil, err
+	}
+	return srv, nil
 }
 
 // toPrices turns the prices adapter's data into prices to alert on.

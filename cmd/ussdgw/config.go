@@ -50,6 +50,7 @@ type settings struct {
 	guardSettings    // guard.go: callback protection, limits, outages
 	reminderSettings // reminders.go: health reminders
 	metricsSettings  // metrics.go: the Prometheus listener
+	reloadSettings   // reload.go: hot reload of the flows
 	studioSettings   // studio.go: the service owners' workbench
 
 	analyticsSettings // analytics.go: per-node analytics
@@ -63,6 +64,7 @@ type settings struct {
 	// Sections of the config file that other packages decode.
 	adapters *yaml.Node
 	smpp     *yaml.Node
+	http     *yaml.Node // dialects.go: the aggregators' routes
 	file     string
 
 	// lookupEnv resolves the adapters' ${NAME} secrets (nil: the
@@ -81,7 +83,7 @@ type option struct {
 
 func (s *settings) options() []option {
 	opts := []option{
-		{name: "config", usage: "gateway config file (YAML) with adapters, SMPP connections (smpp:) and the settings below", str: &s.Config},
+		{name: "config", usage: "gateway config file (YAML) with adapters, SMPP connections (smpp:), the aggregators' routes (http:, docs/aggregators.md) and the settings below", str: &s.Config},
 		{name: "listen", usage: "HTTP listen address", str: &s.Listen},
 		{name: "flows", usage: "directory of flow files (*.yaml; subfolders such as data/ are not flows); in the config file relative to the file's folder, as a flag or variable to the working directory", str: &s.Flows},
 		{name: "redis-url", usage: "Redis URL for sessions, consent, limits and queues (forms below); empty keeps them in memory (one instance only, lost on restart)", str: &s.RedisURL},
@@ -108,6 +110,7 @@ func (s *settings) options() []option {
 	opts = append(opts, s.reminderOptions()...)
 	opts = append(opts, s.guardOptions()...)
 	opts = append(opts, s.analyticsOptions()...)
+	opts = append(opts, s.reloadOptions()...)
 	opts = append(opts, s.studioOptions()...)
 	return append(opts, s.metricsOptions()...)
 }
@@ -137,6 +140,7 @@ func defaults() *settings {
 		APIRecordRetention: 90 * 24 * time.Hour,
 		reminderSettings:   reminderDefaults(),
 		analyticsSettings:  analyticsDefaults(),
+		reloadSettings:     reloadDefaults(),
 		OutboxWorkers:      64,
 		OutboxClaimIdle:    30 * time.Second,
 		SMSHourlyCap:       5,
@@ -267,6 +271,10 @@ func (s *settings) readFile(opts []option, given func(string) bool) error {
 		}
 		if k.Value == "smpp" {
 			s.smpp = v
+			continue
+		}
+		if k.Value == "http" {
+			s.http = v
 			continue
 		}
 		var opt *option

@@ -17,7 +17,7 @@ import (
 func TestOpenConsent(t *testing.T) {
 	ctx := context.Background()
 	s := defaults()
-	p, closeReg, err := openPush(ctx, s, logcheck.New(t), nil, &flows.Set{})
+	p, closeReg, err := openPush(ctx, s, logcheck.New(t), nil, func() *flows.Set { return &flows.Set{} })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +31,7 @@ func TestOpenConsent(t *testing.T) {
 	closeReg()
 
 	s.RedisURL = "redis://127.0.0.1:1/0"
-	if _, _, err := openPush(ctx, s, logcheck.New(t), nil, &flows.Set{}); err == nil || !strings.Contains(err.Error(), "does not answer") {
+	if _, _, err := openPush(ctx, s, logcheck.New(t), nil, func() *flows.Set { return &flows.Set{} }); err == nil || !strings.Contains(err.Error(), "does not answer") {
 		t.Errorf("unreachable Redis: %v", err)
 	}
 }

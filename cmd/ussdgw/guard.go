@@ -52,13 +52,24 @@ func (g *guardSettings) guardOptions() []option {
 // stands between the Internet and "act as any phone number".
 const minSecret = 16
 
+// checkSecret refuses a callback secret too short to guard anything or
+// unfit for a path segment.
+func checkSecret(secret string) error {
+	if len(secret) < minSecret || strings.ContainsAny(secret, "/?#% \t\r\n") {
+		return fmt.Errorf("must be at least %d characters and path-safe (letters, digits, - _ . ~), e.g. the output of: openssl rand -hex 24", minSecret)
+	}
+	return nil
+}
+
 // guards builds the callbacks' guards and refuses an exposed, unguarded
 // listener: off loopback without a secret or an allow-list anyone could
 // act as any phone number.
 func (s *settings) guards() (map[string]gateway.Guard, error) {
 	g := gateway.Guard{Secret: s.CallbackSecret}
-	if g.Secret != "" && (len(g.Secret) < minSecret || strings.ContainsAny(g.Secret, "/?#% \t\r\n")) {
-		return nil, fmt.Errorf("-callback-secret must be at least %d characters and path-safe (letters, digits, - _ . ~), e.g. the output of: openssl rand -hex 24", minSecret)
+	if g.Secret != "" {
+		if err := checkSecret(g.Secret); err != nil {
+			return nil, fmt.Errorf("-callback-secret %w", err)
+		}
 	}
 	var err error
 	if g.Allow, err = gateway.ParsePrefixes(s.CallbackAllow); err != nil {
@@ -67,7 +78,8 @@ func (s *settings) guards() (map[string]gateway.Guard, error) {
 	if g.TrustedProxies, err = gateway.ParsePrefixes(s.CallbackProxies); err != nil {
 		return nil, fmt.Errorf("-callback-trusted-proxies: %w", err)
 	}
-	if g.Open() && !loopback(s.Listen) {
+	// With an http: section each route is checked (httpRoutes).
+	if g.Open() && !loopback(s.Listen) && s.http == nil {
 		return nil, fmt.Errorf("listening on %s, which is not a loopback address, would let anyone who reaches it act as any phone number: "+
 			"set -callback-secret (env USSDGW_CALLBACK_SECRET, config callback_secret; e.g. openssl rand -hex 24) "+
 			"and/or -callback-allow with your aggregator's addresses (USSDGW_CALLBACK_ALLOW, callback_allow), "+

@@ -6,10 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"go.yaml.in/yaml/v3"
+
+	"github.com/ussdgw/ussdgw/adapters"
 	"github.com/ussdgw/ussdgw/flows"
 	"github.com/ussdgw/ussdgw/problem"
 	"github.com/ussdgw/ussdgw/ussd"
@@ -119,20 +123,10 @@ func lintAll(config, target string) []*problem.Problem {
 		ps = append(ps, problem.List(err)...)
 	}
 	opts := flows.Options{}
-	// Adapters are built as the gateway builds them, with a store in
-	// memory and no log, and never started: no connection, no fetch.
-	store := ussd.NewMemoryStore()
-	defer store.Close()
-	reg, err := buildAdapters(s, store, slog.New(slog.DiscardHandler), nil)
-	switch {
-	case unread:
-	case err != nil:
-		ps = append(ps, problem.List(err)...)
-	default:
-		// The flows are checked against the adapters only when they all
-		// built: one that did not would make every action calling it a
-		// second, misleading problem.
-		opts.Adapters, opts.Ops = reg.Names(), reg.Ops()
+	if !unread {
+		var aps []*problem.Problem
+		opts.Adapters, opts.Ops, aps = lintAdapters(s)
+		ps = append(ps, aps...)
 	}
 	if file != "" {
 		data, err := os.ReadFile(file)
@@ -146,4 +140,38 @@ func lintAll(config, target string) []*problem.Problem {
 	}
 	problem.Sort(ps)
 	return ps
+}
+
+// lintAdapters builds the adapters as the gateway builds them, with a
+// store in memory and no log, and never starts them: no connection, no
+// fetch. It returns their names and declared ops for checking the flows,
+// and their problems. When some do not build, each is built alone, so
+// that the flows are still checked against those that do; the names of
+// those that do not are returned too (nil ops), so that the actions
+// calling them are not reported a second time as calling an unknown
+// adapter.
+func lintAdapters(s *settings) ([]string, map[string][]adapters.OpSpec, []*problem.Problem) {
+	store := ussd.NewMemoryStore()
+	defer store.Close()
+	log := slog.New(slog.DiscardHandler)
+	reg, err := buildAdapters(s, store, log, nil)
+	if err == nil {
+		return reg.Names(), reg.Ops(), nil
+	}
+	ps := problem.List(err)
+	if s.adapters == nil || s.adapters.Kind != yaml.MappingNode {
+		return nil, nil, ps // which adapters there are is unknown: actions are not checked
+	}
+	var names []string
+	ops := map[string][]adapters.OpSpec{}
+	for i := 0; i+1 < len(s.adapters.Content); i += 2 {
+		k, v := s.adapters.Content[i], s.adapters.Content[i+1]
+		names = append(names, k.Value)
+		one := *s
+		one.adapters = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{k, v}}
+		if reg, err := buildAdapters(&one, store, log, nil); err == nil {
+			maps.Copy(ops, reg.Ops())
+		}
+	}
+	return names, ops, ps
 }

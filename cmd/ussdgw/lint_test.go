@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -132,8 +133,9 @@ func TestLintBrokenConfigs(t *testing.T) {
 	}
 }
 
-// TestLintEverySectionInOneRun: a config with a bad setting, a bad smpp:
-// section and a flow with a misspelled op: every problem comes out of one
+// TestLintEverySectionInOneRun: a config with a bad setting, an adapter
+// that does not build, a bad smpp: section, and flows with a misspelled op
+// (of an adapter that builds) and a tab: every problem comes out of one
 // run, sorted, in the one format; --format json gives them as an array.
 func TestLintEverySectionInOneRun(t *testing.T) {
 	t.Setenv("USSDGW_LINT_TEST_PW", "secret")
@@ -143,6 +145,7 @@ func TestLintEverySectionInOneRun(t *testing.T) {
 	os.WriteFile(cfg, []byte(`log_levl: debug
 adapters:
   prices: {kind: prices, file: `+data+`}
+  jobs: {kind: jobz}
 smpp:
   connections:
     - {name: a, address: nohost, system_id: x, password_env: USSDGW_LINT_TEST_PW}
@@ -162,7 +165,7 @@ smpp:
 	for _, p := range ps {
 		got = append(got, filepath.Base(p.File)+":"+p.Rule)
 	}
-	want := []string{"price.yaml:unknown-op", "tab.yaml:yaml-tab", "gateway.yaml:unknown-setting", "gateway.yaml:bad-value"}
+	want := []string{"price.yaml:unknown-op", "tab.yaml:yaml-tab", "gateway.yaml:unknown-setting", "gateway.yaml:unknown-kind", "gateway.yaml:bad-value"}
 	slices.Sort(got)
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
@@ -175,7 +178,7 @@ smpp:
 	}
 	// The text format says the same, a line each, and the count.
 	text, _ := runLint(t, "-config", cfg, flowsDir)
-	if n := strings.Count(text, " ("); !strings.HasSuffix(text, "4 problem(s)\n") || n < 4 {
+	if n := strings.Count(text, " ("); !strings.HasSuffix(text, "5 problem(s)\n") || n < 5 {
 		t.Errorf("text:\n%s", text)
 	}
 }
@@ -215,9 +218,15 @@ func TestLintCatchesWrongOpInShippedFlow(t *testing.T) {
 	os.Mkdir(filepath.Join(dir, "data"), 0o755)
 	data, _ := os.ReadFile("../../flows-examples/data/prices.yaml")
 	os.WriteFile(filepath.Join(dir, "data", "prices.yaml"), data, 0o644)
+	const want = `market.yaml:102:9: nodes.load_compare.op: adapter prices has no op "compair"; did you mean "compare"? (unknown-op)`
 	out, bad := runLint(t, dir)
-	if !bad || !strings.Contains(out, `market.yaml:102:9: nodes.load_compare.op: adapter prices has no op "compair"; did you mean "compare"? (unknown-op)`) {
+	if !bad || !strings.Contains(out, want) {
 		t.Errorf("got\n%s", out)
+	}
+	// The gateway refuses it at start too.
+	err = run(context.Background(), []string{"-flows", dir, "-listen", "127.0.0.1:0"}, env(nil), io.Discard, io.Discard, nil)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("start: %v", err)
 	}
 }
 

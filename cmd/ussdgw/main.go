@@ -44,8 +44,10 @@ import (
 	"github.com/ussdgw/ussdgw/consent"
 	"github.com/ussdgw/ussdgw/flows"
 	"github.com/ussdgw/ussdgw/gateway"
+	"github.com/ussdgw/ussdgw/lifecycle"
 	"github.com/ussdgw/ussdgw/metrics"
 	"github.com/ussdgw/ussdgw/msisdn"
+	"github.com/ussdgw/ussdgw/reload"
 	"github.com/ussdgw/ussdgw/smpp"
 	"github.com/ussdgw/ussdgw/smpp/bridge"
 	"github.com/ussdgw/ussdgw/ussd"
@@ -150,23 +152,23 @@ type app struct {
 
 	analytics *analytics.Store // nil: off (analytics.go)
 
-	// What a shutdown runs, phase by phase (see shutdown): each list in
-	// the order to call it.
-	intake  []func(context.Context) error // 1: stop taking new work where the peer can send it elsewhere
-	drain   []func(context.Context) error // 2: answer every step already acknowledged, wait for late results
-	workers []func(context.Context) error // 3: background consumers stop; what they had not finished stays for another instance
-	closers []func()                      // 4: unbind, stop adapters, close stores
+	// life starts and stops the gateway's parts (package lifecycle): the
+	// stores, adapters, SMPP binds, session managers, background workers
+	// and listeners, each stopping in the phases of shutdown.
+	life *lifecycle.Group
+	// reloader keeps the flows current (reload.go); managers are the
+	// session managers it swaps them into.
+	reloader *reload.Reloader
+	managers []*ussd.Manager
 }
 
-// wire builds the gateway from its settings, in dependency order: store,
-// adapters (which keep per-user data in the store), flows (checked against
-// the adapters), the session managers, the SMPP binds and the HTTP handler.
-// On failure what was opened is closed again; closing runs in reverse:
-// stop taking SMPP traffic and finish the USSD steps in flight, wait for
-// late results (which may still go out as SMS), unbind, stop the
-// adapters, close the store.
+// wire builds the gateway from its settings, in dependency order, each
+// piece a part of a.life: store, adapters (which keep per-user data in the
+// store), flows (checked against the adapters), the push side, the
+// session managers, the SMPP binds, the background workers and the HTTP
+// handler. On failure what was started is stopped again, in reverse.
 func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a *app, err error) {
-	a = &app{}
+	a = &app{life: newLife(log)}
 	a.metrics = newMetrics(s, o)
 	defer func() {
 		if err != nil {
@@ -177,7 +179,11 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 	if err != nil {
 		return a, err
 	}
-	logGuards(log, guards)
+	routes, err := s.httpRoutes(guards[gateway.AfricasTalking])
+	if err != nil {
+		return a, err
+	}
+	logCallbacks(log, guards, routes)
 	var smppCfg *bridge.Config
 	if s.smpp != nil {
 		c, err := decodeSMPP(s.file, s.smpp)
@@ -193,25 +199,22 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 	}
 	a.store, a.storeStr = store, storeName
 	readyFn = s.protect(store, readyFn, log)
-	a.closers = append(a.closers, closeStore)
+	if err := a.life.Start(ctx, closeOnly("session store", closeStore)); err != nil {
+		return a, err
+	}
 	a.reg, err = buildAdapters(s, store, log, o.now)
 	if err != nil {
 		return a, err
 	}
-	a.set, err = flows.Load(s.Flows, flows.Options{Adapters: a.reg.Names(), Ops: a.reg.Ops()})
+	a.set, err = loadFlows(s.Flows, a.reg)
 	if err != nil {
 		return a, fmt.Errorf("loading flows from %s:\n%w", fullPath(s.Flows), err)
 	}
-	if err := a.reg.Start(ctx); err != nil {
+	a.reloader = a.newReloader(s.Flows, log, a.set)
+	if err := a.life.Start(ctx, lifecycle.Part{Name: "adapters", Start: a.reg.Start,
+		Stop: stops{phaseClose: closing(log, "stopping adapters", a.reg.Stop)}}); err != nil {
 		return a, err
 	}
-	a.closers = append([]func(){func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := a.reg.Stop(sctx); err != nil {
-			log.Error("stopping adapters", "err", err)
-		}
-	}}, a.closers...)
 	resume := s.ResumeWindow
 	if resume == 0 {
 		resume = -1 // the manager reads 0 as "default"
@@ -222,14 +225,15 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 	}
 	var smsRoute flows.Messenger = o.sms
 	var replyRoute flows.Messenger
-	p, closePush, err := openPush(ctx, s, log, o.now, a.set)
+	p, closePush, err := openPush(ctx, s, log, o.now, a.flows)
 	if err != nil {
 		return a, err
 	}
 	a.push, a.consent = p, p.consent
 	watchQueue(a.metrics, p.queue)
-	a.closers = append([]func(){closePush}, a.closers...)
-	var stopQueue func()
+	if err := a.life.Start(ctx, closeOnly("push store", closePush)); err != nil {
+		return a, err
+	}
 	if smppCfg != nil {
 		q := a.push.queue
 		// The delivery status of MT SMS: the same Redis and keys, without
@@ -253,24 +257,6 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 		if err != nil {
 			return a, err
 		}
-		a.intake = append(a.intake, a.hub.StopReceiving)
-		a.closers = append([]func(){func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := a.hub.Close(sctx); err != nil {
-				log.Error("closing smpp connections", "err", err)
-			}
-		}}, a.closers...)
-		// MT SMS go through the outbox: accepted once in Redis, sent by
-		// the queue. It stops in phase 3, after the session managers
-		// (whose late results it queues) and before the binds close; what
-		// it had taken and not sent stays pending for another instance.
-		a.workers = append(a.workers, func(context.Context) error {
-			if stopQueue != nil {
-				stopQueue()
-			}
-			return nil
-		})
 		smsRoute, replyRoute = q.Messenger("flow"), q.Messenger("reply")
 	}
 	if smsRoute, err = a.studioSMS(s, smsRoute, o.now); err != nil {
@@ -279,7 +265,7 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 	base := ussd.Config{
 		Store: store, Flows: a.set, Adapters: caller, SMS: smsRoute,
 		SessionTimeout: s.SessionTimeout, ResumeWindow: resume, StepBudget: s.StepBudget,
-		Now: o.now, Log: log, Consent: a.consent,
+		Now: o.now, Log: log, Consent: a.consent, Refresh: a.reloader.Refresh,
 	}
 	base.Limiter, base.MaxInput = s.limiter(store), s.MaxInput
 	base.Observe = a.metrics.Step
@@ -287,20 +273,48 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 		base.Analytics = a.analytics
 	}
 	a.manager = ussd.NewManager(base)
-	a.drain = append(a.drain, closeManager(a.manager))
+	a.managers = append(a.managers, a.manager)
+	// The managers wait for their late results in phase 2, after the
+	// steps in flight (which may start late work) are answered.
+	if err := a.life.Start(ctx, lifecycle.Part{Name: "ussd sessions", Stop: stops{phaseDrain: a.manager.Close}}); err != nil {
+		return a, err
+	}
 	var health func(context.Context) map[string]any
 	var groups func() []gateway.BindGroup
 	if a.hub != nil {
 		smsManager := ussd.NewManager(bridge.SMSSessions(base, smppCfg.MO))
-		a.drain = append([]func(context.Context) error{closeManager(smsManager)}, a.drain...)
-		if err := a.hub.Start(bridge.Routes{USSD: metrics.Transport(a.manager, "smpp"), SMS: &sms.Router{Manager: smsManager, Reply: replyRoute, Consent: a.consent}}); err != nil {
+		a.managers = append(a.managers, smsManager)
+		if err := a.life.Start(ctx, lifecycle.Part{Name: "sms sessions", Stop: stops{phaseDrain: smsManager.Close}}); err != nil {
 			return a, err
 		}
-		stopQueue = a.push.run(a.guardSimulated(a.hub), log)
-		if err := a.startReminders(s, log); err != nil {
+		closeHub := closing(log, "closing smpp connections", a.hub.Close)
+		routes := bridge.Routes{USSD: metrics.Transport(a.manager, "smpp"), SMS: &sms.Router{Manager: smsManager, Reply: replyRoute, Consent: a.consent}}
+		if err := a.life.Start(ctx, lifecycle.Part{Name: "smpp",
+			Start: func(context.Context) error {
+				if err := a.hub.Start(routes); err != nil {
+					_ = closeHub(ctx)
+					return err
+				}
+				return nil
+			},
+			Stop: stops{phaseIntake: a.hub.StopReceiving, phaseDrain: a.hub.Drain, phaseClose: closeHub},
+		}); err != nil {
 			return a, err
 		}
-		a.drain = append([]func(context.Context) error{a.hub.Drain}, a.drain...)
+		// MT SMS go through the outbox: accepted once in Redis, sent by
+		// the queue. It stops in phase 3, after the session managers
+		// (whose late results it queues) and before the binds close; what
+		// it had taken and not sent stays pending for another instance.
+		var stopQueue func()
+		if err := a.life.Start(ctx, lifecycle.Part{Name: "outbox",
+			Start: func(context.Context) error { stopQueue = a.push.run(a.guardSimulated(a.hub), log); return nil },
+			Stop:  stops{phaseRelease: func(context.Context) error { stopQueue(); return nil }},
+		}); err != nil {
+			return a, err
+		}
+		if err := a.startReminders(ctx, s, log); err != nil {
+			return a, err
+		}
 		for _, c := range smppCfg.Connections {
 			ussdProfile := "none"
 			if c.USSD.Profile != "" {
@@ -320,8 +334,15 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 			return out
 		}
 	}
-	a.gw = gateway.New(gateway.Config{Manager: a.manager, Log: log, Ready: readyFn, Details: health, Guards: guards, BindGroups: groups,
-		API: wireAPI(ctx, a, s, log, o.now)})
+	apiHandler, err := wireAPI(ctx, a, s, log, o.now)
+	if err != nil {
+		return a, err
+	}
+	if err := a.life.Start(ctx, a.reloadParts(s, log)...); err != nil {
+		return a, err
+	}
+	a.gw = gateway.New(gateway.Config{Manager: a.manager, Log: log, Ready: readyFn, Details: health, Guards: guards, Routes: routes, BindGroups: groups,
+		API: apiHandler, ReadyDetails: a.flowsReady})
 	a.handler = a.metrics.HTTP(a.gw)
 	if a.handler, err = a.mountStudio(ctx, s, log, o.now, a.handler); err != nil {
 		return a, err
@@ -329,54 +350,14 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 	return a, nil
 }
 
-// closeManager returns a drain step that waits for the manager's late
-// results.
-func closeManager(m *ussd.Manager) func(context.Context) error { return m.Close }
-
-// runWorker runs a background consumer (the outbox, the reminders) until
-// phase 3 of the shutdown cancels its context and waits for it to return:
-// by then every step is answered and every late result handed over, and
-// the binds are still up for the sends in progress. What it had taken and
-// not finished stays in Redis for another instance to reclaim.
-func (a *app) runWorker(name string, run func(context.Context) error) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx) }()
-	a.workers = append(a.workers, func(wait context.Context) error {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil && !errors.Is(err, context.Canceled) {
-				return fmt.Errorf("%s: %w", name, err)
-			}
-			return nil
-		case <-wait.Done():
-			return fmt.Errorf("%s did not stop: %w", name, wait.Err())
-		}
-	})
-}
-
-// close runs every phase of the shutdown at once, each step with its own
-// 10s, for a wire that failed half-way and for tests.
-func (a *app) close() {
-	for _, list := range [][]func(context.Context) error{a.intake, a.drain, a.workers} {
-		for _, f := range list {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			_ = f(ctx)
-			cancel()
-		}
-	}
-	a.intake, a.drain, a.workers = nil, nil, nil
-	for _, c := range a.closers {
-		c()
-	}
-	a.closers = nil
-}
+// close stops every part at once, each phase in turn, for a wire that
+// failed half-way and for tests.
+func (a *app) close() { a.life.Close() }
 
 // serve runs the wired gateway until ctx ends, then stops it in reverse
 // order: stop taking requests and finish those in flight, wait for late
 // results, stop adapters, close the store.
-func serve(ctx context.Context, s *settings, log *slog.Logger, ready chan<- string) error {
+func serve(ctx context.Context, s *settings, log *slog.Logger, ready chan<- string) (err error) {
 	if err := metrics.CheckListen(s.MetricsListen, s.MetricsPublic); err != nil {
 		return err // before anything binds or connects
 	}
@@ -384,6 +365,11 @@ func serve(ctx context.Context, s *settings, log *slog.Logger, ready chan<- stri
 	if err != nil {
 		return err
 	}
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
 	for _, f := range a.set.Flows() {
 		log.Info("serving service", "service", f.ID, "file", f.File, "codes", strings.Join(f.Codes, " "),
 			"keywords", strings.Join(f.Keywords, " "), "languages", strings.Join(f.Languages, " "), "version", f.Version)
@@ -395,11 +381,17 @@ func serve(ctx context.Context, s *settings, log *slog.Logger, ready chan<- stri
 	if err != nil {
 		return err
 	}
-	defer stopMetrics()
+	if err := a.life.Start(ctx, closeOnly("metrics listener", stopMetrics)); err != nil {
+		return err
+	}
 	srv := gateway.NewHTTPServer(a.handler, s.StepBudget+5*time.Second)
 	ln, err := net.Listen("tcp", s.Listen)
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
+	}
+	errc := make(chan error, 1)
+	if err := a.life.Start(ctx, httpPart(srv, ln, func() { a.gw.SetDown(true) }, errc)); err != nil {
+		return err
 	}
 	log.Info("gateway listening", "addr", "http://"+ln.Addr().String(), "store", a.storeStr, "outbox", a.push.name,
 		"session_timeout", s.SessionTimeout, "resume_window", s.ResumeWindow, "adapters", strings.Join(a.reg.Names(), " "))
@@ -415,100 +407,37 @@ func serve(ctx context.Context, s *settings, log *slog.Logger, ready chan<- stri
 			}
 		}()
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
 	select {
 	case err := <-errc:
-		a.close()
 		return fmt.Errorf("serving http: %w", err)
 	case <-ctx.Done():
 	}
-	a.gw.SetDown(true) // /healthz and /readyz say so while the phases run
-	return a.shutdown(srv, s.ShutdownTimeout, log)
+	return a.shutdown(s.ShutdownTimeout)
 }
 
 // shutdown stops the gateway without losing work, in phases, each logged
-// once with how long it took:
+// once with how long it took (package lifecycle runs them):
 //
-//  1. stop taking new work where the peer can send it elsewhere: every
-//     SMPP connection ends its receiving bind (a transmitter stays for
-//     the answers), so the SMSC routes new dialogues to the other
-//     instances of the bind group; the HTTP listener closes (the
-//     aggregator's load balancer retries elsewhere);
-//  2. answer every step already acknowledged: the USSD steps in flight
-//     over SMPP and the HTTP requests in progress, then the managers'
-//     late results;
+//  1. stop taking new work where the peer can send it elsewhere: /healthz
+//     says "down"; every SMPP connection ends its receiving bind (a
+//     transmitter stays for the answers), so the SMSC routes new
+//     dialogues to the other instances of the bind group; the HTTP
+//     listener closes (the aggregator's load balancer retries elsewhere);
+//  2. answer every step already acknowledged: the HTTP requests in
+//     progress and the USSD steps in flight over SMPP, then the
+//     managers' late results;
 //  3. hand queue entries back: background consumers stop, and what they
 //     had taken and not finished stays pending in Redis for another
 //     instance;
-//  4. close: unbind the transmitters, stop the adapters, close the stores.
+//  4. close: unbind the transmitters, stop the adapters, close the stores
+//     (each with 10 s of its own, whatever the earlier phases left).
 //
 // The phases share one deadline, timeout. A watchdog a little past it
 // returns even when a phase ignores its context; main then exits.
-func (a *app) shutdown(srv *http.Server, timeout time.Duration, log *slog.Logger) error {
-	start := time.Now()
-	log.Info("shutting down", "timeout", timeout)
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- a.phases(ctx, srv, log) }()
-	watchdog := time.NewTimer(timeout + 2*time.Second)
-	defer watchdog.Stop()
-	select {
-	case err := <-done:
-		log.Info("shut down", "took", time.Since(start).Round(time.Millisecond))
-		return err
-	case <-watchdog.C:
-		log.Error("shutdown watchdog: phases still running past the timeout; exiting anyway", "timeout", timeout)
-		return fmt.Errorf("shutdown did not finish within %s", timeout)
-	}
-}
-
-func (a *app) phases(ctx context.Context, srv *http.Server, log *slog.Logger) error {
-	var failed []error
-	phase := func(name string, fns ...func(context.Context) error) {
-		t := time.Now()
-		var errs []error
-		for _, f := range fns {
-			if err := f(ctx); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		took := time.Since(t).Round(time.Millisecond)
-		if err := errors.Join(errs...); err != nil {
-			failed = append(failed, err)
-			log.Warn("shutdown phase", "phase", name, "took", took, "err", err)
-			return
-		}
-		log.Info("shutdown phase", "phase", name, "took", took)
-	}
-	// srv.Shutdown closes the listeners at once and then waits for the
-	// requests in progress: it starts with phase 1 and is waited for in 2.
-	httpDone := make(chan error, 1)
-	stopHTTP := func(ctx context.Context) error {
-		go func() { httpDone <- srv.Shutdown(ctx) }()
-		return nil
-	}
-	waitHTTP := func(ctx context.Context) error {
-		if err := <-httpDone; err != nil {
-			return fmt.Errorf("finishing http requests: %w", err)
-		}
-		return nil
-	}
-	phase("stop taking new work", append([]func(context.Context) error{stopHTTP}, a.intake...)...)
-	phase("answer acknowledged steps", append([]func(context.Context) error{waitHTTP}, a.drain...)...)
-	phase("hand queue entries back", a.workers...)
-	t := time.Now()
-	for _, c := range a.closers {
-		c()
-	}
-	log.Info("shutdown phase", "phase", "close", "took", time.Since(t).Round(time.Millisecond))
-	a.intake, a.drain, a.workers, a.closers = nil, nil, nil, nil
-	return errors.Join(failed...)
-}
+func (a *app) shutdown(timeout time.Duration) error { return a.life.Shutdown(timeout) }
 
 // redisLog sends go-redis's own messages (failed dials while Redis is
 // down, say) to the gateway's log instead of stderr, one line per 10 s at

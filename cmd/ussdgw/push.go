@@ -31,9 +31,9 @@ type push struct {
 // embedded miniredis on 127.0.0.1, which keeps the default run working
 // but loses every queued SMS on a restart. It builds the outbox over it
 // (not running), whose bulk messages are checked against the consent
-// registry and the quiet hours of their service in set. close closes what
-// it opened.
-func openPush(ctx context.Context, s *settings, log *slog.Logger, now func() time.Time, set *flows.Set) (p *push, closeFn func(), err error) {
+// registry and the quiet hours of their service in the set served (set).
+// close closes what it opened.
+func openPush(ctx context.Context, s *settings, log *slog.Logger, now func() time.Time, set func() *flows.Set) (p *push, closeFn func(), err error) {
 	if s.OutboxWorkers < 1 {
 		return nil, nil, errors.New("-outbox-workers must be at least 1")
 	}
@@ -82,13 +82,13 @@ func openPush(ctx context.Context, s *settings, log *slog.Logger, now func() tim
 	o.Allow = p.consent.Allowed
 	o.AllowBatch = p.consent.AllowedBatch
 	o.Quiet = func(service string, t time.Time) (time.Time, bool) {
-		if f, ok := set.Flow(service); ok {
+		if f, ok := set().Flow(service); ok {
 			return f.Quiet(t)
 		}
 		return time.Time{}, false
 	}
 	o.ServiceCap = func(service string) int {
-		if f, ok := set.Flow(service); ok {
+		if f, ok := set().Flow(service); ok {
 			return f.DailyCap()
 		}
 		return 0

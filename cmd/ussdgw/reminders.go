@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
 
 	"github.com/redis/go-redis/v9"
 
@@ -39,23 +38,19 @@ const reminderService = "health"
 // consent and outbox) when the gateway sends SMS (an smpp: section) and
 // serves a flow and an adapter named health; otherwise it does nothing.
 // The scheduler stops before the outbox does.
-func (a *app) startReminders(s *settings, log *slog.Logger) error {
-	sch, err := newReminders(s, a.push.client, a.push.consent, a.push.queue, a.reg, a.set, log)
+func (a *app) startReminders(ctx context.Context, s *settings, log *slog.Logger) error {
+	sch, err := newReminders(s, a.push.client, a.push.consent, a.push.queue, a.reg, a.flows, log)
 	if err != nil || sch == nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = sch.Run(ctx) })
 	// Phase 3 of the shutdown, before the outbox (see app.shutdown).
-	a.workers = append([]func(context.Context) error{func(context.Context) error { cancel(); wg.Wait(); return nil }}, a.workers...)
-	return nil
+	return a.life.Start(ctx, workerPart("health reminders", func(ctx context.Context) error { _ = sch.Run(ctx); return nil }))
 }
 
 // newReminders checks the reminder settings and builds the scheduler; nil
 // when there is no health flow or adapter.
 func newReminders(s *settings, rc redis.UniversalClient, c reminders.Consent, q reminders.Queue,
-	reg *adapters.Registry, set *flows.Set, log *slog.Logger,
+	reg *adapters.Registry, set func() *flows.Set, log *slog.Logger,
 ) (*reminders.Scheduler, error) {
 	days, err := reminders.ParseDays(s.ReminderDays)
 	if err != nil {
@@ -64,7 +59,7 @@ func newReminders(s *settings, rc redis.UniversalClient, c reminders.Consent, q 
 	if _, _, err := reminders.ParseClock(s.ReminderHour); err != nil {
 		return nil, err
 	}
-	f, ok := set.Flow(reminderService)
+	f, ok := set().Flow(reminderService)
 	if _, has := reg.Lookup(reminderService); !ok || !has {
 		log.Info("health reminders off: no health flow and adapter")
 		return nil, nil
@@ -73,8 +68,14 @@ func newReminders(s *settings, rc redis.UniversalClient, c reminders.Consent, q 
 		Redis: rc, Prefix: s.RedisPrefix, Consent: c, Queue: q, Adapters: reg,
 		Adapter: reminderService, Service: reminderService,
 		Days: days, SendAt: s.ReminderHour, Location: f.Location(),
-		Text: func(lang string, vars map[string]string) (string, bool) { return f.Message("reminder", lang, vars) },
-		Log:  log.With("comp", "reminders"),
+		// The text of the health service served now: a reload changes it.
+		Text: func(lang string, vars map[string]string) (string, bool) {
+			if cur, ok := set().Flow(reminderService); ok {
+				return cur.Message("reminder", lang, vars)
+			}
+			return f.Message("reminder", lang, vars)
+		},
+		Log: log.With("comp", "reminders"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("health reminders: %w", err)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ussdgw/ussdgw/internal/logcheck"
+	"github.com/ussdgw/ussdgw/lifecycle"
 )
 
 // The phases run in order: the listener closes at once while a request in
@@ -38,7 +39,6 @@ func TestShutdownPhases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go srv.Serve(ln)
 	got := make(chan string, 1)
 	go func() {
 		resp, err := http.Get("http://" + ln.Addr().String() + "/")
@@ -50,15 +50,24 @@ func TestShutdownPhases(t *testing.T) {
 		resp.Body.Close()
 		got <- string(b)
 	}()
-	<-inHandler
-
-	a := &app{}
-	a.runWorker("queue", func(ctx context.Context) error {
+	var logs bytes.Buffer
+	a := &app{life: newLife(logcheck.Wrap(t, slog.NewTextHandler(&logs, nil)))}
+	ctx := context.Background()
+	start := func(p lifecycle.Part) {
+		t.Helper()
+		if err := a.life.Start(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Started in the gateway's order: stores, sessions, workers, listener.
+	start(closeOnly("store", func() { note("close") }))
+	start(lifecycle.Part{Name: "sessions", Stop: stops{phaseDrain: func(context.Context) error { note("drain"); return nil }}})
+	start(workerPart("queue", func(ctx context.Context) error {
 		<-ctx.Done()
 		note("worker stopped")
 		return ctx.Err()
-	})
-	a.intake = append(a.intake, func(context.Context) error {
+	}))
+	start(lifecycle.Part{Name: "smpp", Stop: stops{phaseIntake: func(context.Context) error {
 		note("intake")
 		// The listener is closed now: a new connection is refused.
 		deadline := time.Now().Add(5 * time.Second)
@@ -76,18 +85,17 @@ func TestShutdownPhases(t *testing.T) {
 		}
 		close(release) // the request in progress may finish now
 		return nil
-	})
-	a.drain = append(a.drain, func(context.Context) error { note("drain"); return nil })
-	a.closers = append(a.closers, func() { note("close") })
-	var logs bytes.Buffer
-	log := logcheck.Wrap(t, slog.NewTextHandler(&logs, nil))
-	if err := a.shutdown(srv, 10*time.Second, log); err != nil {
+	}}})
+	errc := make(chan error, 1)
+	start(httpPart(srv, ln, func() { note("down") }, errc))
+	<-inHandler
+	if err := a.shutdown(10 * time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if s := <-got; s != "answered" {
 		t.Errorf("the request in progress got %q", s)
 	}
-	want := "intake drain worker stopped close"
+	want := "down intake drain worker stopped close"
 	if s := strings.Join(order, " "); s != want {
 		t.Errorf("order %q, want %q", s, want)
 	}
@@ -101,14 +109,15 @@ func TestShutdownPhases(t *testing.T) {
 // A phase that ignores its context cannot hold the process: the watchdog
 // returns a little after the timeout.
 func TestShutdownWatchdog(t *testing.T) {
-	a := &app{}
+	var logs bytes.Buffer
+	a := &app{life: newLife(logcheck.Wrap(t, slog.NewTextHandler(&logs, nil)))}
 	stuck := make(chan struct{})
 	defer close(stuck)
-	a.drain = append(a.drain, func(context.Context) error { <-stuck; return nil })
-	srv := &http.Server{}
-	var logs bytes.Buffer
+	if err := a.life.Start(context.Background(), lifecycle.Part{Name: "stuck", Stop: stops{phaseDrain: func(context.Context) error { <-stuck; return nil }}}); err != nil {
+		t.Fatal(err)
+	}
 	start := time.Now()
-	err := a.shutdown(srv, 100*time.Millisecond, logcheck.Wrap(t, slog.NewTextHandler(&logs, nil)))
+	err := a.shutdown(100 * time.Millisecond)
 	took := time.Since(start)
 	if err == nil || !strings.Contains(err.Error(), "did not finish within 100ms") {
 		t.Errorf("shutdown with a stuck phase: %v", err)
@@ -123,13 +132,17 @@ func TestShutdownWatchdog(t *testing.T) {
 
 // A phase that fails is logged with its error, and the others still run.
 func TestShutdownPhaseError(t *testing.T) {
-	a := &app{}
-	closed := false
-	a.drain = append(a.drain, func(ctx context.Context) error { return errors.New("3 steps unanswered") })
-	a.closers = append(a.closers, func() { closed = true })
 	var logs bytes.Buffer
-	err := a.shutdown(&http.Server{}, time.Second, logcheck.Wrap(t, slog.NewTextHandler(&logs, nil)))
-	if err == nil || !strings.Contains(err.Error(), "3 steps unanswered") {
+	a := &app{life: newLife(logcheck.Wrap(t, slog.NewTextHandler(&logs, nil)))}
+	closed := false
+	err := a.life.Start(context.Background(),
+		closeOnly("store", func() { closed = true }),
+		lifecycle.Part{Name: "sessions", Stop: stops{phaseDrain: func(ctx context.Context) error { return errors.New("3 steps unanswered") }}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = a.shutdown(time.Second)
+	if err == nil || !strings.Contains(err.Error(), "sessions: 3 steps unanswered") {
 		t.Errorf("err %v", err)
 	}
 	if !closed || !strings.Contains(logs.String(), `level=WARN msg="shutdown phase" phase="answer acknowledged steps"`) {

@@ -33,7 +33,7 @@ var Layers = []Layer{
 	{Name: "base", Packages: []string{"internal", "lifecycle"}},
 	{Name: "adapters", Packages: []string{"adapters", "consent", "limits", "outbox", "apikeys"}},
 	{Name: "flows", Packages: []string{"flows"}},
-	{Name: "ussd", Packages: []string{"ussd"}},
+	{Name: "ussd", Packages: []string{"ussd", "reload"}},
 	{Name: "transports", Packages: []string{"gateway", "smpp", "api", "alerts", "reminders", "metrics", "studio", "analytics"}},
 	{Name: "commands", Packages: []string{"cmd", "deploy"}},
 }

@@ -1,10 +1,11 @@
-package gateway
+package dialect_test
 
 import (
 	"strings"
 	"testing"
 
 	"github.com/ussdgw/ussdgw/flows"
+	"github.com/ussdgw/ussdgw/gateway/dialect"
 )
 
 // FuzzDialled: the string rebuilt from Africa's Talking's serviceCode and
@@ -16,13 +17,13 @@ func FuzzDialled(f *testing.F) {
 		{"*384#", "abc"}, {"", "1"}, {"*500#", "1*" + strings.Repeat("9", 200)}, {"*384*1#", "*"}, {"#", "1"}} {
 		f.Add(s[0], s[1])
 	}
-	set, err := flows.Load("../flows-examples", flows.Options{})
+	set, err := flows.Load("../../flows-examples", flows.Options{})
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, code, text string) {
 		code = strings.TrimSpace(code) // as the handler reads it
-		d := dialled(code, text)
+		d := dialect.Dialled(code, text)
 		shortcut := strings.TrimSuffix(code, "#") + "*" + text + "#"
 		switch {
 		case code == "":
