@@ -44,8 +44,11 @@ type Config struct {
 	// prices adapter's); nil or !ok: the ids, made readable.
 	Names func(ctx context.Context, commodity, market, lang string) (crop, mkt string, ok bool)
 	Batch int // messages per Enqueue, default 1000
-	Now   func() time.Time
-	Log   *slog.Logger
+	// AbandonFor is how long the cancel of a failed alert is retried
+	// while Redis does not answer (1 minute).
+	AbandonFor time.Duration
+	Now        func() time.Time
+	Log        *slog.Logger
 }
 
 // Alerts sends price alerts and digests. It is safe for concurrent use.
@@ -61,6 +64,9 @@ func New(cfg Config) *Alerts {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.AbandonFor <= 0 {
+		cfg.AbandonFor = time.Minute
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
@@ -163,8 +169,9 @@ func (a *Alerts) Price(ctx context.Context, p Price) (Run, error) {
 	}
 	run := Run{ID: "alert_" + randomID(), Topic: p.Topic()}
 	now := a.cfg.Now()
+	at := now.UTC().Format(time.RFC3339Nano)
 	prevRaw, err := swap.Run(ctx, a.cfg.Redis, []string{a.priceKey(p.Commodity, p.Market), a.pairsKey()},
-		fmtNum(p.Price), p.Currency, p.Unit, p.Date, now.UTC().Format(time.RFC3339), p.Commodity+":"+p.Market).Text()
+		fmtNum(p.Price), p.Currency, p.Unit, p.Date, at, p.Commodity+":"+p.Market).Text()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return Run{}, fmt.Errorf("storing the price of %s: %w", run.Topic, err)
 	}
@@ -203,13 +210,70 @@ func (a *Alerts) Price(ctx context.Context, p Price) (Run, error) {
 	})
 	if err == nil {
 		err = b.flush()
+	} else {
+		b.wg.Wait() // batches under way are cancelled with the rest
 	}
 	if err != nil {
-		return run, fmt.Errorf("alerting the subscribers of %s: %w", run.Topic, err)
+		a.abandon(run, p, at, err)
+		return run, fmt.Errorf("alerting the subscribers of %s (what was queued is cancelled, the previous price restored): %w", run.Topic, err)
 	}
 	a.log.Info("price alert", "run", run.ID, "topic", run.Topic, "change_pct", run.ChangePct,
 		"subscribers", run.Subscribers, "matched", run.Matched, "queued", run.Queued, "dups", run.Dups)
 	return run, nil
+}
+
+// restore puts the previous price back, unless the price changed again
+// since (another price came): the stored one is still this run's (price
+// and time) and was preceded by one.
+var restore = redis.NewScript(`
+local f = redis.call('HMGET', KEYS[1], 'price', 'at', 'prev', 'prev_date')
+if f[1] ~= ARGV[1] or f[2] ~= ARGV[2] or not f[3] or f[3] == '' then return 0 end
+redis.call('HSET', KEYS[1], 'price', f[3], 'date', f[4] or '', 'prev', '', 'prev_date', '')
+return 1
+`)
+
+// abandon undoes an alert whose intake failed, so that the intake is all
+// or nothing, as a broadcast's: the messages it queued are cancelled (the
+// outbox fails them "cancelled" when their turn comes) and the previous
+// price is put back, so that the same price sent again alerts again
+// rather than finding no change. Redis may be what failed: it is retried
+// every quarter second for up to cfg.AbandonFor (1 minute); the caller
+// is not kept waiting past the first try.
+func (a *Alerts) abandon(run Run, p Price, at string, cause error) {
+	a.log.Error("price alert failed; cancelling what it queued", "run", run.ID, "topic", run.Topic, "err", cause)
+	try := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := a.cfg.Outbox.Cancel(ctx, run.ID); err != nil {
+			return fmt.Errorf("cancelling alert %s: %w", run.ID, err)
+		}
+		if err := restore.Run(ctx, a.cfg.Redis, []string{a.priceKey(p.Commodity, p.Market)}, fmtNum(p.Price), at).Err(); err != nil {
+			return fmt.Errorf("restoring the previous price of %s: %w", run.Topic, err)
+		}
+		return nil
+	}
+	if try() == nil {
+		return
+	}
+	go func() {
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		deadline := time.After(a.cfg.AbandonFor)
+		for {
+			select {
+			case <-deadline:
+				a.log.Error("gave up cancelling a failed price alert: what it queued may be sent", "run", run.ID)
+				return
+			case <-t.C:
+			}
+			err := try()
+			if err == nil {
+				a.log.Info("cancelled what a failed price alert had queued", "run", run.ID)
+				return
+			}
+			a.log.Debug("cancelling a failed price alert; trying again", "run", run.ID, "err", err)
+		}
+	}()
 }
 
 // batcher enqueues messages by cfg.Batch, up to inFlight batches at a

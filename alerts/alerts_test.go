@@ -76,6 +76,9 @@ func (o *memOutbox) Enqueue(_ context.Context, msgs ...Message) ([]string, int, 
 	return ids, dups, nil
 }
 
+// Cancel is not used by these tests (abandon_test.go uses the outbox).
+func (o *memOutbox) Cancel(context.Context, string) error { return nil }
+
 func (o *memOutbox) group(g string) []Message {
 	o.mu.Lock()
 	defer o.mu.Unlock()

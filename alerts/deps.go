@@ -23,7 +23,9 @@ type Consent interface {
 	Subscribers(ctx context.Context, topic string, fn func(msisdn string, s Subscription) error) error
 }
 
-// Outbox is where alerts put their messages (*outbox.Queue).
+// Outbox is where alerts put their messages (*outbox.Queue). Cancel
+// stops what an alert whose intake failed had queued.
 type Outbox interface {
 	Enqueue(ctx context.Context, msgs ...Message) (ids []string, dups int, err error)
+	Cancel(ctx context.Context, group string) error
 }

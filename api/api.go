@@ -153,6 +153,8 @@ func New(cfg Config) *Server {
 	g.GET("/analytics/:service/export.csv", s.getAnalytics, s.auth(apikeys.Read))
 	g.GET("/flows", s.getFlows, s.auth(apikeys.Read))
 	g.POST("/flows/reload", s.reloadFlows, s.auth(apikeys.Admin))
+	g.GET("/dead", s.listDead, s.auth(apikeys.Admin))
+	g.POST("/dead/:id/resend", s.resendDead, s.auth(apikeys.Admin))
 	return s
 }
 

@@ -35,6 +35,8 @@ type Outbox interface {
 	Status(ctx context.Context, id string) (Status, bool, error)
 	Cancel(ctx context.Context, group string) error
 	Group(ctx context.Context, group string) (GroupStats, error)
+	Dead(ctx context.Context, max int) ([]Status, error)
+	Resend(ctx context.Context, id string) error
 }
 
 // Prices takes new prices and alerts their subscribers (*alerts.Alerts).

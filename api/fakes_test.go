@@ -6,6 +6,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/ussdgw/ussdgw/outbox"
 )
 
 // fakeOutbox is an in-memory outbox for the handlers' unit tests: all or
@@ -89,6 +91,10 @@ func (o *fakeOutbox) Group(_ context.Context, group string) (GroupStats, error) 
 	}
 	return g, nil
 }
+
+// Dead and Resend: the fake never dead-letters.
+func (o *fakeOutbox) Dead(context.Context, int) ([]Status, error) { return nil, nil }
+func (o *fakeOutbox) Resend(context.Context, string) error        { return outbox.ErrNotDead }
 
 // group returns a group's messages in enqueue order.
 func (o *fakeOutbox) group(group string) []Message {

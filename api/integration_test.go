@@ -236,10 +236,10 @@ func TestRealRedisDiesMidFanOut(t *testing.T) {
 	if g, _ := r.queue.Group(ctx, "mid"); first == 0 || g.Total != first {
 		t.Fatalf("after the restart the group is %+v: want the %d messages of the first batch", g, first)
 	}
-	p := r.do("GET", "/api/v1/broadcasts/mid", r.read, "", "")
-	if p.body["state"] != "failed_to_start" {
-		t.Fatalf("%s", p.raw)
-	}
+	// The retry cancels the group, then records the state: wait for both.
+	eventually(t, "the broadcast failed_to_start", func() bool {
+		return r.do("GET", "/api/v1/broadcasts/mid", r.read, "", "").body["state"] == "failed_to_start"
+	})
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); r.queue.Run(runCtx, r.phone) }()

@@ -46,12 +46,7 @@ func (s *Server) getMessage(c echo.Context) error {
 	if !ok {
 		return apiErr(http.StatusNotFound, "no message %q", id)
 	}
-	out := MessageStatus{ID: st.ID, MSISDN: mask(st.MSISDN), Service: st.Service, Kind: st.Kind, Group: st.Group,
-		State: st.State, Reason: st.Reason, Attempts: st.Attempts}
-	if !st.Updated.IsZero() {
-		out.Updated = st.Updated.UTC().Format(time.RFC3339)
-	}
-	return c.JSON(http.StatusOK, out)
+	return c.JSON(http.StatusOK, messageStatus(st))
 }
 
 func (s *Server) postPrice(c echo.Context) error {

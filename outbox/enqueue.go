@@ -123,10 +123,7 @@ func (q *Queue) Receipt(ctx context.Context, ref string, delivered bool, reason 
 	if delivered {
 		to, reason = StateDelivered, ""
 	}
-	err := q.pipe.do(ctx, func(ctx context.Context, p redis.Pipeliner) *redis.Cmd {
-		return q.finish(ctx, p, result{id: ref, to: to, reason: reason, receipt: true})
-	}).Err()
-	if err != nil {
+	if _, err := q.receipts.do(ctx, result{id: ref, to: to, reason: reason, receipt: true}); err != nil {
 		return fmt.Errorf("recording receipt of %s: %w", ref, err)
 	}
 	return nil
@@ -186,14 +183,39 @@ func (q *Queue) Dead(ctx context.Context, max int) ([]Status, error) {
 	return out, nil
 }
 
+// ErrNotDead is returned by Resend for an id that is not a dead letter.
+var ErrNotDead = errors.New("outbox: no such dead letter")
+
+// Resend queues dead letter id again, as if new: no sends tried, its
+// group counting it queued instead of failed. It goes through the same
+// checks as any message (consent, quiet hours and the daily cap for a
+// Bulk one; a NotAfter that has passed fails it again). ErrNotDead: id
+// is unknown, expired, or not dead-lettered.
+func (q *Queue) Resend(ctx context.Context, id string) error {
+	n, err := resendScript.Run(ctx, q.c, []string{q.k.msg + id, q.k.dead, q.k.text + id, q.k.high, q.k.bulk},
+		id, q.o.Now().UnixMilli(), q.k.group).Int()
+	switch {
+	case err != nil:
+		return fmt.Errorf("resending %s: %w", id, err)
+	case n == 0:
+		return ErrNotDead
+	case n < 0:
+		return fmt.Errorf("resending %s: its text is gone", id)
+	}
+	return nil
+}
+
 // Stats describes the queue now.
 func (q *Queue) Stats(ctx context.Context) (Stats, error) {
-	var hl, bl, dl, dd *redis.IntCmd
-	var ho, bo *redis.XMessageSliceCmd
+	streams := q.k.streams()
+	lens := make([]*redis.IntCmd, len(streams))
+	firsts := make([]*redis.XMessageSliceCmd, len(streams))
+	var dl, dd *redis.IntCmd
 	var rs *redis.StringCmd
 	_, err := q.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		hl, bl = p.XLen(ctx, q.k.high), p.XLen(ctx, q.k.bulk)
-		ho, bo = p.XRangeN(ctx, q.k.high, "-", "+", 1), p.XRangeN(ctx, q.k.bulk, "-", "+", 1)
+		for i, st := range streams {
+			lens[i], firsts[i] = p.XLen(ctx, st), p.XRangeN(ctx, st, "-", "+", 1)
+		}
 		dl, dd = p.ZCard(ctx, q.k.delayed), p.ZCard(ctx, q.k.dead)
 		rs = p.HGet(ctx, q.k.stats, "resent")
 		return nil
@@ -201,10 +223,10 @@ func (q *Queue) Stats(ctx context.Context) (Stats, error) {
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return Stats{}, fmt.Errorf("reading queue stats: %w", err)
 	}
-	s := Stats{High: hl.Val(), Bulk: bl.Val(), Delayed: dl.Val(), Dead: dd.Val()}
+	s := Stats{High: lens[0].Val() + lens[1].Val(), Bulk: lens[2].Val() + lens[3].Val(), Delayed: dl.Val(), Dead: dd.Val()}
 	s.Resent, _ = strconv.ParseInt(rs.Val(), 10, 64)
 	now := q.o.Now()
-	for _, c := range []*redis.XMessageSliceCmd{ho, bo} {
+	for _, c := range firsts {
 		if v := c.Val(); len(v) > 0 {
 			if t, ok := entryTime(v[0].ID); ok {
 				s.Oldest = max(s.Oldest, now.Sub(t))

@@ -8,11 +8,14 @@
 //
 // It is built on Redis Streams with a consumer group: one stream per
 // priority (High is always read before Bulk, so a dialogue reply never
-// waits behind a broadcast), a status hash per message (its text, state,
-// reason, attempts and group, kept for Options.TTL), a ZSET of messages
-// that are due later (retries, NotBefore, quiet hours) moved back into the
-// streams by a Lua script when due, per-group counters and a cancel flag.
-// Every key shares one hash tag, so the Lua scripts work on Redis Cluster.
+// waits behind a broadcast) whose entries carry the text, a status hash
+// per message (its state, reason, attempts and group, kept for
+// Options.TTL), a ZSET of messages that are due later (retries,
+// NotBefore, quiet hours) moved back into the streams by a Lua script when
+// due, per-group counters and a cancel flag. Each read of the streams is
+// taken, and each batch of results or receipts recorded, by one script
+// call (scripts.go says why). Every key shares one hash tag, so the Lua
+// scripts work on Redis Cluster.
 //
 // Why Streams and not asynq (measured side by side on the same Redis and
 // 2-core machine; bench_test.go and testdata/asynq_compare.go.txt): asynq
@@ -22,7 +25,8 @@
 // handler, under the 5k/s the gateway must reach, where batch XREADGROUP
 // with pipelined take and finish scripts did 11-14k/s; and an asynq task
 // costs ~610 bytes while queued and keeps them for its retention, where a
-// message here costs ~470 queued and ~220 once sent (the text is dropped).
+// message here cost ~470 queued and ~220 once sent (the text is dropped)
+// when that was measured (TestBytesPerQueuedMessage has today's figure).
 // Streams also give what the gateway needs and asynq hides: priorities
 // read strictly in order, per-group counters updated in the same step as
 // the state, receipts matched by our own id, and a "sending" mark that
@@ -183,16 +187,18 @@ type Stats struct {
 // Queue is the outbox on one Redis. Its methods are safe for concurrent
 // use; Run may run in many processes at once over the same Redis.
 type Queue struct {
-	c    redis.UniversalClient
-	o    Options
-	log  *slog.Logger
-	k    keys
-	pipe *pipe // receipts and daily-cap checks, batched
+	c        redis.UniversalClient
+	o        Options
+	log      *slog.Logger
+	k        keys
+	receipts *pipe[result] // receipts, batched
+	caps     *pipe[capReq] // daily-cap checks the take did not make, batched
 }
 
 // keys are the queue's keys, all under one hash tag.
 type keys struct {
 	base, high, bulk, delayed, dead, stats, msg, text, group, hour, day string
+	oldHigh, oldBulk                                                    string // the streams of the layout before (scripts.go)
 }
 
 const consumerGroup = "senders"
@@ -237,10 +243,13 @@ func New(c redis.UniversalClient, prefix string, o Options) *Queue {
 		o.Log = slog.Default()
 	}
 	b := prefix + "{outbox}:"
-	return &Queue{c: c, o: o, log: o.Log.With("comp", "outbox"), pipe: &pipe{c: c, scripts: []*redis.Script{finishScript, capScript}}, k: keys{
-		base: b, high: b + "s:high", bulk: b + "s:bulk", delayed: b + "delayed", dead: b + "dead",
+	q := &Queue{c: c, o: o, log: o.Log.With("comp", "outbox"), k: keys{
+		base: b, high: b + "q:high", bulk: b + "q:bulk", oldHigh: b + "s:high", oldBulk: b + "s:bulk", delayed: b + "delayed", dead: b + "dead",
 		stats: b + "stats", msg: b + "m:", text: b + "t:", group: b + "g:", hour: b + "cap:h:", day: b + "cap:d:",
 	}}
+	q.receipts = &pipe[result]{run: q.finishAll}
+	q.caps = &pipe[capReq]{run: q.capAll}
+	return q
 }
 
 func defaultBackoff(attempt int) time.Duration {

@@ -742,7 +742,7 @@ func TestDailyCapCountedAtTake(t *testing.T) {
 					}
 				}
 			}
-			n, err := c.Get(bg, p+"{outbox}:cap:d:"+num+":20261130").Result()
+			n, err := c.HGet(bg, p+"{outbox}:cap:d:20261130", num).Result()
 			if err != nil || n != tt.wantCounts {
 				t.Errorf("the number's count for the day = %q (%v), want %s", n, err, tt.wantCounts)
 			}

@@ -20,6 +20,7 @@ type task struct {
 	f                 map[string]string // the status hash, nil when the record is gone
 	consent           int8              // AllowBatch's answer: 1 allowed, -1 opted out, 0 not asked
 	to, sv            string            // a Bulk entry's number and service, "" when it has none
+	text              string            // the entry's text, "" when it has none (read from t:<id>)
 	quiet             bool              // the entry's service was in quiet hours when taken
 	until             time.Time         // and they end then
 }
@@ -32,7 +33,9 @@ type result struct {
 	due               time.Time // for queued/deferred
 	attempts          int       // sends to add
 	dead, receipt     bool
-	ackOnly           bool // nothing to record: the message is done or gone
+	ackOnly           bool   // nothing to record: the message is done or gone
+	text              string // to keep in t:<id> (a retry, a dead letter)
+	dropText          bool   // t:<id> holds the text: drop it once the message is done
 }
 
 // runner is one Run: its reader, reclaimer, mover, workers and finisher.
@@ -54,7 +57,7 @@ type runner struct {
 // sent stay pending for another instance (or the next Run) to take over.
 // It returns ctx's error, or an error when Redis refuses to set up.
 func (q *Queue) Run(ctx context.Context, s Sender) error {
-	for _, st := range []string{q.k.high, q.k.bulk} {
+	for _, st := range q.k.streams() {
 		err := q.c.XGroupCreateMkStream(ctx, st, consumerGroup, "0").Err()
 		if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
 			return fmt.Errorf("creating consumer group on %s: %w", st, err)
@@ -93,6 +96,10 @@ func (q *Queue) Run(ctx context.Context, s Sender) error {
 	return ctx.Err()
 }
 
+// streams are the streams read, High first: this layout's and the one's
+// before (scripts.go).
+func (k keys) streams() []string { return []string{k.high, k.oldHigh, k.bulk, k.oldBulk} }
+
 // pause waits d or until ctx ends.
 func pause(ctx context.Context, d time.Duration) {
 	t := time.NewTimer(d)
@@ -108,12 +115,12 @@ func pause(ctx context.Context, d time.Duration) {
 func (r *runner) read(ctx context.Context) {
 	q := r.q
 	for ctx.Err() == nil {
-		got, err := r.readOnce(ctx, []string{q.k.high, ">"}, -1)
+		got, err := r.readOnce(ctx, []string{q.k.high, q.k.oldHigh, ">", ">"}, -1)
 		if err == nil && len(got) == 0 {
-			got, err = r.readOnce(ctx, []string{q.k.bulk, ">"}, -1)
+			got, err = r.readOnce(ctx, []string{q.k.bulk, q.k.oldBulk, ">", ">"}, -1)
 		}
 		if err == nil && len(got) == 0 {
-			got, err = r.readOnce(ctx, []string{q.k.high, q.k.bulk, ">", ">"}, 200*time.Millisecond)
+			got, err = r.readOnce(ctx, []string{q.k.high, q.k.oldHigh, q.k.bulk, q.k.oldBulk, ">", ">", ">", ">"}, 200*time.Millisecond)
 		}
 		if err != nil {
 			if ctx.Err() == nil {
@@ -157,8 +164,9 @@ func (r *runner) dispatch(ctx context.Context, streams []redis.XStream) {
 			id, _ := m.Values["i"].(string)
 			to, _ := m.Values["t"].(string)
 			sv, _ := m.Values["s"].(string)
+			x, _ := m.Values["x"].(string)
 			if r.claim(s.Stream + " " + m.ID) {
-				tasks = append(tasks, task{stream: s.Stream, entry: m.ID, id: id, to: to, sv: sv})
+				tasks = append(tasks, task{stream: s.Stream, entry: m.ID, id: id, to: to, sv: sv, text: x})
 			}
 		}
 	}
@@ -188,45 +196,52 @@ func (r *runner) dispatch(ctx context.Context, streams []redis.XStream) {
 		consent[t.stream+" "+t.entry] = t.consent
 	}
 	day := now.In(q.o.Location).Format("20060102")
-	cmds := make([]*redis.Cmd, len(tasks))
-	take := func(p redis.Pipeliner) error {
-		for i := range tasks {
-			t := &tasks[i]
-			t.consent = consent[t.stream+" "+t.entry]
-			d, svCap := "", 0
-			if q.o.ServiceCap != nil && t.to != "" {
-				svCap = q.o.ServiceCap(t.sv)
-			}
-			if t.to != "" && !t.quiet && (t.consent > 0 || q.o.Allow == nil && q.o.AllowBatch == nil) && (q.o.DailyCap > 0 || svCap > 0) {
-				d = day
-			}
-			cmds[i] = takeScript.EvalSha(ctx, p, []string{q.k.msg + t.id, q.k.stats, q.k.text + t.id},
-				ms(now), q.k.group, d, q.o.DailyCap, svCap, q.k.day, 48*3600)
+	keys := make([]string, 2, 2+2*len(tasks))
+	keys[0], keys[1] = q.k.stats, q.k.day+day
+	args := make([]any, 6, 6+3*len(tasks))
+	args[0], args[1], args[2], args[3], args[4], args[5] = ms(now), q.k.group, day, q.o.DailyCap, 48*3600, len(tasks)
+	for i := range tasks {
+		t := &tasks[i]
+		t.consent = consent[t.stream+" "+t.entry]
+		svCap := 0
+		if q.o.ServiceCap != nil && t.to != "" {
+			svCap = q.o.ServiceCap(t.sv)
 		}
-		return nil
+		count := t.to != "" && !t.quiet && (t.consent > 0 || q.o.Allow == nil && q.o.AllowBatch == nil) && (q.o.DailyCap > 0 || svCap > 0)
+		keys = append(keys, q.k.msg+t.id, q.k.text+t.id)
+		args = append(args, b2s(t.text == ""), b2s(count), svCap)
 	}
-	if _, err := q.c.Pipelined(ctx, take); isNoScript(err) {
-		_ = takeScript.Load(ctx, q.c).Err()
-		_, _ = q.c.Pipelined(ctx, take) // each command's error is looked at below
+	var taken []any
+	cmds, err := q.evalPipelined(ctx, takeScript, []scriptCall{{keys, args}})
+	if err == nil {
+		taken, err = cmds[0].Slice()
+	}
+	if err == nil && len(taken) != len(tasks) {
+		err = fmt.Errorf("%d answers for %d messages", len(taken), len(tasks))
+	}
+	if err != nil {
+		// Not taken: they stay pending and are taken over after ClaimIdle.
+		q.log.Warn("taking messages", "count", len(tasks), "err", err)
+		for _, t := range tasks {
+			r.release(t.stream + " " + t.entry)
+		}
+		return
 	}
 	var send []task
 	for i := range tasks {
 		t := tasks[i]
-		v, err := cmds[i].Result()
-		switch {
-		case errors.Is(err, redis.Nil):
-			r.done <- result{stream: t.stream, entry: t.entry, id: t.id, ackOnly: true} // record expired or gone
-			continue
-		case err != nil:
-			// Not taken: it stays pending and is taken over after ClaimIdle.
-			q.log.Warn("taking a message", "id", msisdn.Text(t.id), "err", err)
-			r.release(t.stream + " " + t.entry)
+		h, ok := taken[i].([]any)
+		if !ok { // record expired or gone
+			r.done <- result{stream: t.stream, entry: t.entry, id: t.id, ackOnly: true}
 			continue
 		}
-		t.f = pairs(v)
+		t.f = pairs(h)
 		if st := t.f["st"]; st != StateQueued && st != StateDeferred {
 			r.done <- result{stream: t.stream, entry: t.entry, id: t.id, ackOnly: true}
 			continue
+		}
+		if t.text != "" {
+			t.f["tx"] = t.text
 		}
 		send = append(send, t)
 	}
@@ -327,7 +342,7 @@ func (r *runner) reclaim(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		for _, st := range []string{q.k.high, q.k.bulk} {
+		for _, st := range q.k.streams() {
 			start := "0-0"
 			for ctx.Err() == nil {
 				msgs, next, err := q.c.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: st, Group: consumerGroup,
@@ -386,7 +401,7 @@ func (r *runner) lease(ctx context.Context) {
 func (r *runner) move(ctx context.Context) {
 	q := r.q
 	for ctx.Err() == nil {
-		n, err := moveScript.Run(ctx, q.c, []string{q.k.delayed, q.k.high, q.k.bulk}, ms(q.o.Now()), 1000).Int()
+		n, err := moveScript.Run(ctx, q.c, []string{q.k.delayed, q.k.high, q.k.bulk}, ms(q.o.Now()), 1000, q.k.msg, q.k.text).Int()
 		if err != nil && ctx.Err() == nil {
 			q.log.Warn("moving due messages", "err", err)
 		}
@@ -421,13 +436,16 @@ func (r *runner) process(t task) (result, bool) {
 	q, f := r.q, t.f
 	ctx := r.send
 	now := q.o.Now()
-	res := result{stream: t.stream, entry: t.entry, id: t.id, pri: f["pr"]}
+	res := result{stream: t.stream, entry: t.entry, id: t.id, pri: f["pr"], dropText: f["tk"] == "1"}
 	end := func(state, reason string, dead bool) (result, bool) {
 		res.to, res.reason, res.dead = state, reason, dead
+		if dead {
+			res.text = f["tx"]
+		}
 		return res, true
 	}
 	later := func(state, reason string, due time.Time, attempts int) (result, bool) {
-		res.to, res.reason, res.due, res.attempts = state, reason, due, attempts
+		res.to, res.reason, res.due, res.attempts, res.text = state, reason, due, attempts, f["tx"]
 		return res, true
 	}
 	if f["stopped"] != "" {
@@ -501,11 +519,7 @@ func (r *runner) checkCap(ctx context.Context, t task, now time.Time) (bool, err
 		return true, nil
 	}
 	day := now.In(q.o.Location).Format("20060102")
-	ok, err := q.pipe.do(ctx, func(ctx context.Context, p redis.Pipeliner) *redis.Cmd {
-		return capScript.Run(ctx, p, []string{q.k.msg + t.id, q.k.day + f["to"] + ":" + day,
-			q.k.day + f["to"] + ":" + day + ":" + f["sv"]},
-			day, q.o.DailyCap, svCap, 48*3600)
-	}).Int()
+	ok, err := q.caps.do(ctx, capReq{id: t.id, to: f["to"], sv: f["sv"], day: day, svCap: svCap})
 	return ok == 1, err
 }
 
@@ -547,18 +561,8 @@ func (r *runner) record(batch []result) {
 	ctx := context.Background()
 	for try := 0; ; try++ {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		cmds := make([]*redis.Cmd, len(batch))
-		_, err := q.c.Pipelined(cctx, func(p redis.Pipeliner) error {
-			for i, res := range batch {
-				cmds[i] = q.finish(cctx, p, res)
-			}
-			return nil
-		})
+		_, err := q.finishAll(cctx, batch)
 		cancel()
-		if isNoScript(err) && try < 4 {
-			_ = finishScript.Load(ctx, q.c).Err()
-			continue
-		}
 		if err == nil {
 			break
 		}
@@ -575,24 +579,126 @@ func (r *runner) record(batch []result) {
 	}
 }
 
-// finish queues the finish script of res on p (a pipeline or the client).
-func (q *Queue) finish(ctx context.Context, p redis.Scripter, res result) *redis.Cmd {
-	if res.ackOnly {
-		return p.EvalSha(ctx, finishScript.Hash(), []string{q.k.msg + res.id, res.stream, q.k.delayed, q.k.dead, q.k.text + res.id},
-			res.entry, consumerGroup, "", "", 0, 0, "", 0, 0, 0, q.k.group, 0)
+// finishAll records results (and acknowledges their entries) with
+// finishScript, by chunks of Options.Batch sent in one pipeline, and
+// answers one value per result: 1 when it was applied.
+func (q *Queue) finishAll(ctx context.Context, results []result) ([]int64, error) {
+	var calls []scriptCall
+	now := q.o.Now().UnixMilli()
+	for from := 0; from < len(results); from += q.o.Batch {
+		chunk := results[from:min(from+q.o.Batch, len(results))]
+		keys := make([]string, 6, 6+2*len(chunk))
+		keys[0], keys[1], keys[2], keys[3], keys[4], keys[5] = q.k.delayed, q.k.dead, q.k.high, q.k.bulk, q.k.oldHigh, q.k.oldBulk
+		args := make([]any, 6, 6+11*len(chunk))
+		args[0], args[1], args[2], args[3], args[4], args[5] = consumerGroup, q.k.group, now, q.o.TTL.Milliseconds(), int64(q.o.TTL/time.Second), len(chunk)
+		for _, res := range chunk {
+			keys = append(keys, q.k.msg+res.id, q.k.text+res.id)
+			stream := 0
+			switch res.stream {
+			case q.k.high:
+				stream = 1
+			case q.k.bulk:
+				stream = 2
+			case q.k.oldHigh:
+				stream = 3
+			case q.k.oldBulk:
+				stream = 4
+			}
+			if res.ackOnly {
+				args = append(args, stream, res.entry, "", "", 0, "", 0, 0, 0, "", 0)
+				continue
+			}
+			var due int64
+			if !res.due.IsZero() {
+				due = res.due.UnixMilli()
+			}
+			pri := res.pri
+			if pri == "" {
+				pri = "h"
+			}
+			args = append(args, stream, res.entry, res.to, res.reason, due, pri+res.id, res.attempts,
+				b2s(res.dead), b2s(res.receipt), res.text, b2s(res.dropText))
+		}
+		calls = append(calls, scriptCall{keys, args})
 	}
-	stream := res.stream
-	if stream == "" {
-		stream = q.k.high // a receipt acknowledges nothing
+	cmds, err := q.evalPipelined(ctx, finishScript, calls)
+	if err != nil {
+		return nil, err
 	}
-	var due int64
-	if !res.due.IsZero() {
-		due = res.due.UnixMilli()
+	out := make([]int64, 0, len(results))
+	for _, c := range cmds {
+		v, err := c.Int64Slice()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v...)
 	}
-	if res.pri == "" {
-		res.pri = "h"
+	return out, nil
+}
+
+// capReq is a daily-cap check of one message (capScript).
+type capReq struct {
+	id, to, sv, day string
+	svCap           int
+}
+
+// capAll runs capScript for each request, in one pipeline.
+func (q *Queue) capAll(ctx context.Context, reqs []capReq) ([]int64, error) {
+	calls := make([]scriptCall, len(reqs))
+	for i, c := range reqs {
+		calls[i] = scriptCall{[]string{q.k.msg + c.id, q.k.day + c.day},
+			[]any{c.day, q.o.DailyCap, c.svCap, 48 * 3600, c.to, c.to + ":" + c.sv}}
 	}
-	return finishScript.Run(ctx, p, []string{q.k.msg + res.id, stream, q.k.delayed, q.k.dead, q.k.text + res.id},
-		res.entry, consumerGroup, res.to, res.reason, q.o.Now().UnixMilli(), due, res.pri+res.id,
-		res.attempts, b2s(res.dead), b2s(res.receipt), q.k.group, q.o.TTL.Milliseconds())
+	cmds, err := q.evalPipelined(ctx, capScript, calls)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int64, len(cmds))
+	for i, c := range cmds {
+		if out[i], err = c.Int64(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// scriptCall is the keys and arguments of one call of a script.
+type scriptCall struct {
+	keys []string
+	args []any
+}
+
+// evalPipelined calls s once per call, all in one pipeline, and returns
+// the commands (each with its answer or error) or the first error. Calls
+// refused with NOSCRIPT (a Redis restarted or flushed its scripts) did
+// not run: they go again once the script is loaded.
+func (q *Queue) evalPipelined(ctx context.Context, s *redis.Script, calls []scriptCall) ([]*redis.Cmd, error) {
+	cmds := make([]*redis.Cmd, len(calls))
+	todo := make([]int, len(calls))
+	for i := range todo {
+		todo[i] = i
+	}
+	for try := 0; len(todo) > 0; try++ {
+		_, _ = q.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, i := range todo {
+				cmds[i] = s.EvalSha(ctx, p, calls[i].keys, calls[i].args...)
+			}
+			return nil
+		}) // each command's error is looked at below
+		var again []int
+		for _, i := range todo {
+			if err := cmds[i].Err(); isNoScript(err) && try < 2 {
+				again = append(again, i)
+			} else if err != nil && !errors.Is(err, redis.Nil) {
+				return cmds, err
+			}
+		}
+		if len(again) > 0 {
+			if err := s.Load(ctx, q.c).Err(); err != nil {
+				return cmds, fmt.Errorf("loading a script: %w", err)
+			}
+		}
+		todo = again
+	}
+	return cmds, nil
 }

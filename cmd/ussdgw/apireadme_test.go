@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +17,8 @@ import (
 	"time"
 
 	"github.com/ussdgw/ussdgw/consent"
+	"github.com/ussdgw/ussdgw/internal/logcheck"
+	mtq "github.com/ussdgw/ussdgw/outbox"
 )
 
 // apiDoc is the API reference whose examples TestAPIReadme runs.
@@ -131,6 +134,32 @@ func TestAPIReadme(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+
+	// A reply the SMSC refused for good: the dead letter of the reference
+	// (the gateway runs no SMSC here, so a queue of the test's own on the
+	// same keys makes it).
+	q := mtq.New(rc, prefix, mtq.Options{Log: logcheck.New(t)})
+	if _, _, err := q.Enqueue(ctx, mtq.Message{ID: "reply-1", MSISDN: "254712345678", Text: "Your order is confirmed", Kind: "reply"}); err != nil {
+		t.Fatal(err)
+	}
+	qctx, qstop := context.WithCancel(ctx)
+	qdone := make(chan struct{})
+	go func() {
+		defer close(qdone)
+		_ = q.Run(qctx, mtq.SenderFunc(func(context.Context, string, string, string) error {
+			return errors.New("invalid destination address")
+		}))
+	}()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if d, _ := q.Dead(ctx, 1); len(d) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the example's dead letter was not made")
+		}
+	}
+	qstop()
+	<-qdone
 
 	var script strings.Builder
 	fmt.Fprintf(&script, "set -e\nexport PATH=%s:$PATH USSDGW_REDIS_PREFIX=%s\ncd %s\n", bin, prefix, dir)

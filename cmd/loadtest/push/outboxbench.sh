@@ -99,6 +99,10 @@ for r in $(seq 1 "$rounds"); do
     # Redis's own view: calls and microseconds per command, per message.
     redis-cli -p "$REDIS_PORT" info commandstats | tr -d '\r' | awk -F'[:,=]' -v n="$n" '/^cmdstat_/ {
       printf "%-28s calls/msg %6.2f  usec/msg %7.2f\n", substr($1, 9), $3 / n, $5 / n }' | sort -k5 -rn >"$out/$label-$r.redis.txt"
+    # Requests Redis read off its sockets (a pipeline or a script call is
+    # one), per message: what its event loop pays for besides the commands.
+    redis-cli -p "$REDIS_PORT" info stats | tr -d '\r' | awk -F: -v n="$n" '/^total_(reads|writes)_processed:/ {
+      printf "%-28s per msg %6.2f\n", $1, $2 / n }' >>"$out/$label-$r.redis.txt"
     # Commands that held Redis for 20 ms or more: how long, and which.
     redis-cli -p "$REDIS_PORT" --json slowlog get 1000 2>/dev/null |
       jq -r '.[] | "\(.[2] / 1000 | floor) ms  \(.[3][0:3] | join(" "))"' >"$out/$label-$r.slowlog.txt" 2>/dev/null || true
