@@ -38,10 +38,13 @@ const (
 	Read  Scope = "read"
 	Send  Scope = "send"
 	Admin Scope = "admin"
+	// Studio opens the service owners' workbench (package studio): the
+	// simulator and the diagrams, nothing of the API.
+	Studio Scope = "studio"
 )
 
 // Scopes lists the valid scopes.
-var Scopes = []Scope{Read, Send, Admin}
+var Scopes = []Scope{Read, Send, Admin, Studio}
 
 // ParseScopes reads a comma-separated list such as "send,read".
 func ParseScopes(s string) ([]Scope, error) {
@@ -52,14 +55,14 @@ func ParseScopes(s string) ([]Scope, error) {
 			continue
 		}
 		if !slices.Contains(Scopes, Scope(p)) {
-			return nil, fmt.Errorf("unknown scope %q (use read, send or admin)", p)
+			return nil, fmt.Errorf("unknown scope %q (use read, send, admin or studio)", p)
 		}
 		if !slices.Contains(out, Scope(p)) {
 			out = append(out, Scope(p))
 		}
 	}
 	if len(out) == 0 {
-		return nil, errors.New("no scope given (use read, send or admin)")
+		return nil, errors.New("no scope given (use read, send, admin or studio)")
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out, nil

@@ -422,7 +422,7 @@ func (m *Manager) env(req Request, now time.Time) *flows.Env {
 		lim = req.Limit
 	}
 	return &flows.Env{Adapters: m.cfg.Adapters, MSISDN: string(req.MSISDN), Now: now, Log: m.log,
-		SMS: m.cfg.SMS, Later: m.later, Limit: lim, Consent: m.cfg.Consent, Channel: m.channel(),
+		SMS: m.sms(req.MSISDN), Later: m.later, Limit: lim, Consent: m.cfg.Consent, Channel: m.channel(),
 		MaxInput: m.cfg.MaxInput}
 }
 

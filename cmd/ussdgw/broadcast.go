@@ -282,7 +282,7 @@ func (c *apiClient) do(ctx context.Context, method, path, ctype string, body []b
 // with -redis-url, -redis-prefix and -config as the gateway reads them
 // (flags, USSDGW_* environment, config file).
 func apikeyCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	usage := "usage: ussdgw apikey create -name NAME -scopes read,send,admin | list | revoke ID  [-redis-url URL] [-redis-prefix P] [-config FILE]"
+	usage := "usage: ussdgw apikey create -name NAME -scopes read,send,admin,studio | list | revoke ID  [-redis-url URL] [-redis-prefix P] [-config FILE]"
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, usage)
 		return errUsage
@@ -291,7 +291,7 @@ func apikeyCmd(ctx context.Context, args []string, getenv func(string) string, s
 	fs := flag.NewFlagSet("ussdgw apikey "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	name := fs.String("name", "", "what the key is for (create)")
-	scopes := fs.String("scopes", "", "read, send, admin, comma-separated (create; admin implies the others)")
+	scopes := fs.String("scopes", "", "read, send, admin, studio, comma-separated (create; admin implies the others; studio opens the workbench only)")
 	pass := map[string]*string{}
 	for _, n := range []string{"redis-url", "redis-prefix", "config"} {
 		pass[n] = fs.String(n, "", "as for the gateway (env "+envName(n)+")")

@@ -51,6 +51,7 @@ type settings struct {
 	reminderSettings // reminders.go: health reminders
 	metricsSettings  // metrics.go: the Prometheus listener
 	reloadSettings   // reload.go: hot reload of the flows
+	studioSettings   // studio.go: the service owners' workbench
 
 	analyticsSettings // analytics.go: per-node analytics
 
@@ -110,12 +111,14 @@ func (s *settings) options() []option {
 	opts = append(opts, s.guardOptions()...)
 	opts = append(opts, s.analyticsOptions()...)
 	opts = append(opts, s.reloadOptions()...)
+	opts = append(opts, s.studioOptions()...)
 	return append(opts, s.metricsOptions()...)
 }
 
 func defaults() *settings {
 	return &settings{
 		guardSettings:  guardDefaults(),
+		studioSettings: studioSettings{Studio: "off"},
 		Listen:         "127.0.0.1:8080",
 		Flows:          "./flows-examples",
 		RedisPrefix:    "ussdgw:",

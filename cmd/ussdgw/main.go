@@ -147,6 +147,7 @@ type app struct {
 	metrics  *metrics.Metrics
 	handler  http.Handler
 	gw       *gateway.Server // handler's gateway part: Details for the authenticated health
+	studio   *studioPart     // studio.go: the workbench; nil when off
 	storeStr string
 
 	analytics *analytics.Store // nil: off (analytics.go)
@@ -258,6 +259,9 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 		}
 		smsRoute, replyRoute = q.Messenger("flow"), q.Messenger("reply")
 	}
+	if smsRoute, err = a.studioSMS(s, smsRoute, o.now); err != nil {
+		return a, err
+	}
 	base := ussd.Config{
 		Store: store, Flows: a.set, Adapters: caller, SMS: smsRoute,
 		SessionTimeout: s.SessionTimeout, ResumeWindow: resume, StepBudget: s.StepBudget,
@@ -303,7 +307,7 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 		// it had taken and not sent stays pending for another instance.
 		var stopQueue func()
 		if err := a.life.Start(ctx, lifecycle.Part{Name: "outbox",
-			Start: func(context.Context) error { stopQueue = a.push.run(a.hub, log); return nil },
+			Start: func(context.Context) error { stopQueue = a.push.run(a.guardSimulated(a.hub), log); return nil },
 			Stop:  stops{phaseRelease: func(context.Context) error { stopQueue(); return nil }},
 		}); err != nil {
 			return a, err
@@ -340,6 +344,9 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 	a.gw = gateway.New(gateway.Config{Manager: a.manager, Log: log, Ready: readyFn, Details: health, Guards: guards, Routes: routes, BindGroups: groups,
 		API: apiHandler, ReadyDetails: a.flowsReady})
 	a.handler = a.metrics.HTTP(a.gw)
+	if a.handler, err = a.mountStudio(ctx, s, log, o.now, a.handler); err != nil {
+		return a, err
+	}
 	return a, nil
 }
 
