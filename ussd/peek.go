@@ -5,13 +5,14 @@ import (
 	"fmt"
 
 	"github.com/ussdgw/ussdgw/flows"
+	"github.com/ussdgw/ussdgw/msisdn"
 )
 
-// Peek returns the session of msisdn as stored, or nil when there is none:
+// Peek returns the session of number as stored, or nil when there is none:
 // what a tool shows beside the screen (the workbench's variables). It
 // changes nothing.
-func (m *Manager) Peek(ctx context.Context, msisdn MSISDN) (*Session, error) {
-	vals, err := m.cfg.Store.Get(ctx, m.sessionKey(msisdn))
+func (m *Manager) Peek(ctx context.Context, number msisdn.MSISDN) (*Session, error) {
+	vals, err := m.cfg.Store.Get(ctx, m.sessionKey(number))
 	if err != nil {
 		return nil, fmt.Errorf("loading session: %w", err)
 	}
@@ -25,10 +26,10 @@ func (m *Manager) Peek(ctx context.Context, msisdn MSISDN) (*Session, error) {
 	return s, nil
 }
 
-// SetLanguage remembers lang as the language of msisdn, as a user's choice
+// SetLanguage remembers lang as the language of number, as a user's choice
 // on a language screen does: the next session starts in it.
-func (m *Manager) SetLanguage(ctx context.Context, msisdn MSISDN, lang string) error {
-	if err := m.cfg.Store.Set(ctx, profileKey(msisdn), []byte(lang), m.cfg.ProfileTTL); err != nil {
+func (m *Manager) SetLanguage(ctx context.Context, number msisdn.MSISDN, lang string) error {
+	if err := m.cfg.Store.Set(ctx, profileKey(number), []byte(lang), m.cfg.ProfileTTL); err != nil {
 		return fmt.Errorf("saving the language: %w", err)
 	}
 	return nil
@@ -43,9 +44,9 @@ type Reacher interface {
 	Reaches(msisdn string) bool
 }
 
-// sms is the SMS route of a step for msisdn.
-func (m *Manager) sms(msisdn MSISDN) flows.Messenger {
-	if r, ok := m.cfg.SMS.(Reacher); ok && !r.Reaches(string(msisdn)) {
+// sms is the SMS route of a step for number.
+func (m *Manager) sms(number msisdn.MSISDN) flows.Messenger {
+	if r, ok := m.cfg.SMS.(Reacher); ok && !r.Reaches(string(number)) {
 		return nil
 	}
 	return m.cfg.SMS

@@ -2,6 +2,7 @@ package ussd_test
 
 import (
 	"context"
+	"github.com/ussdgw/ussdgw/msisdn"
 	"strings"
 	"sync"
 	"testing"
@@ -66,7 +67,7 @@ func TestPeekLanguageAndReacher(t *testing.T) {
 		{"25470000001", "", "Name?", "No SMS"}, // not reached: the flow sees no SMS route
 	}
 	for _, c := range cases {
-		n := ussd.MSISDN(c.msisdn)
+		n := msisdn.MSISDN(c.msisdn)
 		if s, err := m.Peek(ctx, n); err != nil || s != nil {
 			t.Fatalf("Peek before any session = %v, %v", s, err)
 		}
