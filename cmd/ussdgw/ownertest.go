@@ -271,7 +271,10 @@ func (o *ownerTest) file(ctx context.Context, i int, file string, fx *fixtures.S
 		}
 	}
 	p := &transcript.Player{M: a.manager, Clock: clock, Prefix: "t" + strconv.Itoa(i), Outbox: box.all,
-		Before: func(st transcript.Step) { stubs.line.Store(int64(st.Line)) },
+		// A late result comes after the slow adapter's delay, which
+		// follows the step budget (slowAdapters below).
+		SMSWait: slow.delay + 3*time.Second,
+		Before:  func(st transcript.Step) { stubs.line.Store(int64(st.Line)) },
 		Hooks: map[string]func(string) error{
 			"slow": func(name string) error { return slow.set(name, true) },
 			"fast": func(name string) error { return slow.set(name, false) },

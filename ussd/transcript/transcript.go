@@ -143,7 +143,10 @@ type Player struct {
 	// Outbox returns the SMS sent so far (for @ sms), Hooks the test's own
 	// @ commands.
 	Outbox func() []string
-	Hooks  map[string]func(arg string) error
+	// SMSWait is how long @ sms waits for an SMS that may still be on its
+	// way (a late result after an @ slow adapter); 3s when zero.
+	SMSWait time.Duration
+	Hooks   map[string]func(arg string) error
 	// Before, when set, is called with each step before it is played
 	// (to know which step an adapter call belongs to).
 	Before func(Step)
@@ -241,7 +244,11 @@ func (p *Player) nextSMS() (string, error) {
 	if p.Outbox == nil {
 		return "", fmt.Errorf("@ sms: the test has no outbox")
 	}
-	deadline := time.Now().Add(3 * time.Second)
+	wait := p.SMSWait
+	if wait <= 0 {
+		wait = 3 * time.Second
+	}
+	deadline := time.Now().Add(wait)
 	for {
 		if box := p.Outbox(); len(box) > p.smsSeen {
 			p.smsSeen++
