@@ -41,23 +41,7 @@ func TestAnalyticsDoc(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", filepath.Join(bin, "ussdgw"), ".").CombinedOutput(); err != nil {
 		t.Fatalf("building ussdgw: %v\n%s", err, out)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	var logs bytes.Buffer
-	go func() {
-		done <- run(ctx, []string{"-listen", "127.0.0.1:0", "-flows", "../../flows-examples", "-redis-url", url, "-redis-prefix", prefix},
-			env(nil), io.Discard, &logs, ready)
-	}()
-	var addr string
-	select {
-	case addr = <-ready:
-	case err := <-done:
-		t.Fatalf("%v\n%s", err, logs.String())
-	case <-time.After(30 * time.Second):
-		t.Fatal("gateway not ready")
-	}
+	addr := serveInProcess(t, "-flows", "../../flows-examples", "-redis-url", url, "-redis-prefix", prefix)
 	var script strings.Builder
 	fmt.Fprintf(&script, "set -e\nexport PATH=%s:$PATH USSDGW_REDIS_PREFIX=%s\ncd %s\n", bin, prefix, dir)
 	for i, ex := range examples {
@@ -89,8 +73,6 @@ func TestAnalyticsDoc(t *testing.T) {
 			t.Errorf("%s:%d: %v\nthe guide shows\n%s\nthe command prints\n%s", analyticsDoc, ex.line, err, ex.want, got)
 		}
 	}
-	cancel()
-	<-done
 }
 
 // BenchmarkHTTPStepAnalytics is BenchmarkHTTPStep with analytics on (the

@@ -97,23 +97,8 @@ func TestAPIReadme(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", filepath.Join(bin, "ussdgw"), ".").CombinedOutput(); err != nil {
 		t.Fatalf("building ussdgw: %v\n%s", err, out)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	var logs bytes.Buffer
-	go func() {
-		done <- run(ctx, []string{"-listen", "127.0.0.1:0", "-flows", "../../flows-examples", "-redis-url", url, "-redis-prefix", prefix},
-			env(nil), io.Discard, &logs, ready)
-	}()
-	var addr string
-	select {
-	case addr = <-ready:
-	case err := <-done:
-		t.Fatalf("%v\n%s", err, logs.String())
-	case <-time.After(30 * time.Second):
-		t.Fatal("gateway not ready")
-	}
+	addr := serveInProcess(t, "-flows", "../../flows-examples", "-redis-url", url, "-redis-prefix", prefix)
+	ctx := t.Context()
 	// Two farmers follow maize prices at Eldoret (as the market menu
 	// subscribes them).
 	rc, err := redisClient(ctx, url)
@@ -191,8 +176,6 @@ func TestAPIReadme(t *testing.T) {
 			t.Errorf("%s:%d: %v\nthe reference shows\n%s\nthe command prints\n%s", apiDoc, ex.line, err, ex.want, got)
 		}
 	}
-	cancel()
-	<-done
 }
 
 // matchJSONStream compares the JSON values of want and got in order.

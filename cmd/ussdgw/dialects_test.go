@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"io"
 	"net/http"
 	"os"
@@ -10,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // readDocSteps returns the ```sh blocks of a markdown file's section
@@ -81,34 +79,8 @@ func TestAggregatorsTour(t *testing.T) {
 	if len(steps) < 6 {
 		t.Fatalf("found %d steps with output in docs/aggregators.md, want one per dialect at least", len(steps))
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-listen", "127.0.0.1:0", "-flows", "../../flows-examples", "-config", "../../docs/aggregators.yaml"},
-			env(nil), io.Discard, io.Discard, ready)
-	}()
-	var addr string
-	select {
-	case addr = <-ready:
-	case err := <-done:
-		t.Fatal(err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("gateway not ready")
-	}
-	for _, st := range steps {
-		cmd := strings.ReplaceAll(st.cmd, "127.0.0.1:8080", addr)
-		out, err := exec.Command("bash", "-c", cmd).CombinedOutput()
-		if err != nil {
-			t.Fatalf("docs/aggregators.md:%d: %v\n%s", st.line, err, out)
-		}
-		if got := strings.TrimRight(string(out), "\n"); got != st.want {
-			t.Errorf("docs/aggregators.md:%d: the doc shows\n%s\nbut the gateway answers\n%s", st.line, st.want, got)
-		}
-	}
-	cancel()
-	<-done
+	addr := serveInProcess(t, "-flows", "../../flows-examples", "-config", "../../docs/aggregators.yaml")
+	playSteps(t, "docs/aggregators.md", addr, steps)
 }
 
 // TestHTTPRoutesConfig: the http: section's mistakes are reported at
@@ -178,21 +150,7 @@ func TestRouteSecrets(t *testing.T) {
 	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-listen", "127.0.0.1:0", "-flows", "../loadtest/flows", "-config", file}, env(nil), io.Discard, io.Discard, ready)
-	}()
-	var addr string
-	select {
-	case addr = <-ready:
-	case err := <-done:
-		t.Fatal(err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("gateway not ready")
-	}
+	addr := serveInProcess(t, "-flows", "../loadtest/flows", "-config", file)
 	at := "sessionId=s1&phoneNumber=%2B254700000001&serviceCode=%2A777%23&text="
 	hub := `{"Type":"Initiation","Mobile":"233200000001","SessionId":"h1","ServiceCode":"777","Message":"*777#","Sequence":1}`
 	for i, tc := range []struct {
@@ -225,6 +183,4 @@ func TestRouteSecrets(t *testing.T) {
 			t.Errorf("case %d: POST to %s: %d, want %d", i, tc.path[:strings.LastIndexByte(tc.path, '/')+1], resp.StatusCode, tc.want)
 		}
 	}
-	cancel()
-	<-done
 }

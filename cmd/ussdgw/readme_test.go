@@ -2,13 +2,10 @@ package main
 
 import (
 	"bufio"
-	"context"
-	"io"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
-	"time"
 )
 
 // tourStep is a shell block of the README's tour and the output block that
@@ -81,31 +78,6 @@ func TestReadmeTour(t *testing.T) {
 	if len(steps) < 3 {
 		t.Fatalf("found %d tour steps with output in README.md", len(steps))
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-listen", "127.0.0.1:0", "-flows", "../../flows-examples"}, env(nil), io.Discard, io.Discard, ready)
-	}()
-	var addr string
-	select {
-	case addr = <-ready:
-	case err := <-done:
-		t.Fatal(err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("gateway not ready")
-	}
-	for _, st := range steps {
-		cmd := strings.ReplaceAll(st.cmd, "127.0.0.1:8080", addr)
-		out, err := exec.Command("bash", "-c", cmd).CombinedOutput()
-		if err != nil {
-			t.Fatalf("README.md:%d: %v\n%s", st.line, err, out)
-		}
-		if got := strings.TrimRight(string(out), "\n"); got != st.want {
-			t.Errorf("README.md:%d: the tour shows\n%s\nbut the gateway answers\n%s", st.line, st.want, got)
-		}
-	}
-	cancel()
-	<-done
+	addr := serveInProcess(t, "-flows", "../../flows-examples")
+	playSteps(t, "README.md", addr, steps)
 }
