@@ -23,6 +23,9 @@
 #        FLOWS        the gateway's flows (default: a copy of flows-examples without
 #                     quiet_hours, so that a run at night is not deferred)
 #        TIMEOUT      seconds per side (600); KEEP=1 keeps the work folder
+#        GW_FLAGS     extra gateway flags (e.g. "-outbox-workers 128")
+#        PROFILE      seconds of CPU profile and execution trace of the gateway, taken when
+#                     the fan-out starts; written to $OUT (/tmp/push-profile)
 # Everything listens on 127.0.0.1; every process started is killed on exit.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -58,6 +61,7 @@ run_gateway() {
   local price_body='{"commodity":"maize","market":"eldoret","price":%s,"currency":"KES","unit":"bag90"}'
   local text="Maize at Eldoret: 3400 KES/90kg (+6%). Reply STOP to end."
   gw_port=$(free_port)
+  local dbg_port; dbg_port=$(free_port)
 
   (cd "$repo_dir" && go build -o "$work/ussdgw" ./cmd/ussdgw && go build -tags pushbench -o "$work/subscribers" ./cmd/loadtest/push/subscribers) >&2 ||
     { echo "gateway side: build failed (consent, outbox and api must be on main)" >&2; return 1; }
@@ -110,7 +114,8 @@ YAML
   [ -n "$key" ] && [ "$key" != null ] || { echo "gateway side: no API key" >&2; return 1; }
 
   PUSH_SMPP_PASSWORD=any "$work/ussdgw" -config "$work/gateway.yaml" -listen "127.0.0.1:$gw_port" -flows "$flows" \
-    -redis-url "$redis_url" -redis-prefix "$prefix" -log-level warn >"$work/gateway.log" 2>&1 &
+    -redis-url "$redis_url" -redis-prefix "$prefix" -log-level warn -debug-listen "127.0.0.1:$dbg_port" \
+    ${GW_FLAGS:-} >"$work/gateway.log" 2>&1 &
   local gw=$!
   pids+=("$gw")
   GW_PID=$gw
@@ -166,6 +171,12 @@ YAML
   echo "== gateway: $n messages, mode $mode, window $window" >&2
   local c_gw0 c_rd0 c_sk0 t0 t1 id
   c_gw0=$(cpu "$gw"); c_rd0=$(cpu "$REDIS_PID"); c_sk0=$(cpu "$SINK_PID")
+  if [ "${PROFILE:-0}" != 0 ]; then
+    local out=${OUT:-/tmp/push-profile}
+    mkdir -p "$out"
+    curl -sf -o "$out/gateway.pprof" "http://127.0.0.1:$dbg_port/debug/pprof/profile?seconds=$PROFILE" &
+    curl -sf -o "$out/gateway.trace" "http://127.0.0.1:$dbg_port/debug/pprof/trace?seconds=$((PROFILE < 5 ? PROFILE : 5))" &
+  fi
   t0=$(date +%s.%N)
   id=$(fan_out 3400) || { echo "gateway side: the fan-out call failed" >&2; return 1; }
   local t_api; t_api=$(date +%s.%N)
