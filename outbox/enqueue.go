@@ -129,6 +129,32 @@ func (q *Queue) Receipt(ctx context.Context, ref string, delivered bool, reason 
 	return nil
 }
 
+// earlyReceiptTTL is how long a receipt that names an SMSC id no message
+// has yet is kept for the send that brings the id. A send is recorded
+// within seconds of its submit_sm_resp; a receipt of a message the queue
+// did not send (one of several parts, which its sender matches itself)
+// is kept this long for nothing.
+const earlyReceiptTTL = time.Hour
+
+// ReceiptFor applies a delivery receipt to the message that an IDSender
+// sent as SMSC id smscID: it becomes delivered or failed (with reason)
+// and its group counts it. known is false when no message has that id
+// (yet): the receipt is kept for earlyReceiptTTL and applied when the send
+// that brings the id is recorded; the caller may also try its own
+// records (a message of several parts). A receipt for a message already
+// final changes nothing.
+func (q *Queue) ReceiptFor(ctx context.Context, smscID string, delivered bool, reason string) (known bool, err error) {
+	to := StateFailed
+	if delivered {
+		to, reason = StateDelivered, ""
+	}
+	v, err := q.receipts.do(ctx, result{sid: smscID, to: to, reason: reason, receipt: true})
+	if err != nil {
+		return false, fmt.Errorf("recording receipt of SMSC id %s: %w", smscID, err)
+	}
+	return v >= 0, nil
+}
+
 // Cancel stops a group: its messages not sent yet fail with state
 // "cancelled" when their turn comes (deferred ones when their time comes).
 func (q *Queue) Cancel(ctx context.Context, group string) error {

@@ -88,6 +88,18 @@ type Sender interface {
 	Deliver(ctx context.Context, msisdn, text, ref string) error
 }
 
+// An IDSender is a Sender that answers, for a message it sent in one
+// part, the SMSC's id of it (in the form the SMSC's receipts will name
+// it), so that the queue itself matches the receipt (ReceiptFor): the id
+// is kept by the same script call that records the send, and a receipt
+// that comes first is kept until then, so neither order loses it. It
+// answers "" for a message whose receipts it matches itself (several
+// parts), which it then reports with Receipt.
+type IDSender interface {
+	Sender
+	DeliverID(ctx context.Context, msisdn, text, ref string) (smscID string, err error)
+}
+
 // SenderFunc is a Sender made of a function.
 type SenderFunc func(ctx context.Context, msisdn, text, ref string) error
 
@@ -136,6 +148,10 @@ type Options struct {
 	HourlyCap int
 	// TTL is how long a message's status record is kept (7 days).
 	TTL time.Duration
+	// ReceiptTTL is how long the SMSC's id of a message an IDSender sent
+	// is kept for its receipt to find it (72 hours; an SMSC may hold a
+	// message for a handset that is off for days).
+	ReceiptTTL time.Duration
 	// Grace is how long a send in progress may go on after Run's context
 	// ended (5s; negative: none). A send cut short stays pending and is
 	// taken over by another instance.
@@ -198,6 +214,7 @@ type Queue struct {
 // keys are the queue's keys, all under one hash tag.
 type keys struct {
 	base, high, bulk, delayed, dead, stats, msg, text, group, hour, day string
+	sid, early                                                          string // receipts by SMSC id (finishScript)
 	oldHigh, oldBulk                                                    string // the streams of the layout before (scripts.go)
 }
 
@@ -233,6 +250,9 @@ func New(c redis.UniversalClient, prefix string, o Options) *Queue {
 	if o.TTL <= 0 {
 		o.TTL = 7 * 24 * time.Hour
 	}
+	if o.ReceiptTTL <= 0 {
+		o.ReceiptTTL = 72 * time.Hour
+	}
 	if o.Grace == 0 {
 		o.Grace = 5 * time.Second
 	}
@@ -246,6 +266,7 @@ func New(c redis.UniversalClient, prefix string, o Options) *Queue {
 	q := &Queue{c: c, o: o, log: o.Log.With("comp", "outbox"), k: keys{
 		base: b, high: b + "q:high", bulk: b + "q:bulk", oldHigh: b + "s:high", oldBulk: b + "s:bulk", delayed: b + "delayed", dead: b + "dead",
 		stats: b + "stats", msg: b + "m:", text: b + "t:", group: b + "g:", hour: b + "cap:h:", day: b + "cap:d:",
+		sid: b + "x:", early: b + "o:",
 	}}
 	q.receipts = &pipe[result]{run: q.finishAll}
 	q.caps = &pipe[capReq]{run: q.capAll}

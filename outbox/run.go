@@ -34,6 +34,7 @@ type result struct {
 	attempts          int       // sends to add
 	dead, receipt     bool
 	ackOnly           bool   // nothing to record: the message is done or gone
+	sid               string // the SMSC's id of a sent message; of a receipt by SMSC id
 	text              string // to keep in t:<id> (a retry, a dead letter)
 	dropText          bool   // t:<id> holds the text: drop it once the message is done
 }
@@ -77,7 +78,7 @@ func (q *Queue) Run(ctx context.Context, s Sender) error {
 		}
 		cancelSends()
 	}()
-	r := &runner{q: q, s: s, send: sendCtx, work: make(chan task, q.o.Workers), done: make(chan result, 4*q.o.Batch),
+	r := &runner{q: q, s: s, send: sendCtx, work: make(chan task, max(q.o.Workers, 2*q.o.Batch)), done: make(chan result, 4*q.o.Batch),
 		active: map[string]bool{}}
 	var feeders, workers sync.WaitGroup
 	feeders.Go(func() { r.read(ctx) })
@@ -488,9 +489,9 @@ func (r *runner) process(t task) (result, bool) {
 			return end(StateFailed, "daily cap", true)
 		}
 	}
-	err := safeDeliver(ctx, r.s, f["to"], f["tx"], t.id)
+	sid, err := safeDeliver(ctx, r.s, f["to"], f["tx"], t.id)
 	if err == nil {
-		res.attempts = 1
+		res.attempts, res.sid = 1, sid
 		return end(StateSent, "", false)
 	}
 	if ctx.Err() != nil {
@@ -523,14 +524,18 @@ func (r *runner) checkCap(ctx context.Context, t task, now time.Time) (bool, err
 	return ok == 1, err
 }
 
-// safeDeliver calls s.Deliver, turning a panic into an error.
-func safeDeliver(ctx context.Context, s Sender, to, text, ref string) (err error) {
+// safeDeliver calls s.DeliverID (an IDSender) or s.Deliver, turning a
+// panic into an error.
+func safeDeliver(ctx context.Context, s Sender, to, text, ref string) (sid string, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("sender panicked: %v", p)
 		}
 	}()
-	return s.Deliver(ctx, to, text, ref)
+	if ids, ok := s.(IDSender); ok {
+		return ids.DeliverID(ctx, to, text, ref)
+	}
+	return "", s.Deliver(ctx, to, text, ref)
 }
 
 // finisher records results in batches: one pipeline of finish scripts,
@@ -589,10 +594,16 @@ func (q *Queue) finishAll(ctx context.Context, results []result) ([]int64, error
 		chunk := results[from:min(from+q.o.Batch, len(results))]
 		keys := make([]string, 6, 6+2*len(chunk))
 		keys[0], keys[1], keys[2], keys[3], keys[4], keys[5] = q.k.delayed, q.k.dead, q.k.high, q.k.bulk, q.k.oldHigh, q.k.oldBulk
-		args := make([]any, 6, 6+11*len(chunk))
+		args := make([]any, 12, 12+12*len(chunk))
 		args[0], args[1], args[2], args[3], args[4], args[5] = consumerGroup, q.k.group, now, q.o.TTL.Milliseconds(), int64(q.o.TTL/time.Second), len(chunk)
+		args[6], args[7], args[8], args[9] = q.k.msg, q.k.text, q.k.sid, q.k.early
+		args[10], args[11] = int64(q.o.ReceiptTTL/time.Second), int64(earlyReceiptTTL/time.Second)
 		for _, res := range chunk {
-			keys = append(keys, q.k.msg+res.id, q.k.text+res.id)
+			if res.id == "" { // a receipt by SMSC id: the script finds the message
+				keys = append(keys, q.k.msg, q.k.text)
+			} else {
+				keys = append(keys, q.k.msg+res.id, q.k.text+res.id)
+			}
 			stream := 0
 			switch res.stream {
 			case q.k.high:
@@ -605,7 +616,7 @@ func (q *Queue) finishAll(ctx context.Context, results []result) ([]int64, error
 				stream = 4
 			}
 			if res.ackOnly {
-				args = append(args, stream, res.entry, "", "", 0, "", 0, 0, 0, "", 0)
+				args = append(args, stream, res.entry, "", "", 0, "", 0, 0, 0, "", 0, "")
 				continue
 			}
 			var due int64
@@ -617,7 +628,7 @@ func (q *Queue) finishAll(ctx context.Context, results []result) ([]int64, error
 				pri = "h"
 			}
 			args = append(args, stream, res.entry, res.to, res.reason, due, pri+res.id, res.attempts,
-				b2s(res.dead), b2s(res.receipt), res.text, b2s(res.dropText))
+				b2s(res.dead), b2s(res.receipt), res.text, b2s(res.dropText), res.sid)
 		}
 		calls = append(calls, scriptCall{keys, args})
 	}

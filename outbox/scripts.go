@@ -197,62 +197,98 @@ return out
 // with the states. A worker's result applies to a waiting message only; a
 // receipt applies to a waiting one (it may come before the worker
 // recorded the send) or a sent one. A later, stale result changes
-// nothing. It answers, per result, 1 when it was applied, else 0.
+// nothing. It answers, per result, 1 when it was applied, else 0, and -1
+// for a receipt by SMSC id that names no message (yet).
+//
+// Receipts by SMSC id: a worker's "sent" result with the SMSC's id of the
+// message (an IDSender's answer) keeps that id's key (x:<sid>, the
+// message's id) for the receipt to find the message by; a receipt that
+// names an SMSC id no message has yet is kept (o:<sid>: the state and
+// reason) and applied by the "sent" result that brings the id. Both
+// happen in this one script, so neither order loses the receipt.
 //
 // KEYS: delayed, dead, the streams (high, bulk, legacy high, legacy
-// bulk), then per result: status, text.
+// bulk), then per result: status, text (for a receipt by SMSC id, any
+// key: the status and text keys are found from the id).
 // ARGV: consumer group, group key prefix, now ms, dead-letter ttl ms,
-// text ttl s, n, then per result: stream (1-4 in the order of KEYS, 0
-// none), entry
-// id, new state ("": acknowledge only), reason, due ms (queued/deferred),
-// delayed member, attempts to add, dead-letter (1/0), receipt (1/0), text
-// to keep (for a retry or a dead letter; "": none), text key to drop
-// (1/0).
+// text ttl s, n, status key prefix, text key prefix, SMSC id key prefix,
+// early receipt key prefix, SMSC id ttl s, early receipt ttl s, then per
+// result: stream (1-4
+// in the order of KEYS, 0 none), entry id, new state ("": acknowledge
+// only), reason, due ms (queued/deferred), delayed member, attempts to
+// add, dead-letter (1/0), receipt (1/0), text to keep (for a retry or a
+// dead letter; "": none), text key to drop (1/0), SMSC id ("": none; for
+// a receipt, it is by SMSC id).
 var finishScript = redis.NewScript(`
 local grp, gp, now, dttl, ttl, n = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
+local mp, tp, sp, op, sttl, ottl = ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]
 local acks, counts, out, died = {{}, {}, {}, {}}, {}, {}, false
 local function count(gk, f, d)
   local c = counts[gk]
   if c == nil then c = {}; counts[gk] = c end
   c[f] = (c[f] or 0) + d
 end
+-- apply moves one message to state to; 1 when it did.
+local function apply(sk, tk, to, reason, due, member, attempts, dead, receipt, text, drop)
+  local f = redis.call('HMGET', sk, 'st', 'gr', 'at')
+  local old, final = f[1], to ~= 'queued' and to ~= 'deferred'
+  if not old then return 0 end
+  local waiting = old == 'queued' or old == 'deferred'
+  if waiting or (receipt and old == 'sent') then
+    redis.call('HSET', sk, 'st', to, 'rs', reason, 'up', now, 'at', tonumber(f[3] or '0') + attempts)
+    if not final then
+      redis.call('HDEL', sk, 'sd')
+      redis.call('ZADD', KEYS[1], due, member)
+      if text ~= '' then redis.call('SET', tk, text, 'EX', ttl) end
+    else
+      if dead then
+        redis.call('ZADD', KEYS[2], now, string.sub(member, 2))
+        died = true
+        if text ~= '' then redis.call('SET', tk, text, 'EX', ttl) end
+      elseif drop then
+        redis.call('DEL', tk)
+      end
+      local g = f[2]
+      if g and g ~= '' then
+        local gk = gp .. g
+        if waiting then
+          count(gk, 'queued', -1)
+          if receipt then count(gk, 'sent', 1) end
+        end
+        count(gk, to, 1)
+      end
+    end
+    return 1
+  elseif final and drop and not dead then
+    redis.call('DEL', tk)
+  end
+  return 0
+end
 for i = 1, n do
-  local k, a = 6 + (i-1)*2, 6 + (i-1)*11
+  local k, a = 6 + (i-1)*2, 12 + (i-1)*12
   local s = tonumber(ARGV[a+1])
   if s > 0 then local l = acks[s]; l[#l+1] = ARGV[a+2] end
-  local to, r = ARGV[a+3], 0
-  if to ~= '' then
-    local f = redis.call('HMGET', KEYS[k+1], 'st', 'gr', 'at')
-    local old, final = f[1], to ~= 'queued' and to ~= 'deferred'
-    if old then
-      local waiting, receipt = old == 'queued' or old == 'deferred', ARGV[a+9] == '1'
-      if waiting or (receipt and old == 'sent') then
-        r = 1
-        redis.call('HSET', KEYS[k+1], 'st', to, 'rs', ARGV[a+4], 'up', now, 'at', tonumber(f[3] or '0') + tonumber(ARGV[a+7]))
-        if not final then
-          redis.call('HDEL', KEYS[k+1], 'sd')
-          redis.call('ZADD', KEYS[1], ARGV[a+5], ARGV[a+6])
-          if ARGV[a+10] ~= '' then redis.call('SET', KEYS[k+2], ARGV[a+10], 'EX', ttl) end
-        else
-          if ARGV[a+8] == '1' then
-            redis.call('ZADD', KEYS[2], now, string.sub(ARGV[a+6], 2))
-            died = true
-            if ARGV[a+10] ~= '' then redis.call('SET', KEYS[k+2], ARGV[a+10], 'EX', ttl) end
-          elseif ARGV[a+11] == '1' then
-            redis.call('DEL', KEYS[k+2])
-          end
-          local g = f[2]
-          if g and g ~= '' then
-            local gk = gp .. g
-            if waiting then
-              count(gk, 'queued', -1)
-              if receipt then count(gk, 'sent', 1) end
-            end
-            count(gk, to, 1)
-          end
-        end
-      elseif final and ARGV[a+11] == '1' and ARGV[a+8] ~= '1' then
-        redis.call('DEL', KEYS[k+2])
+  local to, r, receipt, sid = ARGV[a+3], 0, ARGV[a+9] == '1', ARGV[a+12]
+  if to ~= '' and receipt and sid ~= '' then
+    local id = redis.call('GET', sp .. sid)
+    if id then
+      r = apply(mp .. id, tp .. id, to, ARGV[a+4], 0, '', 0, false, true, '', true)
+    else
+      redis.call('SET', op .. sid, to .. ' ' .. ARGV[a+4], 'EX', ottl)
+      r = -1
+    end
+  elseif to ~= '' then
+    local drop = ARGV[a+11] == '1'
+    r = apply(KEYS[k+1], KEYS[k+2], to, ARGV[a+4], ARGV[a+5], ARGV[a+6], tonumber(ARGV[a+7]),
+      ARGV[a+8] == '1', receipt, ARGV[a+10], drop)
+    if to == 'sent' and sid ~= '' then
+      local id = string.sub(ARGV[a+6], 2)
+      redis.call('SET', sp .. sid, id, 'EX', sttl)
+      local early = redis.call('GET', op .. sid)
+      if early then
+        redis.call('DEL', op .. sid)
+        local st, reason = string.match(early, '^(%S+) ?(.*)$')
+        apply(KEYS[k+1], KEYS[k+2], st, reason, 0, '', 0, false, true, '', drop)
       end
     end
   end

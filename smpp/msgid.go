@@ -22,6 +22,10 @@ func idKey(id string) string {
 	return id
 }
 
+// IDKey is the form of an SMSC message id that receipts are matched by:
+// lower case, and without leading zeros when it reads as hex.
+func IDKey(id string) string { return idKey(id) }
+
 // idForms returns the keys under which the message a receipt names may
 // have been stored: its own key, and, since SMSCs give the id in hex in
 // one place and in decimal in the other (docs/smpp.md, "SMS", Kannel's

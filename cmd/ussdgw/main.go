@@ -253,7 +253,8 @@ func wire(ctx context.Context, s *settings, log *slog.Logger, o wireOptions) (a 
 				if err := q.Receipt(ctx, ref, delivered, reason); err != nil {
 					log.Warn("receipt not recorded in the outbox", "ref", msisdn.Text(ref), "err", err)
 				}
-			}})
+			},
+			ReceiptFor: q.ReceiptFor})
 		if err != nil {
 			return a, err
 		}

@@ -64,7 +64,27 @@ func (a *app) guardSimulated(next mtq.Sender) mtq.Sender {
 	if a.studio != nil {
 		in = a.studio.inbox
 	}
-	return mtq.SenderFunc(studio.Guard(in, next.Deliver))
+	guard := mtq.SenderFunc(studio.Guard(in, next.Deliver))
+	ids, ok := next.(mtq.IDSender)
+	if !ok {
+		return guard
+	}
+	return idSender{guard, func(ctx context.Context, msisdn, text, ref string) (string, error) {
+		if studio.Simulated(msisdn) {
+			return "", guard(ctx, msisdn, text, ref)
+		}
+		return ids.DeliverID(ctx, msisdn, text, ref)
+	}}
+}
+
+// idSender is an mtq.IDSender made of a Sender and a DeliverID function.
+type idSender struct {
+	mtq.SenderFunc
+	id func(ctx context.Context, msisdn, text, ref string) (string, error)
+}
+
+func (s idSender) DeliverID(ctx context.Context, msisdn, text, ref string) (string, error) {
+	return s.id(ctx, msisdn, text, ref)
 }
 
 // mountStudio serves the workbench under /studio/ in front of next, when

@@ -91,6 +91,13 @@ type Deps struct {
 	// final receipt the SMSC sent again), so it must be idempotent.
 	// The outbox's Queue.Receipt is one.
 	OnReceipt func(ctx context.Context, ref string, delivered bool, reason string)
+	// ReceiptFor, if set, is asked first about every final receipt, by the
+	// SMSC id it names (smpp.IDKey's form): the caller's own record of the
+	// ids DeliverID answered. known false: no message has that id there
+	// (yet), and the Hub matches the receipt against its own records. An
+	// error answers the receipt ESME_RX_T_APPN, for the SMSC to send it
+	// again. The outbox's Queue.ReceiptFor is one.
+	ReceiptFor func(ctx context.Context, smscID string, delivered bool, reason string) (known bool, err error)
 }
 
 // Hub is the gateway's SMPP side: every configured connection, grouped
@@ -164,6 +171,9 @@ func New(cfg Config, deps Deps) (*Hub, error) {
 	h.receipts = smpp.Receipts(h.status, func(ctx context.Context, _ smpp.Receipt, st smpp.MessageStatus) {
 		h.receipt(ctx, st)
 	}, nil)
+	if deps.ReceiptFor != nil {
+		h.receipts = h.receiptsFor(h.receipts)
+	}
 	byGroup := map[string][]*smpp.Client{}
 	var order []string
 	for _, cc := range cfg.Connections {
@@ -541,21 +551,49 @@ func (h *Hub) Deliver(ctx context.Context, to, text, ref string) error {
 	return h.deliver(ctx, to, text, ref, h.deps.OnReceipt != nil)
 }
 
-func (h *Hub) deliver(ctx context.Context, to, text, ref string, refOnly bool) error {
-	var early *refSend
-	if refOnly {
-		early = h.status.refOnly(ref)
-		defer h.status.done(ref)
+// DeliverID implements outbox.IDSender: it is Deliver, but a message
+// sent in one part leaves no record here: it answers the message's SMSC
+// id (smpp.IDKey's form), by which the caller matches the receipt
+// (Deps.ReceiptFor), in the same step as it records the send. A message
+// of several parts keeps its record here, as with Deliver, and answers
+// "": its receipts go to Deps.OnReceipt. Without Deps.ReceiptFor it is
+// Deliver, and answers "".
+func (h *Hub) DeliverID(ctx context.Context, to, text, ref string) (string, error) {
+	if h.deps.ReceiptFor == nil {
+		return "", h.Deliver(ctx, to, text, ref)
 	}
+	e := h.status.track(ref, true)
+	defer h.status.done(ref)
+	if _, err := h.send(ctx, to, text, ref); err != nil {
+		return "", err
+	}
+	return e.id, nil
+}
+
+// send sends an MT SMS under ref; nil once the SMSC accepted every part,
+// and recorded false when its status could not be recorded then.
+func (h *Hub) send(ctx context.Context, to, text, ref string) (recorded bool, err error) {
 	res, err := h.sms.Send(ctx, smpp.Message{Src: h.cfg.SMS.Source, Dst: to, Text: text, Ref: ref})
 	if err != nil && (res.Segments == 0 || len(res.IDs) < res.Segments) {
 		h.stats.mtFailed.Add(1)
-		return fmt.Errorf("sending sms: %w", err)
+		return false, fmt.Errorf("sending sms: %w", err)
 	}
 	h.stats.mtSent.Add(1)
 	if err != nil {
 		h.log.Warn("sms sent but its delivery status not recorded", "to", msisdn.MSISDN(to), "ref", msisdn.Text(ref), "err", err)
-		return nil
+		return false, nil
+	}
+	return true, nil
+}
+
+func (h *Hub) deliver(ctx context.Context, to, text, ref string, refOnly bool) error {
+	var early *refSend
+	if refOnly {
+		early = h.status.track(ref, false)
+		defer h.status.done(ref)
+	}
+	if recorded, err := h.send(ctx, to, text, ref); !recorded {
+		return err
 	}
 	switch {
 	case early != nil && early.recorded:
@@ -582,15 +620,17 @@ type statusStore struct {
 	sends sync.Map // ref -> *refSend: Deliver under way, ids only
 }
 
-// refSend is one such Deliver; the client's Send calls Sent on the same
-// goroutine, before Deliver reads it.
+// refSend is one such Deliver (or DeliverID); the client's Send calls
+// Sent on the same goroutine, before Deliver reads it.
 type refSend struct {
+	idOnly   bool          // DeliverID's: nothing recorded, the id kept in id
+	id       string        // the SMSC id, for DeliverID
 	recorded bool          // by SentRef
 	receipt  *smpp.Receipt // one that came first
 }
 
-func (s *statusStore) refOnly(ref string) *refSend {
-	e := &refSend{}
+func (s *statusStore) track(ref string, idOnly bool) *refSend {
+	e := &refSend{idOnly: idOnly}
 	s.sends.Store(ref, e)
 	return e
 }
@@ -604,6 +644,10 @@ func (s *statusStore) Sent(ctx context.Context, ref string, ids []string) error 
 		return s.KVStore.Sent(ctx, ref, ids)
 	}
 	e := v.(*refSend)
+	if e.idOnly {
+		e.id = smpp.IDKey(ids[0])
+		return nil
+	}
 	r, err := s.SentRef(ctx, ref, ids[0])
 	if err != nil {
 		return err
@@ -617,9 +661,17 @@ func (h *Hub) receipt(ctx context.Context, st smpp.MessageStatus) {
 	if h.deps.OnReceipt == nil || st.Ref == "" {
 		return
 	}
+	if final, delivered, reason := outcome(st); final {
+		h.deps.OnReceipt(ctx, st.Ref, delivered, reason)
+	}
+}
+
+// outcome tells whether a message's status is final, and if so whether
+// it was delivered, or why not (the first failed part's state and err).
+func outcome(st smpp.MessageStatus) (final, delivered bool, reason string) {
 	switch st.Delivery() {
 	case smpp.DeliveryDelivered:
-		h.deps.OnReceipt(ctx, st.Ref, true, "")
+		return true, true, ""
 	case smpp.DeliveryFailed, smpp.DeliveryUnknown:
 		reason := string(st.Delivery())
 		for _, p := range st.Parts {
@@ -631,8 +683,39 @@ func (h *Hub) receipt(ctx context.Context, st smpp.MessageStatus) {
 				break
 			}
 		}
-		h.deps.OnReceipt(ctx, st.Ref, false, reason)
+		return true, false, reason
 	}
+	return false, false, ""
+}
+
+// receiptsFor puts Deps.ReceiptFor in front of next (the Hub's own
+// matching): a final receipt goes to ReceiptFor first, and to next only
+// when ReceiptFor knows no message by its id.
+func (h *Hub) receiptsFor(next smpp.Handler) smpp.Handler {
+	return smpp.HandlerFunc(func(ctx context.Context, in *smpp.Inbound) smpp.CommandStatus {
+		if !in.IsReceipt() {
+			return next.HandleInbound(ctx, in)
+		}
+		r, err := smpp.ParseReceipt(in)
+		if err != nil || r.Intermediate {
+			return next.HandleInbound(ctx, in)
+		}
+		st := smpp.MessageStatus{Parts: []smpp.PartStatus{{ID: r.ID, Receipt: true, State: r.State, Err: r.Err,
+			NetError: r.NetworkError, Done: r.Done}}}
+		final, delivered, reason := outcome(st)
+		if !final {
+			return next.HandleInbound(ctx, in)
+		}
+		known, err := h.deps.ReceiptFor(ctx, smpp.IDKey(r.ID), delivered, reason)
+		switch {
+		case err != nil:
+			h.clientLog(in).Warn("receipt not recorded; the smsc will send it again", "id", r.ID, "err", err)
+			return smpp.StatusXTAppn
+		case known:
+			return smpp.StatusOK
+		}
+		return next.HandleInbound(ctx, in)
+	})
 }
 
 // Lookup returns the delivery status of the MT SMS sent under ref, and

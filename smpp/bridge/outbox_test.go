@@ -21,7 +21,9 @@ import (
 const window = 50
 
 // pushRig is the push side against the node SMSC: the outbox on the real
-// Redis, sending through a Hub whose receipts reach Queue.Receipt.
+// Redis, sending through a Hub whose receipts reach the queue as the
+// gateway wires it: by SMSC id (Queue.ReceiptFor, the Hub keeping no
+// record of one-part messages) and by ref (Queue.Receipt) for the rest.
 type pushRig struct {
 	smsc   *nodetest.SMSC
 	hub    *bridge.Hub
@@ -30,7 +32,11 @@ type pushRig struct {
 	prefix string
 }
 
-func newPushRig(t *testing.T) *pushRig {
+func newPushRig(t *testing.T) *pushRig { return newPushRigBy(t, true) }
+
+// newPushRigBy is newPushRig, receipts matched by SMSC id in the queue
+// (byID) or by the Hub's records only (Queue.Receipt).
+func newPushRigBy(t *testing.T, byID bool) *pushRig {
 	t.Helper()
 	smsc := nodetest.Start(t)
 	smsc.Do(map[string]any{"cmd": "set", "quiet": true, "count": true, "dlr": map[string]any{"mode": "tlv"}})
@@ -44,12 +50,16 @@ func newPushRig(t *testing.T) *pushRig {
 		c.Inbound.Workers, c.Inbound.Queue = 16, 1024
 	}
 	cfg.Connections = []smpp.Config{a, b}
-	hub, err := bridge.New(cfg, bridge.Deps{KV: ussd.NewRedisStore(c, prefix), Prefix: "smpp:", Log: testLogger(t),
+	deps := bridge.Deps{KV: ussd.NewRedisStore(c, prefix), Prefix: "smpp:", Log: testLogger(t),
 		OnReceipt: func(ctx context.Context, ref string, delivered bool, reason string) {
 			if err := q.Receipt(ctx, ref, delivered, reason); err != nil {
 				t.Errorf("receipt: %v", err)
 			}
-		}})
+		}}
+	if byID {
+		deps.ReceiptFor = q.ReceiptFor
+	}
+	hub, err := bridge.New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,29 +195,44 @@ func TestOutboxSurvivesSMSCFaults(t *testing.T) {
 
 // TestOutboxReceiptsByRefOnly: the messages the outbox sends keep no
 // delivery status record of the Hub's (the outbox's is the one), and no
-// early receipt stays behind, yet every receipt reaches the outbox.
+// early receipt stays behind, yet every receipt reaches the outbox: with
+// the receipts matched by SMSC id in the queue (the gateway's wiring) the
+// Hub records nothing of them; by ref, it records their SMSC ids.
 func TestOutboxReceiptsByRefOnly(t *testing.T) {
-	r := newPushRig(t)
-	const n = 300
-	r.enqueue(t, "refs", n)
-	g := r.waitDelivered(t, "refs", n, 30*time.Second)
-	if g.Sent != n || g.Failed != 0 {
-		t.Errorf("group %+v", g)
-	}
-	count := func(pattern string) int {
-		keys, err := r.c.Keys(t.Context(), r.prefix+pattern).Result()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return len(keys)
-	}
-	if k := count("smpp:dlr:msg:*"); k != 0 {
-		t.Errorf("%d status records of the Hub's for outbox messages, want none", k)
-	}
-	if k := count("smpp:dlr:id:*"); k != n {
-		t.Errorf("%d SMSC ids recorded, want %d", k, n)
-	}
-	if k := count("smpp:dlr:orphan:*"); k != 0 {
-		t.Errorf("%d early receipts left behind", k)
+	for _, byID := range []bool{true, false} {
+		t.Run(fmt.Sprintf("byID=%v", byID), func(t *testing.T) {
+			r := newPushRigBy(t, byID)
+			const n = 300
+			r.enqueue(t, "refs", n)
+			g := r.waitDelivered(t, "refs", n, 30*time.Second)
+			if g.Sent != n || g.Failed != 0 {
+				t.Errorf("group %+v", g)
+			}
+			count := func(pattern string) int {
+				keys, err := r.c.Keys(t.Context(), r.prefix+pattern).Result()
+				if err != nil {
+					t.Fatal(err)
+				}
+				return len(keys)
+			}
+			hubIDs, queueIDs := n, 0
+			if byID {
+				hubIDs, queueIDs = 0, n
+			}
+			for _, k := range []struct {
+				pattern string
+				want    int
+			}{
+				{"smpp:dlr:msg:*", 0}, // status records of the Hub's for outbox messages
+				{"smpp:dlr:id:*", hubIDs},
+				{"smpp:dlr:orphan:*", 0}, // early receipts left behind
+				{"{outbox}:x:*", queueIDs},
+				{"{outbox}:o:*", 0},
+			} {
+				if got := count(k.pattern); got != k.want {
+					t.Errorf("%d keys %s, want %d", got, k.pattern, k.want)
+				}
+			}
+		})
 	}
 }
