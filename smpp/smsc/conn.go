@@ -119,7 +119,7 @@ func (c *conn) put(b []byte, hold bool) error {
 	c.wmu.Lock()
 	if c.wclosed || c.closeAfter {
 		c.wmu.Unlock()
-		return net.ErrClosed
+		return errConnGone
 	}
 	if b == nil {
 		c.closeAfter = true
@@ -179,7 +179,7 @@ func (c *conn) request(id pdu.ID, seq uint32, body []byte) (*call, uint32, error
 	c.mu.Lock()
 	if c.isClosed {
 		c.mu.Unlock()
-		return nil, 0, net.ErrClosed
+		return nil, 0, errConnGone
 	}
 	if c.unbindRecv {
 		c.mu.Unlock()

@@ -581,3 +581,54 @@ func TestUSSDAnsweredThenUnbound(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// TestDeliverBindClosedAfterPick: a bind picked for a deliver_sm that
+// unbinds and closes before the deliver_sm is written on it (an ESME's
+// unbind is answered and closed at once when nothing of ours waits on
+// it) is passed over: the deliver_sm, never sent, goes to another bind
+// instead of failing the dialogue with "use of closed network
+// connection".
+func TestDeliverBindClosedAfterPick(t *testing.T) {
+	ended := make(chan Bind, 64)
+	s := startServer(t, Config{OnBind: func(b Bind) {
+		if !b.Bound {
+			ended <- b
+		}
+	}})
+	raws := map[int]*rawESME{}
+	for id := 1; id <= 2; id++ {
+		r := dialRaw(t, s.Addr())
+		r.write(encodeFrame(pdu.BindTransceiverID, 0, 1, bindBody("gw", "x")))
+		if f := r.read(); f.h.ID != pdu.BindTransceiverRespID || f.h.Status != 0 {
+			t.Fatalf("bind %d: %s %s", id, commandName(f.h.ID), smpp.CommandStatus(f.h.Status))
+		}
+		raws[id] = r
+	}
+	picked := 0
+	s.afterPick = func(c *conn) {
+		if picked != 0 {
+			return
+		}
+		picked = c.id
+		r := raws[c.id]
+		r.write(encodeFrame(pdu.UnbindID, 0, 2, nil))
+		if f := r.read(); f.h.ID != pdu.UnbindRespID {
+			t.Fatalf("got %s, want unbind_resp", commandName(f.h.ID))
+		}
+		if b := recv(t, ended, "the end of the picked bind"); b.ID != c.id {
+			t.Fatalf("ended %+v, picked %d", b, c.id)
+		}
+	}
+	ss, err := s.Dial(ctxT(t, 5*time.Second), "254700002000", "*777#")
+	if err != nil {
+		t.Fatalf("dial with the picked bind gone: %v", err)
+	}
+	defer ss.Close()
+	if picked == 0 {
+		t.Fatal("the hook did not run")
+	}
+	d := raws[3-picked].read()
+	if d.h.ID != pdu.DeliverSMID {
+		t.Fatalf("the other bind got %s, want deliver_sm", commandName(d.h.ID))
+	}
+}
