@@ -119,7 +119,7 @@ func (c *conn) put(b []byte, hold bool) error {
 	c.wmu.Lock()
 	if c.wclosed || c.closeAfter {
 		c.wmu.Unlock()
-		return net.ErrClosed
+		return errConnGone
 	}
 	if b == nil {
 		c.closeAfter = true
@@ -179,7 +179,7 @@ func (c *conn) request(id pdu.ID, seq uint32, body []byte) (*call, uint32, error
 	c.mu.Lock()
 	if c.isClosed {
 		c.mu.Unlock()
-		return nil, 0, net.ErrClosed
+		return nil, 0, errConnGone
 	}
 	if c.unbindRecv {
 		c.mu.Unlock()
@@ -225,6 +225,11 @@ func (c *conn) wait(ctx context.Context, cl *call, seq uint32, d time.Duration) 
 	case f := <-cl.ch:
 		return f, nil
 	case <-c.done:
+		select {
+		case f := <-cl.ch: // answered before the close (see handle)
+			return f, nil
+		default:
+		}
 		c.forgetCall(seq, cl)
 		return frame{}, net.ErrClosed
 	case <-t.C:
@@ -297,17 +302,22 @@ func (c *conn) lastWords() {
 func (c *conn) handle(f frame) bool {
 	h := f.h
 	if h.ID&respBit != 0 {
+		// The response goes to its caller before the call leaves pending
+		// (never blocks: one response per call, and ch holds one), so
+		// whoever sees no request outstanding, and closes the connection
+		// for it (an unbind that waited), closes it after the response is
+		// there to read: the caller can tell a request answered before
+		// the close from one lost with the connection.
 		c.mu.Lock()
 		cl := c.pending[h.Seq]
 		if cl != nil && (cl.want == h.ID || h.ID == pdu.GenericNACKID) {
+			cl.ch <- f
 			delete(c.pending, h.Seq)
 		} else {
 			cl = nil
 		}
 		c.mu.Unlock()
-		if cl != nil {
-			cl.ch <- f
-		} else {
+		if cl == nil {
 			c.srv.log.Debug("response matches no request", "cmd", commandName(h.ID), "seq", h.Seq)
 		}
 		return true

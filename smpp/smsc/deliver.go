@@ -85,9 +85,21 @@ func (s *Server) send(d *Deliver) (*pending, error) {
 		if err != nil {
 			return nil, err
 		}
+		if s.afterPick != nil {
+			s.afterPick(c)
+		}
 		p, err := s.sendDeliver(c, d)
-		if errors.Is(err, errUnbinding) {
-			continue // it unbound between the pick and the send; pick skips it now
+		switch {
+		case errors.Is(err, errUnbinding):
+			continue // it began to unbind between the pick and the send; pick skips it now
+		case errors.Is(err, errConnGone):
+			// It closed between the pick and the send (an ESME's unbind
+			// is answered and closed at once when nothing of ours waits
+			// on it): the deliver_sm was not written, so another bind
+			// takes it, as it would have had the pick come a moment
+			// later. Once closed, pick skips it.
+			<-c.done
+			continue
 		}
 		return p, err
 	}

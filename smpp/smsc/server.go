@@ -122,6 +122,11 @@ type counters struct {
 // is picked.
 var errUnbinding = errors.New("smsc: the esme is unbinding")
 
+// errConnGone: the connection closed (or was closing) before a PDU was
+// queued on it, so nothing of it was sent: a deliver_sm goes to another
+// bind. It is a net.ErrClosed.
+var errConnGone = fmt.Errorf("smsc: the connection closed before the pdu was sent: %w", net.ErrClosed)
+
 // ErrNotBound is returned when no bind can take a deliver_sm.
 var ErrNotBound = errors.New("smsc: no receiving bind")
 
@@ -149,6 +154,8 @@ type Server struct {
 
 	faults faults
 	wg     sync.WaitGroup
+
+	afterPick func(*conn) // tests: runs between a deliver_sm's pick and its send
 }
 
 // Start listens and serves in the background.

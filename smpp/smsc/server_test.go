@@ -493,3 +493,142 @@ func TestProfiles(t *testing.T) {
 		t.Errorf("service code %q", got)
 	}
 }
+
+// TestUSSDAnsweredThenUnbound: an ESME that acknowledges a step and then
+// unbinds its transceiver (the gateway's graceful shutdown) sends the
+// step's screen on its transmitter after the transceiver has closed. The
+// deliver_sm was answered before the close, so Next waits for the screen
+// instead of failing the step with "the bind closed". In every round the
+// response and the close are both there before Next looks (OnBind reports
+// the ended bind after the connection closed), once with the response
+// before the unbind and once with the unbind crossing the deliver_sm; a
+// select that took either failed about half the rounds.
+func TestUSSDAnsweredThenUnbound(t *testing.T) {
+	ended := make(chan Bind, 64)
+	s := startServer(t, Config{OnBind: func(b Bind) {
+		if !b.Bound {
+			ended <- b
+		}
+	}})
+	tx := dialRaw(t, s.Addr())
+	tx.write(encodeFrame(pdu.BindTransmitterID, 0, 1, bindBody("gw", "x")))
+	if f := tx.read(); f.h.ID != pdu.BindTransmitterRespID || f.h.Status != 0 {
+		t.Fatalf("transmitter bind: %s %s", commandName(f.h.ID), smpp.CommandStatus(f.h.Status))
+	}
+	ctx := ctxT(t, 20*time.Second)
+	for i := range 20 {
+		trx := dialRaw(t, s.Addr())
+		trx.write(encodeFrame(pdu.BindTransceiverID, 0, 1, bindBody("gw", "x")))
+		if f := trx.read(); f.h.ID != pdu.BindTransceiverRespID || f.h.Status != 0 {
+			t.Fatalf("round %d: transceiver bind: %s %s", i, commandName(f.h.ID), smpp.CommandStatus(f.h.Status))
+		}
+		ss, err := s.Dial(ctx, fmt.Sprint(254700001000+i), "*777#")
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := trx.read()
+		if d.h.ID != pdu.DeliverSMID {
+			t.Fatalf("round %d: got %s, want deliver_sm", i, commandName(d.h.ID))
+		}
+		resp := encodeFrame(pdu.DeliverSMRespID, 0, d.h.Seq, []byte{0})
+		unbind := encodeFrame(pdu.UnbindID, 0, 2, nil)
+		if i%2 == 0 {
+			trx.write(append(resp, unbind...))
+		} else {
+			trx.write(append(unbind, resp...))
+		}
+		if f := trx.read(); f.h.ID != pdu.UnbindRespID {
+			t.Fatalf("round %d: got %s, want unbind_resp", i, commandName(f.h.ID))
+		}
+		if b := recv(t, ended, "the end of the transceiver"); b.Kind != Transceiver {
+			t.Fatalf("round %d: ended %+v", i, b)
+		}
+
+		type result struct {
+			sc  Screen
+			err error
+		}
+		got := make(chan result, 1)
+		go func() {
+			sc, err := ss.Next(ctx)
+			got <- result{sc, err}
+		}()
+		m, err := decodeSM(d.body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := (&sm{
+			ServiceType: "USSD", Source: m.Dest, Dest: m.Source, DataCoding: 0x0F, ShortMessage: []byte("Welcome"),
+			TLVs: smpp.TLVs{smpp.TagUssdServiceOp: {0x02}, smpp.TagItsSessionInfo: m.TLVs[smpp.TagItsSessionInfo]},
+		}).encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tx.write(encodeFrame(pdu.SubmitSMID, 0, uint32(i+2), body))
+		if f := tx.read(); f.h.ID != pdu.SubmitSMRespID || f.h.Status != 0 {
+			t.Fatalf("round %d: screen: %s %s", i, commandName(f.h.ID), smpp.CommandStatus(f.h.Status))
+		}
+		r := recv(t, got, "Next")
+		if r.err != nil {
+			t.Fatalf("round %d (response %s the unbind): %v", i, []string{"before", "after"}[i%2], r.err)
+		}
+		if r.sc.Text != "Welcome" || r.sc.End {
+			t.Fatalf("round %d: screen %+v", i, r.sc)
+		}
+		ss.Close()
+	}
+	if st := s.Stats(); st.Stray != 0 || st.DeliverFailed != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestDeliverBindClosedAfterPick: a bind picked for a deliver_sm that
+// unbinds and closes before the deliver_sm is written on it (an ESME's
+// unbind is answered and closed at once when nothing of ours waits on
+// it) is passed over: the deliver_sm, never sent, goes to another bind
+// instead of failing the dialogue with "use of closed network
+// connection".
+func TestDeliverBindClosedAfterPick(t *testing.T) {
+	ended := make(chan Bind, 64)
+	s := startServer(t, Config{OnBind: func(b Bind) {
+		if !b.Bound {
+			ended <- b
+		}
+	}})
+	raws := map[int]*rawESME{}
+	for id := 1; id <= 2; id++ {
+		r := dialRaw(t, s.Addr())
+		r.write(encodeFrame(pdu.BindTransceiverID, 0, 1, bindBody("gw", "x")))
+		if f := r.read(); f.h.ID != pdu.BindTransceiverRespID || f.h.Status != 0 {
+			t.Fatalf("bind %d: %s %s", id, commandName(f.h.ID), smpp.CommandStatus(f.h.Status))
+		}
+		raws[id] = r
+	}
+	picked := 0
+	s.afterPick = func(c *conn) {
+		if picked != 0 {
+			return
+		}
+		picked = c.id
+		r := raws[c.id]
+		r.write(encodeFrame(pdu.UnbindID, 0, 2, nil))
+		if f := r.read(); f.h.ID != pdu.UnbindRespID {
+			t.Fatalf("got %s, want unbind_resp", commandName(f.h.ID))
+		}
+		if b := recv(t, ended, "the end of the picked bind"); b.ID != c.id {
+			t.Fatalf("ended %+v, picked %d", b, c.id)
+		}
+	}
+	ss, err := s.Dial(ctxT(t, 5*time.Second), "254700002000", "*777#")
+	if err != nil {
+		t.Fatalf("dial with the picked bind gone: %v", err)
+	}
+	defer ss.Close()
+	if picked == 0 {
+		t.Fatal("the hook did not run")
+	}
+	d := raws[3-picked].read()
+	if d.h.ID != pdu.DeliverSMID {
+		t.Fatalf("the other bind got %s, want deliver_sm", commandName(d.h.ID))
+	}
+}

@@ -179,7 +179,10 @@ func (ss *Session) Close() {
 
 // Next waits for the next screen of the session. It fails when ctx ends,
 // when the ESME answers the session's deliver_sm with an error status,
-// or when the bind goes away.
+// or when the bind goes away before the ESME answered the deliver_sm.
+// Once it is answered the screen may come on any bind (an ESME that
+// unbinds answers the steps it acknowledged on another one), so the end
+// of the bind that carried the deliver_sm does not fail the step.
 func (ss *Session) Next(ctx context.Context) (Screen, error) {
 	for {
 		var resp chan frame
@@ -191,19 +194,23 @@ func (ss *Session) Next(ctx context.Context) (Screen, error) {
 		case sc := <-ss.screens:
 			return sc, nil
 		case f := <-resp:
-			ss.last = nil
-			st := smpp.CommandStatus(f.h.Status)
-			if f.h.ID == pdu.GenericNACKID && st == smpp.StatusOK {
-				st = smpp.StatusInvCmdID
-			}
-			if st != smpp.StatusOK {
-				ss.Close()
-				return Screen{}, fmt.Errorf("smsc: ussd %s: deliver_sm answered %s", ss.msisdn, st)
+			if err := ss.answered(f); err != nil {
+				return Screen{}, err
 			}
 		case <-done:
 			select {
 			case sc := <-ss.screens:
 				return sc, nil
+			default:
+			}
+			// The response is delivered before the connection closes
+			// (handle, unbind): when both are ready, select picks either.
+			select {
+			case f := <-resp:
+				if err := ss.answered(f); err != nil {
+					return Screen{}, err
+				}
+				continue
 			default:
 			}
 			ss.Close()
@@ -212,6 +219,21 @@ func (ss *Session) Next(ctx context.Context) (Screen, error) {
 			return Screen{}, fmt.Errorf("smsc: ussd %s: waiting for a screen: %w", ss.msisdn, ctx.Err())
 		}
 	}
+}
+
+// answered takes the response to the session's last deliver_sm: an error
+// status ends the session.
+func (ss *Session) answered(f frame) error {
+	ss.last = nil
+	st := smpp.CommandStatus(f.h.Status)
+	if f.h.ID == pdu.GenericNACKID && st == smpp.StatusOK {
+		st = smpp.StatusInvCmdID
+	}
+	if st != smpp.StatusOK {
+		ss.Close()
+		return fmt.Errorf("smsc: ussd %s: deliver_sm answered %s", ss.msisdn, st)
+	}
+	return nil
 }
 
 // forget removes the session from the server's maps.
