@@ -137,20 +137,24 @@ func (q *Queue) Receipt(ctx context.Context, ref string, delivered bool, reason 
 const earlyReceiptTTL = time.Hour
 
 // ReceiptFor applies a delivery receipt to the message that an IDSender
-// sent as SMSC id smscID: it becomes delivered or failed (with reason)
-// and its group counts it. known is false when no message has that id
-// (yet): the receipt is kept for earlyReceiptTTL and applied when the send
-// that brings the id is recorded; the caller may also try its own
-// records (a message of several parts). A receipt for a message already
-// final changes nothing.
-func (q *Queue) ReceiptFor(ctx context.Context, smscID string, delivered bool, reason string) (known bool, err error) {
+// sent with a part the SMSC knows by one of smscIDs (the forms of the
+// receipt's id, tried in order): the part is delivered or failed (with
+// reason); a message of several parts is delivered once each is, failed
+// by the first that failed; its group counts it. known is false when no
+// message has any of those ids (yet): the receipt is kept under the first
+// for earlyReceiptTTL and applied when the send that brings the id is
+// recorded. A receipt for a message already final changes nothing.
+func (q *Queue) ReceiptFor(ctx context.Context, smscIDs []string, delivered bool, reason string) (known bool, err error) {
+	if len(smscIDs) == 0 {
+		return false, errors.New("recording a receipt: no SMSC id")
+	}
 	to := StateFailed
 	if delivered {
 		to, reason = StateDelivered, ""
 	}
-	v, err := q.receipts.do(ctx, result{sid: smscID, to: to, reason: reason, receipt: true})
+	v, err := q.receipts.do(ctx, result{sids: smscIDs, to: to, reason: reason, receipt: true})
 	if err != nil {
-		return false, fmt.Errorf("recording receipt of SMSC id %s: %w", smscID, err)
+		return false, fmt.Errorf("recording receipt of SMSC id %s: %w", smscIDs[0], err)
 	}
 	return v >= 0, nil
 }

@@ -88,16 +88,16 @@ type Sender interface {
 	Deliver(ctx context.Context, msisdn, text, ref string) error
 }
 
-// An IDSender is a Sender that answers, for a message it sent in one
-// part, the SMSC's id of it (in the form the SMSC's receipts will name
-// it), so that the queue itself matches the receipt (ReceiptFor): the id
-// is kept by the same script call that records the send, and a receipt
-// that comes first is kept until then, so neither order loses it. It
-// answers "" for a message whose receipts it matches itself (several
-// parts), which it then reports with Receipt.
+// An IDSender is a Sender that answers the SMSC's ids of the parts of a
+// message it sent (in the form the SMSC's receipts will name them: see
+// ReceiptFor), so that the queue itself matches the receipts: the ids are
+// kept by the same script call that records the send, and a receipt that
+// comes first is kept until then, so neither order loses it. It answers
+// none for a message whose receipts it matches itself, and then reports
+// them with Receipt.
 type IDSender interface {
 	Sender
-	DeliverID(ctx context.Context, msisdn, text, ref string) (smscID string, err error)
+	DeliverID(ctx context.Context, msisdn, text, ref string) (smscIDs []string, err error)
 }
 
 // SenderFunc is a Sender made of a function.

@@ -34,7 +34,7 @@ type result struct {
 	attempts          int       // sends to add
 	dead, receipt     bool
 	ackOnly           bool   // nothing to record: the message is done or gone
-	sid               string // the SMSC's id of a sent message; of a receipt by SMSC id
+	sids              []string // the SMSC's ids of a sent message's parts; a receipt by SMSC id: its id's forms
 	text              string // to keep in t:<id> (a retry, a dead letter)
 	dropText          bool   // t:<id> holds the text: drop it once the message is done
 }
@@ -489,9 +489,9 @@ func (r *runner) process(t task) (result, bool) {
 			return end(StateFailed, "daily cap", true)
 		}
 	}
-	sid, err := safeDeliver(ctx, r.s, f["to"], f["tx"], t.id)
+	sids, err := safeDeliver(ctx, r.s, f["to"], f["tx"], t.id)
 	if err == nil {
-		res.attempts, res.sid = 1, sid
+		res.attempts, res.sids = 1, sids
 		return end(StateSent, "", false)
 	}
 	if ctx.Err() != nil {
@@ -526,7 +526,7 @@ func (r *runner) checkCap(ctx context.Context, t task, now time.Time) (bool, err
 
 // safeDeliver calls s.DeliverID (an IDSender) or s.Deliver, turning a
 // panic into an error.
-func safeDeliver(ctx context.Context, s Sender, to, text, ref string) (sid string, err error) {
+func safeDeliver(ctx context.Context, s Sender, to, text, ref string) (sids []string, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("sender panicked: %v", p)
@@ -535,7 +535,7 @@ func safeDeliver(ctx context.Context, s Sender, to, text, ref string) (sid strin
 	if ids, ok := s.(IDSender); ok {
 		return ids.DeliverID(ctx, to, text, ref)
 	}
-	return "", s.Deliver(ctx, to, text, ref)
+	return nil, s.Deliver(ctx, to, text, ref)
 }
 
 // finisher records results in batches: one pipeline of finish scripts,
@@ -628,7 +628,7 @@ func (q *Queue) finishAll(ctx context.Context, results []result) ([]int64, error
 				pri = "h"
 			}
 			args = append(args, stream, res.entry, res.to, res.reason, due, pri+res.id, res.attempts,
-				b2s(res.dead), b2s(res.receipt), res.text, b2s(res.dropText), res.sid)
+				b2s(res.dead), b2s(res.receipt), res.text, b2s(res.dropText), strings.Join(res.sids, " "))
 		}
 		calls = append(calls, scriptCall{keys, args})
 	}

@@ -200,12 +200,16 @@ return out
 // nothing. It answers, per result, 1 when it was applied, else 0, and -1
 // for a receipt by SMSC id that names no message (yet).
 //
-// Receipts by SMSC id: a worker's "sent" result with the SMSC's id of the
-// message (an IDSender's answer) keeps that id's key (x:<sid>, the
-// message's id) for the receipt to find the message by; a receipt that
-// names an SMSC id no message has yet is kept (o:<sid>: the state and
-// reason) and applied by the "sent" result that brings the id. Both
-// happen in this one script, so neither order loses the receipt.
+// Receipts by SMSC id: a worker's "sent" result with the SMSC's ids of
+// the message's parts (an IDSender's answer) keeps a key per id (x:<sid>:
+// the message's id, and the number of parts when more than one) for the
+// receipts to find the message by; a receipt that names no SMSC id known
+// yet is kept (o:<sid>, its first candidate id: the state and reason) and
+// applied by the "sent" result that brings the id. Both happen in this
+// one script, so neither order loses the receipt. A message of several
+// parts is delivered when every part's receipt said so (d:<sid> fields
+// and pd, the count, on its status hash), failed by the first that did
+// not.
 //
 // KEYS: delayed, dead, the streams (high, bulk, legacy high, legacy
 // bulk), then per result: status, text (for a receipt by SMSC id, any
@@ -217,8 +221,9 @@ return out
 // in the order of KEYS, 0 none), entry id, new state ("": acknowledge
 // only), reason, due ms (queued/deferred), delayed member, attempts to
 // add, dead-letter (1/0), receipt (1/0), text to keep (for a retry or a
-// dead letter; "": none), text key to drop (1/0), SMSC id ("": none; for
-// a receipt, it is by SMSC id).
+// dead letter; "": none), text key to drop (1/0), SMSC ids separated by
+// spaces ("": none): of the message's parts for a "sent" result; for a
+// receipt, it is by SMSC id, and these are the forms of its id to try.
 var finishScript = redis.NewScript(`
 local grp, gp, now, dttl, ttl, n = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
 local mp, tp, sp, op, sttl, ottl = ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]
@@ -264,31 +269,53 @@ local function apply(sk, tk, to, reason, due, member, attempts, dead, receipt, t
   end
   return 0
 end
+-- part applies a receipt for SMSC id sid to the message whose x:<sid> is
+-- m ("<id>" or, for a message of several parts, "<id> <parts>"): a
+-- message of several parts is delivered once each part is, and failed by
+-- the first part that failed.
+local function part(m, sid, to, reason)
+  local id, np = string.match(m, '^(%S+) ?(%d*)$')
+  local sk = mp .. id
+  if np ~= '' and to == 'delivered' then
+    if redis.call('HSETNX', sk, 'd:' .. sid, 1) == 0 then return 0 end
+    if redis.call('HINCRBY', sk, 'pd', 1) < tonumber(np) then return 1 end
+  end
+  return apply(sk, tp .. id, to, reason, 0, '', 0, false, true, '', true)
+end
 for i = 1, n do
   local k, a = 6 + (i-1)*2, 12 + (i-1)*12
   local s = tonumber(ARGV[a+1])
   if s > 0 then local l = acks[s]; l[#l+1] = ARGV[a+2] end
-  local to, r, receipt, sid = ARGV[a+3], 0, ARGV[a+9] == '1', ARGV[a+12]
-  if to ~= '' and receipt and sid ~= '' then
-    local id = redis.call('GET', sp .. sid)
-    if id then
-      r = apply(mp .. id, tp .. id, to, ARGV[a+4], 0, '', 0, false, true, '', true)
-    else
-      redis.call('SET', op .. sid, to .. ' ' .. ARGV[a+4], 'EX', ottl)
-      r = -1
+  local to, r, receipt, sids = ARGV[a+3], 0, ARGV[a+9] == '1', ARGV[a+12]
+  if to ~= '' and receipt and sids ~= '' then
+    r = -1
+    local first
+    for sid in string.gmatch(sids, '%S+') do
+      first = first or sid
+      local m = redis.call('GET', sp .. sid)
+      if m then
+        r = part(m, sid, to, ARGV[a+4])
+        break
+      end
     end
+    if r == -1 then redis.call('SET', op .. first, to .. ' ' .. ARGV[a+4], 'EX', ottl) end
   elseif to ~= '' then
     local drop = ARGV[a+11] == '1'
     r = apply(KEYS[k+1], KEYS[k+2], to, ARGV[a+4], ARGV[a+5], ARGV[a+6], tonumber(ARGV[a+7]),
       ARGV[a+8] == '1', receipt, ARGV[a+10], drop)
-    if to == 'sent' and sid ~= '' then
-      local id = string.sub(ARGV[a+6], 2)
-      redis.call('SET', sp .. sid, id, 'EX', sttl)
-      local early = redis.call('GET', op .. sid)
-      if early then
-        redis.call('DEL', op .. sid)
-        local st, reason = string.match(early, '^(%S+) ?(.*)$')
-        apply(KEYS[k+1], KEYS[k+2], st, reason, 0, '', 0, false, true, '', drop)
+    if to == 'sent' and sids ~= '' then
+      local list = {}
+      for sid in string.gmatch(sids, '%S+') do list[#list+1] = sid end
+      local m = string.sub(ARGV[a+6], 2)
+      if #list > 1 then m = m .. ' ' .. #list end
+      for _, sid in ipairs(list) do redis.call('SET', sp .. sid, m, 'EX', sttl) end
+      for _, sid in ipairs(list) do
+        local early = redis.call('GET', op .. sid)
+        if early then
+          redis.call('DEL', op .. sid)
+          local st, reason = string.match(early, '^(%S+) ?(.*)$')
+          part(m, sid, st, reason)
+        end
       end
     end
   end

@@ -59,6 +59,7 @@ type Config struct {
 	DataCoding         uint8        `yaml:"data_coding"`         // dc for text that fits GSM 03.38: 0x00, 0x01 or 0xF0-0xF3
 	Concat             ConcatMethod `yaml:"concat"`              // udh8 | udh16 | sar | payload
 	RegisteredDelivery uint8        `yaml:"registered_delivery"` // registered_delivery of MT; 1 = final receipt
+	ReceiptIDs         ReceiptIDs   `yaml:"receipt_ids"`         // same | submit-hex | receipt-hex | either: how receipts name messages
 	MaxPDUSize         int          `yaml:"max_pdu_size"`        // largest PDU we accept, in octets
 
 	Inbound InboundConfig `yaml:"inbound"`
@@ -155,6 +156,7 @@ func Defaults() Config {
 		DataCoding:         0x00,
 		Concat:             ConcatUDH8,
 		RegisteredDelivery: 1,
+		ReceiptIDs:         ReceiptIDsSame,
 		MaxPDUSize:         65536,
 		Inbound:            InboundConfig{Workers: 64, Queue: 4096, HandlerTimeout: 5 * time.Second},
 		USSD:               USSDConfig{ServiceType: "USSD", MaxOctets: 160},
@@ -265,6 +267,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RegisteredDelivery > 0x1F {
 		bad("registered_delivery", "0x%02X has reserved bits set", c.RegisteredDelivery)
+	}
+	if !c.ReceiptIDs.Valid() {
+		bad("receipt_ids", "want same, submit-hex, receipt-hex or either, have %q", c.ReceiptIDs)
 	}
 	if c.MaxPDUSize < 512 || c.MaxPDUSize > discardLimit {
 		bad("max_pdu_size", "must be 512 to %d", discardLimit)

@@ -22,6 +22,7 @@ smsc:
     tps: 50
     timeouts: {response: 7s}
     concat: sar
+    receipt_ids: submit-hex
     ussd:
       profile: tata
       end_op: 0x11
@@ -45,6 +46,8 @@ func TestConfigYAML(t *testing.T) {
 	switch {
 	case c.Window != 20 || c.TPS != 50 || c.Concat != ConcatSAR || c.Bind != BindTXRX:
 		t.Errorf("set fields: %+v", c)
+	case c.ReceiptIDs != ReceiptIDsSubmitHex || d.ReceiptIDs != ReceiptIDsSame:
+		t.Errorf("receipt_ids %q, default %q", c.ReceiptIDs, d.ReceiptIDs)
 	case c.Timeouts.Response != 7*time.Second || c.Timeouts.Bind != d.Timeouts.Bind:
 		t.Errorf("timeouts %+v: response set, the rest defaulted", c.Timeouts)
 	case c.DestTON != 1 || c.DestNPI != 1 || c.RegisteredDelivery != 1 || c.EnquireLink != 30*time.Second:
@@ -88,12 +91,13 @@ func TestConfigValidateReportsAll(t *testing.T) {
 	c.Sources = []Source{{Addr: "", TON: 9, NPI: 2}}
 	c.Reconnect = Backoff{Min: time.Second, Max: time.Millisecond}
 	c.USSD.Profile = "huawei"
+	c.ReceiptIDs = "hex"
 	err := c.Validate()
 	if err == nil {
 		t.Fatal("bad config accepted")
 	}
 	for _, want := range []string{"name:", "address:", "system_id:", "SMPP_TEST_UNSET_PASSWORD is empty", "bind:", "window:",
-		"concat:", "data_coding:", "sources[0].addr", "sources[0].ton", "sources[0].npi", "reconnect:", "ussd.profile"} {
+		"concat:", "data_coding:", "sources[0].addr", "sources[0].ton", "sources[0].npi", "reconnect:", "ussd.profile", `receipt_ids: want same, submit-hex, receipt-hex or either, have "hex"`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}

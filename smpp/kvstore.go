@@ -67,7 +67,7 @@ func (s *KVStore) Sent(ctx context.Context, ref string, ids []string) error {
 		if _, err := s.update(ctx, ref, i, r); err != nil {
 			return err
 		}
-		s.dropOrphan(ctx, r.ID)
+		s.dropOrphan(ctx, r)
 	}
 	return nil
 }
@@ -92,7 +92,7 @@ func (s *KVStore) SentRef(ctx context.Context, ref, id string) (*Receipt, error)
 	if o[0] == nil || json.Unmarshal(o[0], &r) != nil {
 		return nil, nil
 	}
-	s.dropOrphan(ctx, r.ID)
+	s.dropOrphan(ctx, r)
 	return &r, nil
 }
 
@@ -103,20 +103,21 @@ func refStatus(ref string, r Receipt, now time.Time) MessageStatus {
 	return st
 }
 
-// dropOrphan deletes an early receipt, under every form of its id, once it
-// has been applied, so that it does not stay for the whole TTL. A failure
-// leaves it to expire: applying it again is harmless.
+// dropOrphan deletes an early receipt, under every key it was kept under
+// (one, but for ReceiptIDsEither), once it has been applied, so that it
+// does not stay for the whole TTL. A failure leaves it to expire:
+// applying it again is harmless.
 //
-// The receipt is kept under every form rather than one because Sent, run
-// for every message, then reads one key; an early receipt is the rarer
-// case.
-func (s *KVStore) dropOrphan(ctx context.Context, id string) {
-	for _, f := range idForms(id) {
+// Under ReceiptIDsEither the receipt is kept under every form of its id
+// rather than one because Sent, run for every message, then reads one
+// key; an early receipt is the rarer case.
+func (s *KVStore) dropOrphan(ctx context.Context, r Receipt) {
+	for _, f := range r.Match.keys(r.ID) {
 		_ = s.kv.Set(ctx, s.prefix+"orphan:"+f, nil, 0) // a nil value deletes (kv.Store)
 	}
 }
 
-// Apply implements StatusStore.
+// Apply implements StatusStore: r matches the id its Match gives it.
 func (s *KVStore) Apply(ctx context.Context, r Receipt) (MessageStatus, bool, error) {
 	st, ok, err := s.applyKnown(ctx, r)
 	if err != nil || ok {
@@ -126,23 +127,30 @@ func (s *KVStore) Apply(ctx context.Context, r Receipt) (MessageStatus, bool, er
 	if err != nil {
 		return MessageStatus{}, false, fmt.Errorf("keeping receipt %s: %w", r.ID, err)
 	}
-	for _, f := range idForms(r.ID) {
+	for _, f := range r.Match.keys(r.ID) {
 		if err := s.kv.Set(ctx, s.prefix+"orphan:"+f, b, s.ttl); err != nil {
 			return MessageStatus{}, false, fmt.Errorf("keeping receipt %s: %w", r.ID, err)
 		}
 	}
 	st, ok, err = s.applyKnown(ctx, r) // Sent may have run in between
 	if ok {
-		s.dropOrphan(ctx, r.ID)
+		s.dropOrphan(ctx, r)
 	}
 	return st, ok, err
 }
 
+// ApplyKnown is Apply for a receipt of a message already recorded only:
+// one that matches none is not kept (ok false).
+func (s *KVStore) ApplyKnown(ctx context.Context, r Receipt) (MessageStatus, bool, error) {
+	return s.applyKnown(ctx, r)
+}
+
 func (s *KVStore) applyKnown(ctx context.Context, r Receipt) (MessageStatus, bool, error) {
-	// The forms in order, one read each, until one matches: the first (the
-	// id as the receipt spells it) nearly always does, so a receipt costs
-	// one read here, not one per form.
-	for _, f := range idForms(r.ID) {
+	// One key, but for ReceiptIDsEither: its forms in order, one read
+	// each, until one matches; the first (the id as the receipt spells it)
+	// nearly always does, so a receipt costs one read here, not one per
+	// form.
+	for _, f := range r.Match.keys(r.ID) {
 		v, err := s.kv.Get(ctx, s.prefix+"id:"+f)
 		if err != nil {
 			return MessageStatus{}, false, fmt.Errorf("matching receipt %s: %w", r.ID, err)

@@ -9,30 +9,36 @@ import (
 
 // TestNodeReceipts is the delivery receipt round trip: the SMSC answers
 // submit_sm with an id in one form and sends the receipt with the id in
-// the same or the other form (hex/decimal), as TLVs, text or both; the
-// receipt must find its message in the store.
+// the same or the other form (hex/decimal), as TLVs, text or both; with
+// the bind's receipt_ids saying so (or either), the receipt must find its
+// message in the store.
 func TestNodeReceipts(t *testing.T) {
 	smsc := startNodeSMSC(t)
 	tests := []struct {
 		name         string
 		respID, dlID string // "hex" or "dec"
+		ids          ReceiptIDs
 		mode         string // tlv, text, both
 		stat         string
 		state        int
 		text         string
 		want         Delivery
 	}{
-		{"hex resp, decimal receipt, tlv and text", "hex", "dec", "both", "DELIVRD", 2, "hello", DeliveryDelivered},
-		{"decimal resp, hex receipt, text only", "dec", "hex", "text", "DELIVRD", 2, "hello", DeliveryDelivered},
-		{"hex both ways, tlv only", "hex", "hex", "tlv", "DELIVRD", 2, "hello", DeliveryDelivered},
-		{"concatenated, decimal resp, hex receipts", "dec", "hex", "both", "DELIVRD", 2, strings.Repeat("long ", 80), DeliveryDelivered},
-		{"undeliverable, text only", "dec", "dec", "text", "UNDELIV", 5, "hello", DeliveryFailed},
+		{"hex resp, decimal receipt, tlv and text", "hex", "dec", ReceiptIDsSubmitHex, "both", "DELIVRD", 2, "hello", DeliveryDelivered},
+		{"decimal resp, hex receipt, text only", "dec", "hex", ReceiptIDsReceiptHex, "text", "DELIVRD", 2, "hello", DeliveryDelivered},
+		{"hex both ways, tlv only", "hex", "hex", ReceiptIDsSame, "tlv", "DELIVRD", 2, "hello", DeliveryDelivered},
+		{"concatenated, decimal resp, hex receipts", "dec", "hex", ReceiptIDsReceiptHex, "both", "DELIVRD", 2, strings.Repeat("long ", 80), DeliveryDelivered},
+		{"undeliverable, text only", "dec", "dec", ReceiptIDsSame, "text", "UNDELIV", 5, "hello", DeliveryFailed},
+		{"either, hex resp, decimal receipt", "hex", "dec", ReceiptIDsEither, "tlv", "DELIVRD", 2, "hello", DeliveryDelivered},
+		{"either, decimal resp, hex receipt", "dec", "hex", ReceiptIDsEither, "text", "DELIVRD", 2, "hello", DeliveryDelivered},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			store := NewMemoryStore(time.Minute)
 			h := Receipts(store, nil, nil)
-			c := startClient(t, testConfig(smsc.addr()), h, WithStatusStore(store))
+			cfg := testConfig(smsc.addr())
+			cfg.ReceiptIDs = tt.ids
+			c := startClient(t, cfg, h, WithStatusStore(store))
 			smsc.do(map[string]any{"cmd": "set", "id_format": tt.respID,
 				"dlr": map[string]any{"mode": tt.mode, "id": tt.dlID, "stat": tt.stat, "state": tt.state}})
 			ref := fmt.Sprintf("ref-%d", i)

@@ -75,6 +75,10 @@ type Receipt struct {
 	Done         time.Time    // done date
 	Intermediate bool         // an intermediate notification (esm_class 0x20), not a final receipt
 	Source, Dest Addr         // of the receipt: Source is the handset the message went to
+	// Match is how ID names the message: the receipt_ids of the bind the
+	// receipt came on, which Receipts sets (ParseReceipt does not).
+	// Empty means ReceiptIDsSame.
+	Match ReceiptIDs
 }
 
 // ErrNotReceipt is returned by ParseReceipt for a PDU that is no receipt.

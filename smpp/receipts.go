@@ -6,7 +6,8 @@ import (
 )
 
 // Receipts returns a Handler that applies delivery receipts to store and
-// passes every other PDU to next. A receipt it cannot parse is accepted
+// passes every other PDU to next. A receipt is matched by the receipt_ids
+// of the bind it came on (Receipt.Match). A receipt it cannot parse is accepted
 // (it will not parse better the next time) and logged; a store error is
 // answered ESME_RX_T_APPN so the SMSC delivers the receipt again. A
 // receipt that matches no message yet is kept by the store and accepted.
@@ -29,6 +30,9 @@ func Receipts(store StatusStore, onReceipt func(context.Context, Receipt, Messag
 		if err != nil {
 			log.Warn("unparsable receipt", "from", in.Source, "err", err)
 			return StatusOK
+		}
+		if in.Client != nil {
+			r.Match = in.Client.cfg.ReceiptIDs
 		}
 		st, ok, err := store.Apply(ctx, r)
 		switch {

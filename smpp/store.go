@@ -17,7 +17,10 @@ type StatusStore interface {
 	// one per submit_sm, in part order.
 	Sent(ctx context.Context, ref string, ids []string) error
 	// Apply records a receipt. It returns the message's status after it,
-	// and false when no message matches (yet).
+	// and false when no message matches (yet). The receipt names the
+	// message whose Sent id is the one r.Match makes of r.ID (exactly
+	// that, but for ReceiptIDsEither): a receipt kept for later is
+	// applied by the Sent of that id only.
 	Apply(ctx context.Context, r Receipt) (MessageStatus, bool, error)
 	// Lookup returns the status of message ref, and false if unknown.
 	Lookup(ctx context.Context, ref string) (MessageStatus, bool, error)
@@ -146,20 +149,21 @@ func (s *MemoryStore) Sent(_ context.Context, ref string, ids []string) error {
 		s.ids[k] = partRef{Ref: ref, Part: i}
 		if o, ok := s.orphans[k]; ok {
 			st.apply(i, o.r, now)
-			s.dropOrphan(o.r.ID)
+			s.dropOrphan(o.r)
 		}
 	}
 	s.msgs[ref] = memMsg{st, now.Add(s.ttl)}
 	return nil
 }
 
-// Apply implements StatusStore.
+// Apply implements StatusStore: r matches the id its Match gives it.
 func (s *MemoryStore) Apply(_ context.Context, r Receipt) (MessageStatus, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
 	s.sweep(now)
-	for _, f := range idForms(r.ID) {
+	keys := r.Match.keys(r.ID)
+	for _, f := range keys {
 		pr, ok := s.ids[f]
 		if !ok {
 			continue
@@ -172,7 +176,7 @@ func (s *MemoryStore) Apply(_ context.Context, r Receipt) (MessageStatus, bool, 
 		s.msgs[pr.Ref] = m
 		return cloneStatus(m.st), true, nil
 	}
-	for _, f := range idForms(r.ID) {
+	for _, f := range keys {
 		s.orphans[f] = memOrphan{r, now.Add(s.ttl)}
 	}
 	return MessageStatus{}, false, nil
@@ -189,8 +193,8 @@ func (s *MemoryStore) Lookup(_ context.Context, ref string) (MessageStatus, bool
 	return cloneStatus(m.st), true, nil
 }
 
-func (s *MemoryStore) dropOrphan(id string) {
-	for _, f := range idForms(id) {
+func (s *MemoryStore) dropOrphan(r Receipt) {
+	for _, f := range r.Match.keys(r.ID) {
 		delete(s.orphans, f)
 	}
 }

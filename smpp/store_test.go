@@ -67,27 +67,29 @@ func TestStatusStore(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx := t.Context()
 			s := newStore()
+			// An SMSC that gives ids in hex, receipts in decimal.
+			const hexDec = ReceiptIDsSubmitHex
 			if err := s.Sent(ctx, "m1", []string{"1F0000", "1F0001"}); err != nil {
 				t.Fatal(err)
 			}
-			st, ok, err := s.Apply(ctx, Receipt{ID: "2031616", State: MsgDelivered}) // decimal of 0x1F0000
+			st, ok, err := s.Apply(ctx, Receipt{ID: "2031616", State: MsgDelivered, Match: hexDec}) // decimal of 0x1F0000
 			if err != nil || !ok || st.Delivery() != DeliveryPending || !st.Parts[0].Receipt {
 				t.Fatalf("first part: %+v %v %v", st, ok, err)
 			}
-			if _, ok, _ := s.Apply(ctx, Receipt{ID: "2031617", State: MsgEnroute}); !ok {
+			if _, ok, _ := s.Apply(ctx, Receipt{ID: "2031617", State: MsgEnroute, Match: hexDec}); !ok {
 				t.Fatal("intermediate receipt not matched")
 			}
-			st, _, _ = s.Apply(ctx, Receipt{ID: "2031617", State: MsgDelivered})
+			st, _, _ = s.Apply(ctx, Receipt{ID: "2031617", State: MsgDelivered, Match: hexDec})
 			if st.Delivery() != DeliveryDelivered {
 				t.Fatalf("both parts delivered: %+v", st)
 			}
-			st, _, _ = s.Apply(ctx, Receipt{ID: "1f0001", State: MsgEnroute}) // late intermediate
+			st, _, _ = s.Apply(ctx, Receipt{ID: "1f0001", State: MsgEnroute}) // late intermediate, id as given
 			if st.Parts[1].State != MsgDelivered {
 				t.Error("an intermediate receipt replaced a final state")
 			}
 
 			// A receipt before Sent is kept and applied by Sent.
-			if _, ok, err := s.Apply(ctx, Receipt{ID: "99", State: MsgUndeliverable, Err: "034"}); ok || err != nil {
+			if _, ok, err := s.Apply(ctx, Receipt{ID: "99", State: MsgUndeliverable, Err: "034", Match: hexDec}); ok || err != nil {
 				t.Fatalf("orphan: %v %v", ok, err)
 			}
 			if err := s.Sent(ctx, "m2", []string{"63"}); err != nil { // 0x63 = 99
@@ -173,19 +175,22 @@ func TestKVStoreOrphanKeys(t *testing.T) {
 	}
 	tests := []struct {
 		name, receiptID string
+		match           ReceiptIDs
 		sentIDs         []string
 	}{
-		{"same form", "1F0000", []string{"1f0000"}},
-		{"decimal receipt, hex id", "2031616", []string{"1F0000"}},
-		{"hex receipt, decimal id", "63", []string{"99"}},
-		{"second part", "7b", []string{"1", "007B"}},
+		{"same form", "1F0000", "", []string{"1f0000"}},
+		{"decimal receipt, hex id", "2031616", ReceiptIDsSubmitHex, []string{"1F0000"}},
+		{"hex receipt, decimal id", "63", ReceiptIDsReceiptHex, []string{"99"}},
+		{"second part", "7b", ReceiptIDsSame, []string{"1", "007B"}},
+		{"either, decimal receipt, hex id", "2031616", ReceiptIDsEither, []string{"1F0000"}},
+		{"either, hex receipt, decimal id", "63", ReceiptIDsEither, []string{"99"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := t.Context()
 			kv := &memKV{m: map[string][]byte{}}
 			s := NewKVStore(kv, "t:", time.Hour)
-			if _, ok, err := s.Apply(ctx, Receipt{ID: tt.receiptID, State: MsgDelivered}); ok || err != nil {
+			if _, ok, err := s.Apply(ctx, Receipt{ID: tt.receiptID, State: MsgDelivered, Match: tt.match}); ok || err != nil {
 				t.Fatalf("early receipt: %v %v", ok, err)
 			}
 			if ks := orphans(kv); len(ks) == 0 {
@@ -213,18 +218,20 @@ func TestKVStoreSentRef(t *testing.T) {
 		name        string
 		early       bool
 		receiptID   string
+		match       ReceiptIDs
 		wantDeliver Delivery
 		state       MessageState
 	}{
-		{"receipt after", false, "2031616", DeliveryDelivered, MsgDelivered},
-		{"receipt before", true, "1F0000", DeliveryFailed, MsgUndeliverable},
+		{"receipt after", false, "2031616", ReceiptIDsSubmitHex, DeliveryDelivered, MsgDelivered},
+		{"receipt before", true, "1F0000", ReceiptIDsSame, DeliveryFailed, MsgUndeliverable},
+		{"receipt before, decimal", true, "2031616", ReceiptIDsSubmitHex, DeliveryFailed, MsgUndeliverable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := t.Context()
 			kv := &memKV{m: map[string][]byte{}}
 			s := NewKVStore(kv, "t:", time.Hour)
-			r := Receipt{ID: tt.receiptID, State: tt.state}
+			r := Receipt{ID: tt.receiptID, State: tt.state, Match: tt.match}
 			if tt.early {
 				if _, ok, err := s.Apply(ctx, r); ok || err != nil {
 					t.Fatalf("early receipt: %v %v", ok, err)

@@ -102,6 +102,7 @@ func TestLintBrokenConfigs(t *testing.T) {
 		"adapter-bad-value":     `3:32: adapters.prices.file: reading data: open …/flows-examples/data/nothing.yaml: no such file or directory (bad-value)`,
 		"adapter-unknown-field": `3:80: adapters.prices.refrsh: unknown key; did you mean "refresh"? (known: file, headers, refresh, timeout, url) (unknown-field)`,
 		"smpp-bad-value":        `7:16: smpp.connections[0].address: want host:port, have "10.0.0.1" (bad-value)`,
+		"smpp-receipt-ids":      `10:20: smpp.connections[0].receipt_ids: want same, submit-hex, receipt-hex or either, have "hex" (bad-value)`,
 		"smpp-unknown-field":    `7:7: smpp.connections[0].adress: unknown field; did you mean "address"? (unknown-field)`,
 		"smpp-wrong-type":       `11:15: smpp: "many" is not a whole number (wrong-type)`,
 		"unknown-kind":          `3:18: adapters.prices.kind: unknown kind "price"; did you mean "prices"? (known kinds: health, http, jobs, prices, quiz) (unknown-kind)`,

@@ -88,6 +88,29 @@ smpp:
 			":15:16: smpp.sms.group: no connection is in group \"nope\"",
 			":16:20: smpp.mo.max_octets: must be 140 to 1000",
 		}},
+		{"receipt ids", `
+smpp:
+  connections:
+    - name: a
+      address: 127.0.0.1:2775
+      system_id: test
+      password_env: USSDGW_TEST_SMPP_PW
+      receipt_ids: hex
+    - name: b
+      group: g
+      address: 127.0.0.1:2775
+      system_id: test
+      password_env: USSDGW_TEST_SMPP_PW
+    - name: c
+      group: g
+      address: 127.0.0.1:2775
+      system_id: test
+      password_env: USSDGW_TEST_SMPP_PW
+      receipt_ids: submit-hex
+`, []string{
+			`:8:20: smpp.connections[0].receipt_ids: want same, submit-hex, receipt-hex or either, have "hex" (bad-value)`,
+			`:19:20: smpp.connections[2].receipt_ids: submit-hex differs from connections[1] of the same group "g" (same)`,
+		}},
 		{"type error", `
 smpp:
   connections:

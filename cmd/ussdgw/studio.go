@@ -69,9 +69,9 @@ func (a *app) guardSimulated(next mtq.Sender) mtq.Sender {
 	if !ok {
 		return guard
 	}
-	return idSender{guard, func(ctx context.Context, msisdn, text, ref string) (string, error) {
+	return idSender{guard, func(ctx context.Context, msisdn, text, ref string) ([]string, error) {
 		if studio.Simulated(msisdn) {
-			return "", guard(ctx, msisdn, text, ref)
+			return nil, guard(ctx, msisdn, text, ref)
 		}
 		return ids.DeliverID(ctx, msisdn, text, ref)
 	}}
@@ -80,10 +80,10 @@ func (a *app) guardSimulated(next mtq.Sender) mtq.Sender {
 // idSender is an mtq.IDSender made of a Sender and a DeliverID function.
 type idSender struct {
 	mtq.SenderFunc
-	id func(ctx context.Context, msisdn, text, ref string) (string, error)
+	id func(ctx context.Context, msisdn, text, ref string) ([]string, error)
 }
 
-func (s idSender) DeliverID(ctx context.Context, msisdn, text, ref string) (string, error) {
+func (s idSender) DeliverID(ctx context.Context, msisdn, text, ref string) ([]string, error) {
 	return s.id(ctx, msisdn, text, ref)
 }
 

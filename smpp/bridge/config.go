@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -104,6 +105,7 @@ func (c *Config) Validate() error {
 		first   int
 		profile smpp.USSDProfile
 		ussd    bool
+		ids     smpp.ReceiptIDs
 	}
 	groups := map[string]*groupInfo{}
 	for i := range c.Connections {
@@ -126,13 +128,19 @@ func (c *Config) Validate() error {
 		}
 		names[cc.Name] = i
 		p, isUSSD := cc.USSD.Resolve()
+		ids := cmp.Or(cc.ReceiptIDs, smpp.ReceiptIDsSame)
 		g := groups[cc.GroupName()]
 		if g == nil {
-			groups[cc.GroupName()] = &groupInfo{first: i, profile: p, ussd: isUSSD}
+			groups[cc.GroupName()] = &groupInfo{first: i, profile: p, ussd: isUSSD, ids: ids}
 			continue
 		}
 		if g.ussd != isUSSD || !sameProfile(g.profile, p) {
 			bad(prefix+".ussd", "differs from connections[%d] of the same group %q: the binds of a group stand in for each other", g.first, cc.GroupName())
+		}
+		// A receipt may come on any bind of the group, not only the one
+		// its message left on.
+		if ids != g.ids && ids.Valid() && g.ids.Valid() {
+			bad(prefix+".receipt_ids", "%s differs from connections[%d] of the same group %q (%s): a receipt may come on any bind of the group", ids, g.first, cc.GroupName(), g.ids)
 		}
 	}
 	if c.SMS.Group != "" && len(c.Connections) > 0 {

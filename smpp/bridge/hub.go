@@ -91,13 +91,17 @@ type Deps struct {
 	// final receipt the SMSC sent again), so it must be idempotent.
 	// The outbox's Queue.Receipt is one.
 	OnReceipt func(ctx context.Context, ref string, delivered bool, reason string)
-	// ReceiptFor, if set, is asked first about every final receipt, by the
-	// SMSC id it names (smpp.IDKey's form): the caller's own record of the
-	// ids DeliverID answered. known false: no message has that id there
-	// (yet), and the Hub matches the receipt against its own records. An
-	// error answers the receipt ESME_RX_T_APPN, for the SMSC to send it
-	// again. The outbox's Queue.ReceiptFor is one.
-	ReceiptFor func(ctx context.Context, smscID string, delivered bool, reason string) (known bool, err error)
+	// ReceiptFor, if set, is given every final receipt, by the forms of
+	// the SMSC id it names (the bind's receipt_ids convention, in IDKey's
+	// form, as DeliverID answers them): the caller keeps the ids and the
+	// receipts that come before them. known false: no message has that id
+	// there (yet); the Hub then applies the receipt to a message of its own
+	// records if one matches (sent by Deliver or SendSMS, or by an older
+	// instance) and keeps nothing else. An error answers the receipt
+	// ESME_RX_T_APPN, for the SMSC to send it again. The outbox's
+	// Queue.ReceiptFor is one. With it set, MT SMS should go through
+	// DeliverID: the Hub no longer keeps early receipts of its own.
+	ReceiptFor func(ctx context.Context, smscIDs []string, delivered bool, reason string) (known bool, err error)
 }
 
 // Hub is the gateway's SMPP side: every configured connection, grouped
@@ -551,23 +555,21 @@ func (h *Hub) Deliver(ctx context.Context, to, text, ref string) error {
 	return h.deliver(ctx, to, text, ref, h.deps.OnReceipt != nil)
 }
 
-// DeliverID implements outbox.IDSender: it is Deliver, but a message
-// sent in one part leaves no record here: it answers the message's SMSC
-// id (smpp.IDKey's form), by which the caller matches the receipt
-// (Deps.ReceiptFor), in the same step as it records the send. A message
-// of several parts keeps its record here, as with Deliver, and answers
-// "": its receipts go to Deps.OnReceipt. Without Deps.ReceiptFor it is
-// Deliver, and answers "".
-func (h *Hub) DeliverID(ctx context.Context, to, text, ref string) (string, error) {
+// DeliverID implements outbox.IDSender: it is Deliver, but the message
+// leaves no record here: it answers the SMSC ids of its parts (IDKey's
+// form), by which the caller matches the receipts (Deps.ReceiptFor), in
+// the same step as it records the send. Without Deps.ReceiptFor it is
+// Deliver, and answers none.
+func (h *Hub) DeliverID(ctx context.Context, to, text, ref string) ([]string, error) {
 	if h.deps.ReceiptFor == nil {
-		return "", h.Deliver(ctx, to, text, ref)
+		return nil, h.Deliver(ctx, to, text, ref)
 	}
 	e := h.status.track(ref, true)
 	defer h.status.done(ref)
 	if _, err := h.send(ctx, to, text, ref); err != nil {
-		return "", err
+		return nil, err
 	}
-	return e.id, nil
+	return e.ids, nil
 }
 
 // send sends an MT SMS under ref; nil once the SMSC accepted every part,
@@ -623,8 +625,8 @@ type statusStore struct {
 // refSend is one such Deliver (or DeliverID); the client's Send calls
 // Sent on the same goroutine, before Deliver reads it.
 type refSend struct {
-	idOnly   bool          // DeliverID's: nothing recorded, the id kept in id
-	id       string        // the SMSC id, for DeliverID
+	idOnly   bool          // DeliverID's: nothing recorded, the ids kept in ids
+	ids      []string      // the parts' SMSC ids (IDKey), for DeliverID
 	recorded bool          // by SentRef
 	receipt  *smpp.Receipt // one that came first
 }
@@ -640,14 +642,18 @@ func (s *statusStore) done(ref string) { s.sends.Delete(ref) }
 // Sent implements smpp.StatusStore.
 func (s *statusStore) Sent(ctx context.Context, ref string, ids []string) error {
 	v, ok := s.sends.Load(ref)
+	if ok && v.(*refSend).idOnly {
+		e := v.(*refSend)
+		e.ids = make([]string, len(ids))
+		for i, id := range ids {
+			e.ids[i] = smpp.IDKey(id)
+		}
+		return nil
+	}
 	if !ok || len(ids) != 1 { // a message of several parts keeps its record: it is delivered when all are
 		return s.KVStore.Sent(ctx, ref, ids)
 	}
 	e := v.(*refSend)
-	if e.idOnly {
-		e.id = smpp.IDKey(ids[0])
-		return nil
-	}
 	r, err := s.SentRef(ctx, ref, ids[0])
 	if err != nil {
 		return err
@@ -688,33 +694,45 @@ func outcome(st smpp.MessageStatus) (final, delivered bool, reason string) {
 	return false, false, ""
 }
 
-// receiptsFor puts Deps.ReceiptFor in front of next (the Hub's own
-// matching): a final receipt goes to ReceiptFor first, and to next only
-// when ReceiptFor knows no message by its id.
+// receiptsFor handles receipts when Deps.ReceiptFor is set: a final
+// receipt goes to ReceiptFor; one it does not know, or an intermediate
+// one, is applied to a message of the Hub's own records if one matches,
+// and is not kept otherwise (ReceiptFor keeps the final ones). Every other
+// PDU, and an unparsable receipt, goes to next.
 func (h *Hub) receiptsFor(next smpp.Handler) smpp.Handler {
 	return smpp.HandlerFunc(func(ctx context.Context, in *smpp.Inbound) smpp.CommandStatus {
 		if !in.IsReceipt() {
 			return next.HandleInbound(ctx, in)
 		}
 		r, err := smpp.ParseReceipt(in)
-		if err != nil || r.Intermediate {
+		if err != nil {
 			return next.HandleInbound(ctx, in)
 		}
+		if in.Client != nil {
+			r.Match = in.Client.ReceiptIDs()
+		}
+		log := h.clientLog(in)
 		st := smpp.MessageStatus{Parts: []smpp.PartStatus{{ID: r.ID, Receipt: true, State: r.State, Err: r.Err,
 			NetError: r.NetworkError, Done: r.Done}}}
-		final, delivered, reason := outcome(st)
-		if !final {
-			return next.HandleInbound(ctx, in)
+		if final, delivered, reason := outcome(st); final && !r.Intermediate {
+			known, err := h.deps.ReceiptFor(ctx, r.Match.Keys(r.ID), delivered, reason)
+			switch {
+			case err != nil:
+				log.Warn("receipt not recorded; the smsc will send it again", "id", r.ID, "err", err)
+				return smpp.StatusXTAppn
+			case known:
+				return smpp.StatusOK
+			}
 		}
-		known, err := h.deps.ReceiptFor(ctx, smpp.IDKey(r.ID), delivered, reason)
+		st, ok, err := h.status.ApplyKnown(ctx, r)
 		switch {
 		case err != nil:
-			h.clientLog(in).Warn("receipt not recorded; the smsc will send it again", "id", r.ID, "err", err)
+			log.Warn("receipt not stored", "id", r.ID, "err", err)
 			return smpp.StatusXTAppn
-		case known:
-			return smpp.StatusOK
+		case ok:
+			h.receipt(ctx, st)
 		}
-		return next.HandleInbound(ctx, in)
+		return smpp.StatusOK
 	})
 }
 

@@ -193,6 +193,33 @@ func TestOutboxSurvivesSMSCFaults(t *testing.T) {
 	}
 }
 
+// TestOutboxReceiptsSequentialIDs: an SMSC whose ids are 1, 2, 3 … in
+// decimal, receipts sent the moment it answers (so some arrive before
+// their id is recorded): every message ends delivered. Under the old
+// matching, a receipt for 38806 that came early matched 9796 (38806 in
+// hex), an older message, and its own message was never delivered (the
+// load run's 2% lost receipts).
+func TestOutboxReceiptsSequentialIDs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("5,000 messages")
+	}
+	r := newPushRig(t)
+	r.smsc.Do(map[string]any{"cmd": "set", "next_id": 1})
+	const n = 5000
+	r.enqueue(t, "seq", n)
+	g := r.waitDelivered(t, "seq", n, 60*time.Second)
+	if g.Sent != n || g.Failed != 0 {
+		t.Errorf("group %+v", g)
+	}
+	keys, err := r.c.Keys(t.Context(), r.prefix+"smpp:dlr:orphan:*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 0 {
+		t.Errorf("%d early receipts left behind", len(keys))
+	}
+}
+
 // TestOutboxReceiptsByRefOnly: the messages the outbox sends keep no
 // delivery status record of the Hub's (the outbox's is the one), and no
 // early receipt stays behind, yet every receipt reaches the outbox: with

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ussdgw/ussdgw/msisdn"
 	"github.com/ussdgw/ussdgw/smpp"
+	"github.com/ussdgw/ussdgw/smpp/bridge"
 	"github.com/ussdgw/ussdgw/smpp/nodetest"
 	"github.com/ussdgw/ussdgw/ussd"
 )
@@ -212,10 +213,15 @@ func TestMTBatchSurvivesDropAndThrottle(t *testing.T) {
 }
 
 // TestDLRRoundTrip: an MT SMS's delivery receipt lands in the store
-// (Redis) under the reference SendSMS returned.
+// (Redis) under the reference SendSMS returned; the SMSC gives decimal ids
+// and hex ones in receipts, and the binds say so.
 func TestDLRRoundTrip(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, "spec")
+	r := newRig(t, "spec", func(c *bridge.Config) {
+		for i := range c.Connections {
+			c.Connections[i].ReceiptIDs = smpp.ReceiptIDsReceiptHex
+		}
+	})
 	r.smsc.Do(map[string]any{"cmd": "set", "dlr": map[string]any{"mode": "text", "id": "hex"}})
 	ctx := t.Context()
 	ref, err := r.hub.SendSMS(ctx, "254711000020", strings.Repeat("two parts ", 20))

@@ -103,7 +103,10 @@ func TestBadInput(t *testing.T) {
 // TestSubmitReceipt: a submit_sm gets a message id, and the receipt that
 // follows carries the same id in receipted_message_id and in the text.
 func TestSubmitReceipt(t *testing.T) {
-	for _, form := range []struct{ id, dlr string }{{"dec", ""}, {"dec", "hex"}, {"hex", "dec"}} {
+	for _, form := range []struct {
+		id, dlr string
+		ids     smpp.ReceiptIDs // what an ESME configures for it
+	}{{"dec", "", smpp.ReceiptIDsSame}, {"dec", "hex", smpp.ReceiptIDsReceiptHex}, {"hex", "dec", smpp.ReceiptIDsSubmitHex}} {
 		t.Run(form.id+"-"+form.dlr, func(t *testing.T) {
 			subs := make(chan *Submit, 10)
 			s := startServer(t, Config{DLR: true, DLRDelay: 20 * time.Millisecond, IDForm: form.id, DLRIDForm: form.dlr,
@@ -126,7 +129,7 @@ func TestSubmitReceipt(t *testing.T) {
 				t.Errorf("submit %+v, sent ids %v", sub, res.IDs)
 			}
 			r := recv(t, receipts, "receipt")
-			if !smpp.SameMessageID(res.IDs[0], r.ID) || r.State != smpp.MsgDelivered || r.Stat != "DELIVRD" {
+			if !form.ids.Matches(res.IDs[0], r.ID) || r.State != smpp.MsgDelivered || r.Stat != "DELIVRD" {
 				t.Errorf("receipt %+v for id %s", r, res.IDs[0])
 			}
 			if form.dlr != "" && form.dlr != form.id && r.ID == res.IDs[0] {

@@ -52,7 +52,7 @@ const cfg = {
 };
 
 let nextSession = 1;
-let nextID = 0x1F0000;   // ids whose hex and decimal forms differ
+let nextID = 0x1F0000;   // ids whose hex and decimal forms differ; {"cmd":"set","next_id":N} sets it
 const sessions = new Map();
 const held = [];
 const parts = new Map(); // concat key -> {total, got: Map(seq -> text)}
@@ -380,6 +380,7 @@ function command(c) {
       for (const [k, v] of Object.entries(c)) if (k !== 'cmd' && k !== 'tag') cfg[k] = v;
       if (c.drop_after !== undefined) dropCountdown = c.drop_after;
       if (c.fail_every !== undefined) everyCount = 0;
+      if (c.next_id !== undefined) nextID = c.next_id; // e.g. 1: ids 1, 2, 3 … as many SMSCs give
       break;
     case 'release':
       cfg.withhold = false;
