@@ -78,7 +78,7 @@ func (q *Queue) Run(ctx context.Context, s Sender) error {
 		}
 		cancelSends()
 	}()
-	r := &runner{q: q, s: s, send: sendCtx, work: make(chan task, max(q.o.Workers, 2*q.o.Batch)), done: make(chan result, 4*q.o.Batch),
+	r := &runner{q: q, s: s, send: sendCtx, work: make(chan task, q.o.Workers), done: make(chan result, 4*q.o.Batch),
 		active: map[string]bool{}}
 	var feeders, workers sync.WaitGroup
 	feeders.Go(func() { r.read(ctx) })
