@@ -113,6 +113,7 @@ type Options struct {
 	Consumer    string        // this instance's name in the consumer group (default hostname-pid-random)
 	Workers     int           // concurrent sends (8)
 	Batch       int           // entries read per XREADGROUP (100)
+	Readers     int           // reads of the Bulk stream under way at once (2); High has one of its own
 	ClaimIdle   time.Duration // an entry pending this long on a consumer is taken over (XAUTOCLAIM) (30s)
 	MaxAttempts int           // sends of a temporarily failing message before it is dead-lettered (8)
 	// Backoff is the wait before retry number attempt (1, 2, ...):
@@ -231,6 +232,9 @@ func New(c redis.UniversalClient, prefix string, o Options) *Queue {
 	}
 	if o.Batch <= 0 {
 		o.Batch = 100
+	}
+	if o.Readers <= 0 {
+		o.Readers = 2
 	}
 	if o.ClaimIdle <= 0 {
 		o.ClaimIdle = 30 * time.Second

@@ -33,10 +33,10 @@ type result struct {
 	due               time.Time // for queued/deferred
 	attempts          int       // sends to add
 	dead, receipt     bool
-	ackOnly           bool   // nothing to record: the message is done or gone
+	ackOnly           bool     // nothing to record: the message is done or gone
 	sids              []string // the SMSC's ids of a sent message's parts; a receipt by SMSC id: its id's forms
-	text              string // to keep in t:<id> (a retry, a dead letter)
-	dropText          bool   // t:<id> holds the text: drop it once the message is done
+	text              string   // to keep in t:<id> (a retry, a dead letter)
+	dropText          bool     // t:<id> holds the text: drop it once the message is done
 }
 
 // runner is one Run: its reader, reclaimer, mover, workers and finisher.
@@ -44,7 +44,8 @@ type runner struct {
 	q      *Queue
 	s      Sender
 	send   context.Context // for sends: outlives Run's ctx by Grace
-	work   chan task
+	high   chan task // High messages to send: the workers take these first
+	bulk   chan task // Bulk ones
 	done   chan result
 	mu     sync.Mutex
 	active map[string]bool // "stream entry-id" of this runner's entries not finished yet
@@ -78,10 +79,13 @@ func (q *Queue) Run(ctx context.Context, s Sender) error {
 		}
 		cancelSends()
 	}()
-	r := &runner{q: q, s: s, send: sendCtx, work: make(chan task, q.o.Workers), done: make(chan result, 4*q.o.Batch),
+	r := &runner{q: q, s: s, send: sendCtx, high: make(chan task, q.o.Workers), bulk: make(chan task, q.o.Workers), done: make(chan result, 4*q.o.Batch),
 		active: map[string]bool{}}
 	var feeders, workers sync.WaitGroup
-	feeders.Go(func() { r.read(ctx) })
+	feeders.Go(func() { r.read(ctx, q.k.high, q.k.oldHigh) })
+	for range q.o.Readers {
+		feeders.Go(func() { r.read(ctx, q.k.bulk, q.k.oldBulk) })
+	}
 	feeders.Go(func() { r.reclaim(ctx) })
 	feeders.Go(func() { r.lease(ctx) })
 	feeders.Go(func() { r.move(ctx) })
@@ -111,18 +115,15 @@ func pause(ctx context.Context, d time.Duration) {
 	}
 }
 
-// read takes new entries: High first; Bulk only when High is empty; and
-// when both are, it blocks on both for a moment.
-func (r *runner) read(ctx context.Context) {
+// read takes new entries from streams (High's, or Bulk's) as they come.
+// High has a reader of its own, so that a dialogue reply is read at once
+// even while every Bulk reader waits for the workers to take its batch;
+// the workers take High messages first.
+func (r *runner) read(ctx context.Context, streams ...string) {
 	q := r.q
+	args := append(streams, ">", ">")
 	for ctx.Err() == nil {
-		got, err := r.readOnce(ctx, []string{q.k.high, q.k.oldHigh, ">", ">"}, -1)
-		if err == nil && len(got) == 0 {
-			got, err = r.readOnce(ctx, []string{q.k.bulk, q.k.oldBulk, ">", ">"}, -1)
-		}
-		if err == nil && len(got) == 0 {
-			got, err = r.readOnce(ctx, []string{q.k.high, q.k.oldHigh, q.k.bulk, q.k.oldBulk, ">", ">", ">", ">"}, 200*time.Millisecond)
-		}
+		got, err := r.readOnce(ctx, args, 200*time.Millisecond)
 		if err != nil {
 			if ctx.Err() == nil {
 				q.log.Warn("reading the queue", "err", err)
@@ -265,8 +266,12 @@ func (r *runner) dispatch(ctx context.Context, streams []redis.XStream) {
 		}
 	}
 	for i, t := range send {
+		work := r.bulk
+		if t.f["pr"] != "b" {
+			work = r.high
+		}
 		select {
-		case r.work <- t:
+		case work <- t:
 		case <-ctx.Done():
 			for _, t := range send[i:] {
 				r.release(t.stream + " " + t.entry) // left pending, marked: a later taker counts them as possibly sent
@@ -414,19 +419,25 @@ func (r *runner) move(ctx context.Context) {
 
 func (r *runner) worker(ctx context.Context) {
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case t := <-r.work:
-			if ctx.Err() != nil {
-				r.release(t.stream + " " + t.entry)
+		var t task
+		select { // a High message first, whatever waits in Bulk
+		case t = <-r.high:
+		default:
+			select {
+			case <-ctx.Done():
 				return
+			case t = <-r.high:
+			case t = <-r.bulk:
 			}
-			if res, ok := r.process(t); ok {
-				r.done <- res
-			} else {
-				r.release(t.stream + " " + t.entry)
-			}
+		}
+		if ctx.Err() != nil {
+			r.release(t.stream + " " + t.entry)
+			return
+		}
+		if res, ok := r.process(t); ok {
+			r.done <- res
+		} else {
+			r.release(t.stream + " " + t.entry)
 		}
 	}
 }

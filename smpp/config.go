@@ -158,7 +158,7 @@ func Defaults() Config {
 		RegisteredDelivery: 1,
 		ReceiptIDs:         ReceiptIDsSame,
 		MaxPDUSize:         65536,
-		Inbound:            InboundConfig{Workers: 64, Queue: 4096, HandlerTimeout: 5 * time.Second},
+		Inbound:            InboundConfig{Workers: 256, Queue: 4096, HandlerTimeout: 5 * time.Second},
 		USSD:               USSDConfig{ServiceType: "USSD", MaxOctets: 160},
 	}
 }

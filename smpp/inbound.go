@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -67,6 +68,10 @@ type Inbound struct {
 
 	respond  func(CommandStatus) error // writes the response; nil outside a Client
 	answered atomic.Bool
+
+	receiptOnce sync.Once // ParseReceipt's answer, parsed once
+	receipt     Receipt
+	receiptErr  error
 }
 
 // errNoConnection is Ack's error for an Inbound that came from no

@@ -89,6 +89,12 @@ var ErrNotReceipt = errors.New("not a delivery receipt")
 // network_error_code) win; the id:/stat:/err: text fills in what they do
 // not carry.
 func ParseReceipt(in *Inbound) (Receipt, error) {
+	// Parsed once: the Handler and the Client's tally both read it.
+	in.receiptOnce.Do(func() { in.receipt, in.receiptErr = parseReceipt(in) })
+	return in.receipt, in.receiptErr
+}
+
+func parseReceipt(in *Inbound) (Receipt, error) {
 	if !in.IsReceipt() {
 		return Receipt{}, ErrNotReceipt
 	}
@@ -206,14 +212,13 @@ func asciiLower(s string) string {
 // keyIndex finds "key:" at the start of s or after a space, tab or
 // newline.
 func keyIndex(s, key string) int {
-	k := key + ":"
 	for from := 0; from < len(s); {
-		i := strings.Index(s[from:], k)
+		i := strings.Index(s[from:], key)
 		if i < 0 {
 			return -1
 		}
 		i += from
-		if i == 0 || strings.IndexByte(" \t\r\n", s[i-1]) >= 0 {
+		if (i == 0 || strings.IndexByte(" \t\r\n", s[i-1]) >= 0) && i+len(key) < len(s) && s[i+len(key)] == ':' {
 			return i
 		}
 		from = i + 1

@@ -24,6 +24,8 @@
 #                     quiet_hours, so that a run at night is not deferred)
 #        TIMEOUT      seconds per side (600); KEEP=1 keeps the work folder
 #        GW_FLAGS     extra gateway flags (e.g. "-outbox-workers 128")
+#        BIN          a gateway binary to run instead of building this tree's
+#        SMPP_EXTRA   extra YAML lines of the gateway's connection (e.g. "inbound: {workers: 256}")
 #        PROFILE      seconds of CPU profile and execution trace of the gateway, taken when
 #                     the fan-out starts; written to $OUT (/tmp/push-profile)
 # Everything listens on 127.0.0.1; every process started is killed on exit.
@@ -65,6 +67,7 @@ run_gateway() {
 
   (cd "$repo_dir" && go build -o "$work/ussdgw" ./cmd/ussdgw && go build -tags pushbench -o "$work/subscribers" ./cmd/loadtest/push/subscribers) >&2 ||
     { echo "gateway side: build failed (consent, outbox and api must be on main)" >&2; return 1; }
+  [ -n "${BIN:-}" ] && cp "$BIN" "$work/ussdgw"
 
   if [ -n "${FLOWS:-}" ]; then flows=$FLOWS; else
     flows="$work/flows"
@@ -93,6 +96,7 @@ smpp:
       window: $window
       registered_delivery: 1
       timeouts: {response: 60s}
+${SMPP_EXTRA:+      $SMPP_EXTRA}
   sms: {group: sink}
 YAML
 
