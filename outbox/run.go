@@ -44,8 +44,8 @@ type runner struct {
 	q      *Queue
 	s      Sender
 	send   context.Context // for sends: outlives Run's ctx by Grace
-	high   chan task // High messages to send: the workers take these first
-	bulk   chan task // Bulk ones
+	high   chan task       // High messages to send: the workers take these first
+	bulk   chan task       // Bulk ones
 	done   chan result
 	mu     sync.Mutex
 	active map[string]bool // "stream entry-id" of this runner's entries not finished yet
