@@ -25,20 +25,7 @@ type conn struct {
 	seq    seqGen
 	window chan struct{} // one token per outstanding windowed request
 
-	// Writes are combined: a caller that finds a write under way adds its
-	// PDU to the next one and waits for it, so that under load many PDUs
-	// go out in one syscall (and the SMSC reads them in one go) while a
-	// lone PDU still goes out at once. Each caller still learns whether
-	// its own PDU was written.
-	wmu     sync.Mutex // guards the fields below
-	wcond   *sync.Cond // on wmu: a write ended
-	wbuf    []byte     // PDUs for the next write
-	wspare  []byte     // the buffer of the write before, for reuse
-	wnext   uint64     // number of the write wbuf will go out in
-	wdone   uint64     // writes ended (written or failed)
-	writing bool       // a caller is writing; the others wait
-	werr    error      // the write that failed and closed the connection
-	wfailed uint64     // its number
+	wmu sync.Mutex // serialises writes
 
 	mu      sync.Mutex
 	pending map[uint32]*call // by sequence number
@@ -64,7 +51,7 @@ type frame struct {
 }
 
 func newConn(nc net.Conn, cfg *Config, stats *counters, log *slog.Logger) *conn {
-	c := &conn{
+	return &conn{
 		nc:      nc,
 		cfg:     cfg,
 		stats:   stats,
@@ -73,8 +60,6 @@ func newConn(nc net.Conn, cfg *Config, stats *counters, log *slog.Logger) *conn 
 		pending: map[uint32]*call{},
 		done:    make(chan struct{}),
 	}
-	c.wcond = sync.NewCond(&c.wmu)
-	return c
 }
 
 // close closes the connection once; every request in flight fails with
@@ -258,49 +243,16 @@ func isBindResp(id pdu.ID) bool {
 func (c *conn) write(b []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if c.werr != nil {
-		return c.werr
+	if err := c.nc.SetWriteDeadline(time.Now().Add(c.cfg.Timeouts.Write)); err != nil {
+		c.close(fmt.Errorf("setting write deadline: %w", err))
+		return errDisconnected
 	}
-	c.wbuf = append(c.wbuf, b...)
+	if _, err := c.nc.Write(b); err != nil {
+		c.close(fmt.Errorf("writing: %w", err))
+		return fmt.Errorf("%w: %w", errDisconnected, err)
+	}
 	c.stats.tally.out(b)
-	mine := c.wnext
-	for c.wdone <= mine {
-		switch {
-		case c.werr != nil: // the connection failed before this PDU went out
-			return c.werr
-		case !c.writing:
-			c.flush() // this PDU goes out in it, with any queued before
-		default:
-			c.wcond.Wait()
-		}
-	}
-	if c.werr != nil && c.wfailed == mine {
-		return c.werr
-	}
 	return nil
-}
-
-// flush writes wbuf; called with wmu held, which it lets go during the
-// syscall so that other callers can queue the next write.
-func (c *conn) flush() {
-	buf, n := c.wbuf, c.wnext
-	c.wbuf, c.wnext, c.writing = c.wspare[:0], n+1, true
-	c.wmu.Unlock()
-	err := c.nc.SetWriteDeadline(time.Now().Add(c.cfg.Timeouts.Write))
-	if err != nil {
-		err = fmt.Errorf("setting write deadline: %w", err)
-	} else if _, err = c.nc.Write(buf); err != nil {
-		err = fmt.Errorf("writing: %w", err)
-	}
-	if err != nil {
-		c.close(err)
-	}
-	c.wmu.Lock()
-	c.wspare, c.wdone, c.writing = buf[:0], n+1, false
-	if err != nil {
-		c.werr, c.wfailed = fmt.Errorf("%w: %w", errDisconnected, err), n
-	}
-	c.wcond.Broadcast()
 }
 
 // respond answers request id/seq with its response and a status.

@@ -203,20 +203,26 @@ func TestOutboxReceiptsSequentialIDs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("5,000 messages")
 	}
-	r := newPushRig(t)
-	r.smsc.Do(map[string]any{"cmd": "set", "next_id": 1})
-	const n = 5000
-	r.enqueue(t, "seq", n)
-	g := r.waitDelivered(t, "seq", n, 60*time.Second)
-	if g.Sent != n || g.Failed != 0 {
-		t.Errorf("group %+v", g)
-	}
-	keys, err := r.c.Keys(t.Context(), r.prefix+"smpp:dlr:orphan:*").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(keys) != 0 {
-		t.Errorf("%d early receipts left behind", len(keys))
+	for _, byID := range []bool{true, false} {
+		t.Run(fmt.Sprintf("byID=%v", byID), func(t *testing.T) {
+			r := newPushRigBy(t, byID)
+			r.smsc.Do(map[string]any{"cmd": "set", "next_id": 1})
+			const n = 5000
+			r.enqueue(t, "seq", n)
+			g := r.waitDelivered(t, "seq", n, 60*time.Second)
+			if g.Sent != n || g.Failed != 0 {
+				t.Errorf("group %+v", g)
+			}
+			for _, pattern := range []string{"smpp:dlr:orphan:*", "{outbox}:o:*"} {
+				keys, err := r.c.Keys(t.Context(), r.prefix+pattern).Result()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(keys) != 0 {
+					t.Errorf("%d early receipts left behind (%s)", len(keys), pattern)
+				}
+			}
+		})
 	}
 }
 
