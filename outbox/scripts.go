@@ -280,7 +280,7 @@ local function part(m, sid, to, reason)
     if redis.call('HSETNX', sk, 'd:' .. sid, 1) == 0 then return 0 end
     if redis.call('HINCRBY', sk, 'pd', 1) < tonumber(np) then return 1 end
   end
-  return apply(sk, tp .. id, to, reason, 0, '', 0, false, true, '', true)
+  return apply(sk, tp .. id, to, reason, 0, '', 0, false, true, '', false)
 end
 for i = 1, n do
   local k, a = 6 + (i-1)*2, 12 + (i-1)*12
@@ -310,9 +310,8 @@ for i = 1, n do
       if #list > 1 then m = m .. ' ' .. #list end
       for _, sid in ipairs(list) do redis.call('SET', sp .. sid, m, 'EX', sttl) end
       for _, sid in ipairs(list) do
-        local early = redis.call('GET', op .. sid)
+        local early = redis.call('GETDEL', op .. sid)
         if early then
-          redis.call('DEL', op .. sid)
           local st, reason = string.match(early, '^(%S+) ?(.*)$')
           part(m, sid, st, reason)
         end
