@@ -55,6 +55,7 @@ func TestReceiptFor(t *testing.T) {
 	s := &idSender{sent: map[string]int{}, parts: map[string][]string{
 		"after": {"101"}, "early": {"102"}, "early-failed": {"103"},
 		"two": {"201", "202"}, "two-early": {"211", "212"}, "two-failed": {"221", "222"},
+		"spaced": {"id 7 a", "id 7 b"}, // an SMSC id is any C string
 	}}
 	s.early = func(ctx context.Context, to string, ids []string) error {
 		switch to {
@@ -70,7 +71,7 @@ func TestReceiptFor(t *testing.T) {
 		return nil
 	}
 	var msgs []Message
-	for _, to := range []string{"after", "early", "early-failed", "two", "two-early", "two-failed"} {
+	for _, to := range []string{"after", "early", "early-failed", "two", "two-early", "two-failed", "spaced"} {
 		msgs = append(msgs, Message{ID: "m-" + to, MSISDN: to, Text: "x", Kind: "alert", Priority: Bulk, Group: "g"})
 	}
 	if _, _, err := q.Enqueue(bg, msgs...); err != nil {
@@ -91,13 +92,15 @@ func TestReceiptFor(t *testing.T) {
 		{"211", true, ""},
 		{"221", true, ""},
 		{"222", false, "REJECTD err:00b"},
+		{"id 7 a", true, ""},
+		{"id 7 b", true, ""},
 	} {
 		if !receipt(bg, r.id, r.delivered, r.reason) {
 			t.Errorf("receipt of %s not known after its send was recorded", r.id)
 		}
 	}
 	want := map[string]string{"after": StateDelivered, "early": StateDelivered, "early-failed": StateFailed,
-		"two": StateSent, "two-early": StateDelivered, "two-failed": StateFailed}
+		"two": StateSent, "two-early": StateDelivered, "two-failed": StateFailed, "spaced": StateDelivered}
 	for to, st := range want {
 		if got := mustStatus(t, q, "m-"+to); got.State != st {
 			t.Errorf("%s: %+v, want %s", to, got, st)
@@ -110,7 +113,7 @@ func TestReceiptFor(t *testing.T) {
 		t.Errorf("two parts delivered, message %+v", mustStatus(t, q, "m-two"))
 	}
 	g, _ := q.Group(bg, "g")
-	if g != (GroupStats{Total: 6, Sent: 6, Delivered: 4, Failed: 2}) {
+	if g != (GroupStats{Total: 7, Sent: 7, Delivered: 5, Failed: 2}) {
 		t.Errorf("group = %+v", g)
 	}
 	for to, n := range s.sent {

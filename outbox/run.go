@@ -639,7 +639,7 @@ func (q *Queue) finishAll(ctx context.Context, results []result) ([]int64, error
 				pri = "h"
 			}
 			args = append(args, stream, res.entry, res.to, res.reason, due, pri+res.id, res.attempts,
-				b2s(res.dead), b2s(res.receipt), res.text, b2s(res.dropText), strings.Join(res.sids, " "))
+				b2s(res.dead), b2s(res.receipt), res.text, b2s(res.dropText), strings.Join(res.sids, "\x00"))
 		}
 		calls = append(calls, scriptCall{keys, args})
 	}

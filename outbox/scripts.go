@@ -222,8 +222,9 @@ return out
 // only), reason, due ms (queued/deferred), delayed member, attempts to
 // add, dead-letter (1/0), receipt (1/0), text to keep (for a retry or a
 // dead letter; "": none), text key to drop (1/0), SMSC ids separated by
-// spaces ("": none): of the message's parts for a "sent" result; for a
-// receipt, it is by SMSC id, and these are the forms of its id to try.
+// NUL bytes, which no id holds ("": none): of the message's parts for a
+// "sent" result; for a receipt, it is by SMSC id, and these are the forms
+// of its id to try.
 var finishScript = redis.NewScript(`
 local grp, gp, now, dttl, ttl, n = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
 local mp, tp, sp, op, sttl, ottl = ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]
@@ -290,7 +291,7 @@ for i = 1, n do
   if to ~= '' and receipt and sids ~= '' then
     r = -1
     local first
-    for sid in string.gmatch(sids, '%S+') do
+    for sid in string.gmatch(sids, '[^%z]+') do
       first = first or sid
       local m = redis.call('GET', sp .. sid)
       if m then
@@ -305,7 +306,7 @@ for i = 1, n do
       ARGV[a+8] == '1', receipt, ARGV[a+10], drop)
     if to == 'sent' and sids ~= '' then
       local list = {}
-      for sid in string.gmatch(sids, '%S+') do list[#list+1] = sid end
+      for sid in string.gmatch(sids, '[^%z]+') do list[#list+1] = sid end
       local m = string.sub(ARGV[a+6], 2)
       if #list > 1 then m = m .. ' ' .. #list end
       for _, sid in ipairs(list) do redis.call('SET', sp .. sid, m, 'EX', sttl) end
