@@ -497,6 +497,19 @@ func TestProfiles(t *testing.T) {
 	}
 }
 
+// startServerEnded starts a server that reports each bind that ended,
+// once its connection has closed.
+func startServerEnded(t *testing.T) (*Server, chan Bind) {
+	t.Helper()
+	ended := make(chan Bind, 64)
+	s := startServer(t, Config{OnBind: func(b Bind) {
+		if !b.Bound {
+			ended <- b
+		}
+	}})
+	return s, ended
+}
+
 // TestUSSDAnsweredThenUnbound: an ESME that acknowledges a step and then
 // unbinds its transceiver (the gateway's graceful shutdown) sends the
 // step's screen on its transmitter after the transceiver has closed. The
@@ -507,12 +520,7 @@ func TestProfiles(t *testing.T) {
 // before the unbind and once with the unbind crossing the deliver_sm; a
 // select that took either failed about half the rounds.
 func TestUSSDAnsweredThenUnbound(t *testing.T) {
-	ended := make(chan Bind, 64)
-	s := startServer(t, Config{OnBind: func(b Bind) {
-		if !b.Bound {
-			ended <- b
-		}
-	}})
+	s, ended := startServerEnded(t)
 	tx := dialRaw(t, s.Addr())
 	tx.write(encodeFrame(pdu.BindTransmitterID, 0, 1, bindBody("gw", "x")))
 	if f := tx.read(); f.h.ID != pdu.BindTransmitterRespID || f.h.Status != 0 {
@@ -592,12 +600,7 @@ func TestUSSDAnsweredThenUnbound(t *testing.T) {
 // instead of failing the dialogue with "use of closed network
 // connection".
 func TestDeliverBindClosedAfterPick(t *testing.T) {
-	ended := make(chan Bind, 64)
-	s := startServer(t, Config{OnBind: func(b Bind) {
-		if !b.Bound {
-			ended <- b
-		}
-	}})
+	s, ended := startServerEnded(t)
 	raws := map[int]*rawESME{}
 	for id := 1; id <= 2; id++ {
 		r := dialRaw(t, s.Addr())
