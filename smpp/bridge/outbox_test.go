@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/ussdgw/ussdgw/internal/redistest"
+	"strings"
 	"testing"
 	"time"
 
@@ -267,5 +268,37 @@ func TestOutboxReceiptsByRefOnly(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestOutboxReceiptsOfParts: messages of two parts through the queue and
+// the Hub as the gateway wires them: each is delivered once the receipts
+// of both its parts are in, and the queue keeps one SMSC id per part.
+func TestOutboxReceiptsOfParts(t *testing.T) {
+	r := newPushRig(t)
+	const n = 50
+	long := strings.Repeat("Maize at Eldoret rose to 3400 KES per bag. ", 5) // 215 characters: two parts
+	var msgs []outbox.Message
+	for i := range n {
+		msgs = append(msgs, outbox.Message{ID: fmt.Sprintf("parts-%03d", i), MSISDN: fmt.Sprintf("2547%08d", i),
+			Text: fmt.Sprintf("%03d %s", i, long), Service: "market", Kind: "alert", Priority: outbox.Bulk, Group: "parts"})
+	}
+	if _, _, err := r.q.Enqueue(t.Context(), msgs...); err != nil {
+		t.Fatal(err)
+	}
+	g := r.waitDelivered(t, "parts", n, 30*time.Second)
+	if g.Sent != n || g.Failed != 0 {
+		t.Errorf("group %+v", g)
+	}
+	c := r.smsc.Counts()
+	if c.Num("total") != 2*n {
+		t.Errorf("the SMSC took %d submits, want %d (two parts each)", c.Num("total"), 2*n)
+	}
+	keys, err := r.c.Keys(t.Context(), r.prefix+"{outbox}:x:*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 2*n {
+		t.Errorf("%d SMSC ids kept, want %d", len(keys), 2*n)
 	}
 }
