@@ -210,6 +210,8 @@ type Queue struct {
 	k        keys
 	receipts *pipe[result] // receipts, batched
 	caps     *pipe[capReq] // daily-cap checks the take did not make, batched
+
+	handedOff func(id string) // tests: a High message was handed to the workers
 }
 
 // keys are the queue's keys, all under one hash tag.

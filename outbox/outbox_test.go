@@ -127,7 +127,12 @@ func TestPriorities(t *testing.T) {
 	if _, _, err := q.Enqueue(bg, bulkIDs...); err != nil {
 		t.Fatal(err)
 	}
-	release := make(chan struct{})
+	release, handed := make(chan struct{}), make(chan struct{})
+	q.handedOff = func(id string) {
+		if id == "reply" {
+			close(handed)
+		}
+	}
 	r := newRecorder()
 	r.fn = func(ctx context.Context, n int, to, text, ref string) error {
 		if n == 20 {
@@ -140,21 +145,23 @@ func TestPriorities(t *testing.T) {
 	if _, _, err := q.Enqueue(bg, Message{ID: "reply", MSISDN: "2", Text: "your balance", Kind: "reply"}); err != nil {
 		t.Fatal(err)
 	}
-	// The reply is read and taken (marked sending) by High's own reader
-	// while the one worker is busy and every Bulk reader holds a batch.
-	eventually(t, 5*time.Second, "the reply taken", func() bool {
-		return c.HExists(bg, q.k.msg+"reply", "sd").Val()
-	})
+	// The reply is read, taken and handed to the workers by High's own
+	// reader while the one worker is busy and every Bulk reader holds a
+	// batch in hand.
+	select {
+	case <-handed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the reply was not handed to the workers within 5s")
+	}
 	close(release)
 	eventually(t, 5*time.Second, "the reply sent", func() bool { return r.count("reply") == 1 })
 	r.mu.Lock()
 	pos := slices.Index(r.order, "reply") + 1
 	r.mu.Unlock()
-	// Behind it the bulk send under way, and at most the few a worker
-	// takes between the take and the reply's hand-over: the workers take
-	// High messages before the Bulk ones in hand (a batch per reader),
-	// never the other 280 bulk messages.
-	if pos > 20+10+2 {
+	// Behind it only the bulk send under way: the worker takes a High
+	// message before the Bulk ones in hand (a batch per reader), never
+	// the other 280 bulk messages.
+	if pos != 21 {
 		t.Errorf("the reply went out as send %d, behind the bulk backlog", pos)
 	}
 	eventually(t, 10*time.Second, "all sent", func() bool { return r.sent() == 301 })

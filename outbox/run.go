@@ -272,6 +272,9 @@ func (r *runner) dispatch(ctx context.Context, streams []redis.XStream) {
 		}
 		select {
 		case work <- t:
+			if work == r.high && q.handedOff != nil {
+				q.handedOff(t.id)
+			}
 		case <-ctx.Done():
 			for _, t := range send[i:] {
 				r.release(t.stream + " " + t.entry) // left pending, marked: a later taker counts them as possibly sent

@@ -353,18 +353,27 @@ func trunc(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
-// reportRange reads ?from= and ?to= (YYYY-MM-DD, UTC): the last 7 days by
-// default.
-func reportRange(r *http.Request, now time.Time) (from, to time.Time, err error) {
-	to = now.UTC()
+// reportRange reads ?from= and ?to= (YYYY-MM-DD), dates of the service's
+// calendar (loc): the last 7 days up to its today by default. A date is
+// taken at noon there, so that the report reads that day whatever the
+// offset from UTC; the browser's UTC date is the wrong day near midnight.
+func reportRange(r *http.Request, now time.Time, loc *time.Location) (from, to time.Time, err error) {
+	if loc == nil {
+		loc = time.UTC
+	}
+	to = now.In(loc)
 	from = to.AddDate(0, 0, -6)
+	day := func(v string) (time.Time, error) {
+		d, err := time.ParseInLocation(time.DateOnly, v, loc)
+		return d.Add(12 * time.Hour), err
+	}
 	if v := r.URL.Query().Get("from"); v != "" {
-		if from, err = time.Parse(time.DateOnly, v); err != nil {
+		if from, err = day(v); err != nil {
 			return from, to, fmt.Errorf("from %q: use YYYY-MM-DD", v)
 		}
 	}
 	if v := r.URL.Query().Get("to"); v != "" {
-		if to, err = time.Parse(time.DateOnly, v); err != nil {
+		if to, err = day(v); err != nil {
 			return from, to, fmt.Errorf("to %q: use YYYY-MM-DD", v)
 		}
 	}
@@ -381,7 +390,7 @@ func (s *Server) reportFor(w http.ResponseWriter, r *http.Request) (*flows.Flow,
 		writeError(w, http.StatusNotFound, "no such service")
 		return nil, Report{}, false
 	}
-	from, to, err := reportRange(r, s.cfg.Now())
+	from, to, err := reportRange(r, s.cfg.Now(), f.Location())
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return nil, Report{}, false

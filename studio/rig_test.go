@@ -60,7 +60,15 @@ func newRig(t testing.TB) *rig {
 		t.Fatal(err)
 	}
 	inbox := studio.NewInbox(nil, nil)
-	an := analytics.New(analytics.Options{Counter: store})
+	// The service's time zone, as the gateway wires it: the counts are
+	// written under the day in the flow's zone, so a report read in UTC
+	// finds none between midnight there and midnight UTC.
+	an := analytics.New(analytics.Options{Counter: store, Location: func(service string) *time.Location {
+		if f, ok := set.Flow(service); ok {
+			return f.Location()
+		}
+		return nil
+	}})
 	m := ussd.NewManager(ussd.Config{Store: store, Flows: set, Adapters: reg, SMS: inbox, Analytics: an})
 	t.Cleanup(func() { m.Close(context.Background()) })
 

@@ -81,14 +81,13 @@ async function act(method, path, body) {
   try { show(await call(method, path, body)); } catch (e) { $("error").textContent = e.message; }
 }
 
-function today(offset) {
-  const d = new Date(Date.now() + offset * 86400000);
-  return d.toISOString().slice(0, 10);
-}
-
 async function drawDiagram() {
   const svc = $("d-service").value;
-  const q = new URLSearchParams({ lang: $("d-lang").value, from: $("d-from").value, to: $("d-to").value });
+  // Empty dates: the gateway's default, the last 7 days of the service's
+  // own calendar (the browser's date may be another day there).
+  const q = new URLSearchParams({ lang: $("d-lang").value });
+  if ($("d-from").value) q.set("from", $("d-from").value);
+  if ($("d-to").value) q.set("to", $("d-to").value);
   try {
     const svg = await call("GET", "diagram/" + encodeURIComponent(svc) + "?" + q);
     // The SVG is drawn by the gateway with every text escaped.
@@ -131,8 +130,6 @@ async function init() {
     fillLangs($("d-lang"), svcById($("d-service").value));
   });
   fillLangs($("d-lang"), svcById($("d-service").value));
-  $("d-from").value = today(-6);
-  $("d-to").value = today(0);
 
   $("dial-form").addEventListener("submit", (e) => {
     e.preventDefault();
