@@ -7,8 +7,8 @@
 // ussd or a transport (the SMPP side plugs in through its Sender).
 //
 // It is built on Redis Streams with a consumer group: one stream per
-// priority (High is always read before Bulk, so a dialogue reply never
-// waits behind a broadcast) whose entries carry the text, a status hash
+// priority (High has a reader of its own and the workers take its
+// messages first, so a dialogue reply never waits behind a broadcast) whose entries carry the text, a status hash
 // per message (its state, reason, attempts and group, kept for
 // Options.TTL), a ZSET of messages that are due later (retries,
 // NotBefore, quiet hours) moved back into the streams by a Lua script when
