@@ -107,10 +107,6 @@ func (c *Client) Name() string { return c.cfg.Name }
 // Config returns the configuration the Client runs with.
 func (c *Client) Config() Config { return c.cfg }
 
-// ReceiptIDs is how this connection's SMSC names messages in receipts
-// (Config.ReceiptIDs).
-func (c *Client) ReceiptIDs() ReceiptIDs { return c.cfg.ReceiptIDs }
-
 // Start starts binding in the background and returns at once; the
 // Client keeps reconnecting until Close. Use WaitBound to wait for the
 // first bind.

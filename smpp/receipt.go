@@ -76,8 +76,8 @@ type Receipt struct {
 	Intermediate bool         // an intermediate notification (esm_class 0x20), not a final receipt
 	Source, Dest Addr         // of the receipt: Source is the handset the message went to
 	// Match is how ID names the message: the receipt_ids of the bind the
-	// receipt came on, which Receipts sets (ParseReceipt does not).
-	// Empty means ReceiptIDsSame.
+	// receipt came on (ParseReceipt sets it from in.Client). Empty means
+	// ReceiptIDsSame.
 	Match ReceiptIDs
 }
 
@@ -129,6 +129,9 @@ func parseReceipt(in *Inbound) (Receipt, error) {
 	}
 	r.Intermediate = in.ESMClass&esmTypeMask == esmIntermediate
 	r.Source, r.Dest = in.Source, in.Dest
+	if in.Client != nil {
+		r.Match = in.Client.cfg.ReceiptIDs
+	}
 	return r, nil
 }
 

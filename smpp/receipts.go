@@ -31,9 +31,6 @@ func Receipts(store StatusStore, onReceipt func(context.Context, Receipt, Messag
 			log.Warn("unparsable receipt", "from", in.Source, "err", err)
 			return StatusOK
 		}
-		if in.Client != nil {
-			r.Match = in.Client.cfg.ReceiptIDs
-		}
 		st, ok, err := store.Apply(ctx, r)
 		switch {
 		case err != nil:

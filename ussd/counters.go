@@ -17,17 +17,7 @@ import (
 // its fields, whether to set its expiry ("1" or "0"), and the
 // field/increment pairs. Each redis.call costs: a step's counts are a
 // field or two (see analytics), and the expiry is set once per session.
-var swapCountScript = redis.NewScript(`
-local cur = redis.call('GET', KEYS[1])
-if cur == false then cur = '' end
-if cur ~= ARGV[1] then return 0 end
-if ARGV[2] == '' then
-  redis.call('DEL', KEYS[1])
-elseif ARGV[3] == '0' then
-  redis.call('SET', KEYS[1], ARGV[2])
-else
-  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-end
+var swapCountScript = redis.NewScript(swapLua + `
 local a = 5
 for k = 2, #KEYS do
   local n = tonumber(ARGV[a])
@@ -214,11 +204,9 @@ func (s *MemoryStore) SwapCount(ctx context.Context, key string, old, val []byte
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cur := s.get(key, now)
-	if (old == nil) != (cur == nil) || string(cur) != string(old) {
+	if !s.swap(key, old, val, ttl, now) {
 		return false, nil
 	}
-	s.put(key, val, ttl, now)
 	if s.counts == nil {
 		s.counts = map[string]*memCounts{}
 	}

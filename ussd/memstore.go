@@ -145,10 +145,15 @@ func (s *MemoryStore) Swap(ctx context.Context, key string, old, val []byte, ttl
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.swap(key, old, val, ttl, now), nil
+}
+
+// swap is Swap with s.mu held.
+func (s *MemoryStore) swap(key string, old, val []byte, ttl time.Duration, now time.Time) bool {
 	cur := s.get(key, now)
 	if (old == nil) != (cur == nil) || !bytes.Equal(cur, old) {
-		return false, nil
+		return false
 	}
 	s.put(key, val, ttl, now)
-	return true, nil
+	return true
 }

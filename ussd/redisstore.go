@@ -28,7 +28,11 @@ var _ Store = (*RedisStore)(nil)
 // whole current value, so two gateway instances (or a retried request) that
 // loaded the same session can never both write their next state.
 // ARGV: expected ("" = must not exist), new ("" = delete), ttl in ms.
-var swapScript = redis.NewScript(`
+var swapScript = redis.NewScript(swapLua + "return 1\n")
+
+// swapLua is swapScript's swap, which swapCountScript shares: it returns
+// 0 when the value is not the expected one, and goes on when it swapped.
+const swapLua = `
 local cur = redis.call('GET', KEYS[1])
 if cur == false then cur = '' end
 if cur ~= ARGV[1] then return 0 end
@@ -39,8 +43,7 @@ elseif ARGV[3] == '0' then
 else
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 end
-return 1
-`)
+`
 
 // NewRedisStore returns a store over c whose keys all start with prefix
 // (e.g. "ussdgw:"), so that several deployments can share a Redis.

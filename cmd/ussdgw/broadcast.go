@@ -296,19 +296,11 @@ func apikeyCmd(ctx context.Context, args []string, getenv func(string) string, s
 	for _, n := range []string{"redis-url", "redis-prefix", "config"} {
 		pass[n] = fs.String(n, "", "as for the gateway (env "+envName(n)+")")
 	}
-	// Flags may come after the id (revoke ID -redis-url ...).
-	var pos []string
-	for rest := args[1:]; ; {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil
-			}
-			return errUsage
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos, rest = append(pos, fs.Arg(0)), fs.Args()[1:]
+	pos, err := parseMixed(fs, args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	} else if err != nil {
+		return errUsage
 	}
 	var gwArgs []string
 	for n, v := range pass {

@@ -237,3 +237,20 @@ func commandNames() []string {
 	}
 	return out
 }
+
+// parseMixed parses args with fs where flags may come after the
+// positional arguments (apikey revoke ID -redis-url URL, test DIR
+// -update), and returns the positional ones; flag.ErrHelp when -h was
+// asked.
+func parseMixed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos, rest = append(pos, fs.Arg(0)), fs.Args()[1:]
+	}
+}

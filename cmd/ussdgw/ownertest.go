@@ -82,19 +82,11 @@ func ownerTestCmd(ctx context.Context, args []string, getenv func(string) string
 	fs.SetOutput(stderr)
 	f := newOwnerTestFlags(fs)
 	fs.Usage = func() { commandHelp(stderr, "test") }
-	// Flags may come after the paths (ussdgw test transcripts/ -update).
-	var paths []string
-	for rest := args; ; {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil
-			}
-			return errUsage
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		paths, rest = append(paths, fs.Arg(0)), fs.Args()[1:]
+	paths, err := parseMixed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	} else if err != nil {
+		return errUsage
 	}
 	var gwArgs []string
 	for name, v := range map[string]string{"config": *f.config, "flows": *f.flows} {

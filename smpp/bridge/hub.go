@@ -748,9 +748,6 @@ func (h *Hub) receiptsFor(next smpp.Handler) smpp.Handler {
 		if err != nil {
 			return next.HandleInbound(ctx, in)
 		}
-		if in.Client != nil {
-			r.Match = in.Client.ReceiptIDs()
-		}
 		log := h.clientLog(in)
 		st := smpp.MessageStatus{Parts: []smpp.PartStatus{{ID: r.ID, Receipt: true, State: r.State, Err: r.Err,
 			NetError: r.NetworkError, Done: r.Done}}}
