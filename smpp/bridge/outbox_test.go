@@ -2,9 +2,11 @@ package bridge_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"github.com/ussdgw/ussdgw/internal/redistest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,6 +41,18 @@ func newPushRig(t *testing.T) *pushRig { return newPushRigBy(t, true) }
 // (byID) or by the Hub's records only (Queue.Receipt).
 func newPushRigBy(t *testing.T, byID bool) *pushRig {
 	t.Helper()
+	if !byID {
+		return newPushRigWith(t, nil)
+	}
+	return newPushRigWith(t, func(next receiptFor) receiptFor { return next })
+}
+
+type receiptFor = func(ctx context.Context, smscIDs []string, delivered bool, reason string) (bool, error)
+
+// newPushRigWith is newPushRig with Deps.ReceiptFor made of the queue's by
+// wrap (nil: no ReceiptFor, receipts matched by the Hub's records).
+func newPushRigWith(t *testing.T, wrap func(next receiptFor) receiptFor) *pushRig {
+	t.Helper()
 	smsc := nodetest.Start(t)
 	smsc.Do(map[string]any{"cmd": "set", "quiet": true, "count": true, "dlr": map[string]any{"mode": "tlv"}})
 	c, prefix := redistest.Open(t)
@@ -57,8 +71,8 @@ func newPushRigBy(t *testing.T, byID bool) *pushRig {
 				t.Errorf("receipt: %v", err)
 			}
 		}}
-	if byID {
-		deps.ReceiptFor = q.ReceiptFor
+	if wrap != nil {
+		deps.ReceiptFor = wrap(q.ReceiptFor)
 	}
 	hub, err := bridge.New(cfg, deps)
 	if err != nil {
@@ -300,5 +314,33 @@ func TestOutboxReceiptsOfParts(t *testing.T) {
 	}
 	if len(keys) != 2*n {
 		t.Errorf("%d SMSC ids kept, want %d", len(keys), 2*n)
+	}
+}
+
+// TestOutboxReceiptsWhileRedisFails: recording a receipt fails (Redis
+// unreachable) for the first 200 receipts: each is answered
+// ESME_RX_T_APPN, the SMSC sends it again, and every message still ends
+// delivered, once.
+func TestOutboxReceiptsWhileRedisFails(t *testing.T) {
+	var failed atomic.Int64
+	r := newPushRigWith(t, func(next receiptFor) receiptFor {
+		return func(ctx context.Context, ids []string, delivered bool, reason string) (bool, error) {
+			if failed.Add(1) <= 200 {
+				return false, errors.New("redis: connection refused")
+			}
+			return next(ctx, ids, delivered, reason)
+		}
+	})
+	const n = 300
+	r.enqueue(t, "outage", n)
+	g := r.waitDelivered(t, "outage", n, 30*time.Second)
+	if g.Sent != n || g.Failed != 0 {
+		t.Errorf("group %+v", g)
+	}
+	if f := failed.Load(); f < 200+n {
+		t.Errorf("ReceiptFor called %d times, want the 200 refused and then one per message at least", f)
+	}
+	if c := r.smsc.Counts(); c.Num("total") != n {
+		t.Errorf("the SMSC took %d submits, want %d", c.Num("total"), n)
 	}
 }
