@@ -145,34 +145,34 @@ func TestFlowVersions(t *testing.T) {
 		}
 	})
 	t.Run("a session cut on v1 resumes on v1 after the reload", func(t *testing.T) {
-		store := ussd.NewMemoryStore()
-		defer store.Close()
-		m := ussd.NewManager(ussd.Config{Store: store, Flows: v1})
-		d := dialler{t, m}
-		d.step("s1", "*600#", "", "Quiz v1")
-		d.step("s1", "", "1", "Question of v1")
-		if err := m.Abort(context.Background(), "254700000001", "s1"); err != nil {
-			t.Fatal(err)
-		}
-		m.SetFlows(v2)
+		d := cutThenReloaded(t, v1, v2)
 		d.step("s2", "*600#", "", "unfinished session")
 		d.step("s2", "", "1", "Question of v1")
 		d.step("s2", "", "1", "Done with v1")
 		d.step("s3", "*600#", "", "Quiz v2")
 	})
 	t.Run("starting again from a resume offer starts the new version", func(t *testing.T) {
-		store := ussd.NewMemoryStore()
-		defer store.Close()
-		m := ussd.NewManager(ussd.Config{Store: store, Flows: v1})
-		d := dialler{t, m}
-		d.step("s1", "*600#", "", "Quiz v1")
-		d.step("s1", "", "1", "Question of v1")
-		if err := m.Abort(context.Background(), "254700000001", "s1"); err != nil {
-			t.Fatal(err)
-		}
-		m.SetFlows(v2)
+		d := cutThenReloaded(t, v1, v2)
 		d.step("s2", "*600#", "", "unfinished session")
 		d.step("s2", "", "2", "Quiz v2")
 		d.step("s2", "", "1", "Question of v2")
 	})
+}
+
+// cutThenReloaded starts a session on v1, answers its first screen, has
+// the network cut it, and swaps v2 in; the next dial gets the resume
+// offer.
+func cutThenReloaded(t *testing.T, v1, v2 *flows.Set) dialler {
+	t.Helper()
+	store := ussd.NewMemoryStore()
+	t.Cleanup(func() { store.Close() })
+	m := ussd.NewManager(ussd.Config{Store: store, Flows: v1})
+	d := dialler{t, m}
+	d.step("s1", "*600#", "", "Quiz v1")
+	d.step("s1", "", "1", "Question of v1")
+	if err := m.Abort(context.Background(), "254700000001", "s1"); err != nil {
+		t.Fatal(err)
+	}
+	m.SetFlows(v2)
+	return d
 }
