@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -42,37 +40,9 @@ func TestAnalyticsDoc(t *testing.T) {
 		t.Fatalf("building ussdgw: %v\n%s", err, out)
 	}
 	addr := serveInProcess(t, "-flows", "../../flows-examples", "-redis-url", url, "-redis-prefix", prefix)
-	var script strings.Builder
-	fmt.Fprintf(&script, "set -e\nexport PATH=%s:$PATH USSDGW_REDIS_PREFIX=%s\ncd %s\n", bin, prefix, dir)
-	for i, ex := range examples {
-		cmd := strings.ReplaceAll(ex.cmd, "127.0.0.1:8080", addr)
-		cmd = regexp.MustCompile(`(?m)^ussdgw -listen .*&.*$`).ReplaceAllString(cmd, ": the gateway runs already")
-		cmd = strings.ReplaceAll(cmd, "redis://127.0.0.1:6379/0", url)
-		fmt.Fprintf(&script, "echo '@@@ %d'\n%s\necho\n", i, cmd)
-	}
-	sh := exec.Command("bash", "-c", script.String())
-	var stderr bytes.Buffer
-	sh.Stderr = &stderr
-	out, err := sh.Output()
-	if err != nil {
-		t.Fatalf("running the examples: %v\n%s\n%s", err, out, stderr.String())
-	}
-	parts := regexp.MustCompile(`(?m)^@@@ \d+\n`).Split(string(out), -1)[1:]
-	if len(parts) != len(examples) {
-		t.Fatalf("%d outputs for %d examples:\n%s", len(parts), len(examples), out)
-	}
-	for i, ex := range examples {
-		got := strings.TrimSpace(parts[i])
-		if ex.json {
-			if err := matchJSONStream(ex.want, got); err != nil {
-				t.Errorf("%s:%d: %v\nthe guide shows\n%s\nthe gateway answers\n%s", analyticsDoc, ex.line, err, ex.want, got)
-			}
-			continue
-		}
-		if err := matchText(ex.want, got); err != nil {
-			t.Errorf("%s:%d: %v\nthe guide shows\n%s\nthe command prints\n%s", analyticsDoc, ex.line, err, ex.want, got)
-		}
-	}
+	runDocExamples(t, analyticsDoc, examples, bin, prefix, dir, addr, func(cmd string) string {
+		return strings.ReplaceAll(cmd, "redis://127.0.0.1:6379/0", url)
+	})
 }
 
 // BenchmarkHTTPStepAnalytics is BenchmarkHTTPStep with analytics on (the

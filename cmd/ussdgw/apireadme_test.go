@@ -146,11 +146,25 @@ func TestAPIReadme(t *testing.T) {
 	qstop()
 	<-qdone
 
+	runDocExamples(t, apiDoc, examples, bin, prefix, dir, addr, nil)
+}
+
+// runDocExamples runs a document's examples in one shell, in order, with
+// the built ussdgw in bin on PATH, key prefix prefix and working
+// directory dir; the documented 127.0.0.1:8080 becomes addr, a line that
+// starts the gateway is left out (it runs already), and rewrite, if set,
+// changes each command further. Each output must match what the document
+// shows after its command.
+func runDocExamples(t *testing.T, doc string, examples []docExample, bin, prefix, dir, addr string, rewrite func(string) string) {
+	t.Helper()
 	var script strings.Builder
 	fmt.Fprintf(&script, "set -e\nexport PATH=%s:$PATH USSDGW_REDIS_PREFIX=%s\ncd %s\n", bin, prefix, dir)
 	for i, ex := range examples {
 		cmd := strings.ReplaceAll(ex.cmd, "127.0.0.1:8080", addr)
 		cmd = regexp.MustCompile(`(?m)^ussdgw -listen .*&.*$`).ReplaceAllString(cmd, ": the gateway runs already")
+		if rewrite != nil {
+			cmd = rewrite(cmd)
+		}
 		fmt.Fprintf(&script, "echo '@@@ %d'\n%s\necho\n", i, cmd)
 	}
 	sh := exec.Command("bash", "-c", script.String())
@@ -168,12 +182,12 @@ func TestAPIReadme(t *testing.T) {
 		got := strings.TrimSpace(parts[i])
 		if ex.json {
 			if err := matchJSONStream(ex.want, got); err != nil {
-				t.Errorf("%s:%d: %v\nthe reference shows\n%s\nthe gateway answers\n%s", apiDoc, ex.line, err, ex.want, got)
+				t.Errorf("%s:%d: %v\nthe document shows\n%s\nthe gateway answers\n%s", doc, ex.line, err, ex.want, got)
 			}
 			continue
 		}
 		if err := matchText(ex.want, got); err != nil {
-			t.Errorf("%s:%d: %v\nthe reference shows\n%s\nthe command prints\n%s", apiDoc, ex.line, err, ex.want, got)
+			t.Errorf("%s:%d: %v\nthe document shows\n%s\nthe command prints\n%s", doc, ex.line, err, ex.want, got)
 		}
 	}
 }
