@@ -121,7 +121,6 @@ type Hub struct {
 	status   *statusStore
 	parts    *reassembly.MOParts
 	receipts smpp.Handler
-	recent   recentIDs // SMSC ids DeliverID answered lately
 
 	routes atomic.Pointer[Routes]
 	steps  chan struct{} // one token per USSD step in flight
@@ -570,46 +569,7 @@ func (h *Hub) DeliverID(ctx context.Context, to, text, ref string) ([]string, er
 	if _, err := h.send(ctx, to, text, ref); err != nil {
 		return nil, err
 	}
-	h.recent.add(e.ids, time.Now())
 	return e.ids, nil
-}
-
-// recentIDs are the SMSC ids DeliverID answered in the last 5 to 10
-// seconds (two maps, swapped every 5 seconds). A receipt that names one
-// and that Deps.ReceiptFor does not know yet came before the caller
-// recorded the send (an SMSC may send the receipt at once): ReceiptFor
-// kept it, and it is no message of the Hub's own records, which need not
-// be searched.
-type recentIDs struct {
-	mu       sync.Mutex
-	cur, old map[string]struct{}
-	since    time.Time // cur's
-}
-
-const recentFor = 5 * time.Second
-
-func (r *recentIDs) add(ids []string, now time.Time) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cur == nil || now.Sub(r.since) > recentFor {
-		r.old, r.cur, r.since = r.cur, make(map[string]struct{}, len(r.old)), now
-	}
-	for _, id := range ids {
-		r.cur[id] = struct{}{}
-	}
-}
-
-func (r *recentIDs) has(ids ...string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, id := range ids {
-		_, a := r.cur[id]
-		_, b := r.old[id]
-		if a || b {
-			return true
-		}
-	}
-	return false
 }
 
 // send sends an MT SMS under ref; nil once the SMSC accepted every part,
@@ -752,13 +712,12 @@ func (h *Hub) receiptsFor(next smpp.Handler) smpp.Handler {
 		st := smpp.MessageStatus{Parts: []smpp.PartStatus{{ID: r.ID, Receipt: true, State: r.State, Err: r.Err,
 			NetError: r.NetworkError, Done: r.Done}}}
 		if final, delivered, reason := outcome(st); final && !r.Intermediate {
-			keys := r.Match.Keys(r.ID)
-			known, err := h.deps.ReceiptFor(ctx, keys, delivered, reason)
+			known, err := h.deps.ReceiptFor(ctx, r.Match.Keys(r.ID), delivered, reason)
 			switch {
 			case err != nil:
 				log.Warn("receipt not recorded; the smsc will send it again", "id", r.ID, "err", err)
 				return smpp.StatusXTAppn
-			case known || h.recent.has(keys...):
+			case known:
 				return smpp.StatusOK
 			}
 		}
